@@ -1,0 +1,336 @@
+"""Run configuration: three small dataclasses, one field table, validation, presets, TOML.
+
+The field table (`FIELDS`) drives everything that names a field: the command-line flags,
+the app's form, the TOML file and the error messages. Every message starts with the
+field's name and says what is allowed, so the app can show it inline and the command
+line can print it and exit 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass, field, replace
+from itertools import product
+from pathlib import Path
+from typing import Any
+
+Rules = tuple[tuple[int, float], ...]
+
+CELLS = ("basic", "rnn", "gru", "lstm")
+OPTIMIZERS = ("adagrad", "adam", "rmsprop", "sgd")
+DATA_MODES = ("fresh", "fixed")
+MAX_RULES = 10
+MAX_LAG = 1000
+
+
+class ConfigError(ValueError):
+    """A bad value; `field` names it and str(err) is one line naming field and what is allowed."""
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    size: int = 1_000_000  # training series length in time steps (the seed's gen_data size)
+    seed: int = 0  # seeds the series, the validation series and the weights
+    base: float = 0.5  # P(Y_t=1) before any rule applies
+    rules: Rules = ((3, 0.5), (8, -0.25))  # (lag, delta): P(Y_t=1) += delta * X_{t-lag}
+    data_mode: str = "fresh"  # fresh: a new series each epoch (the seed's gen_epochs); fixed: one
+    val_size: int = 100_000  # held-out validation series length, with its own seed
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    cell: str = "basic"  # basic (the seed's tanh cell, by hand), rnn, gru or lstm
+    num_layers: int = 1  # stacked recurrent layers
+    state_size: int = 4  # units per layer (the seed's state_size)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    num_steps: int = 5  # truncated-backprop window (the seed's num_steps)
+    batch_size: int = 200  # rows, each a contiguous stretch of the series
+    optimizer: str = "adagrad"  # the seed's; also adam, rmsprop, sgd
+    learning_rate: float = 0.1
+    clip_norm: float = 0.0  # global-norm gradient clipping; 0 turns it off
+    epochs: int = 1
+    carry_state: bool = True  # carry each batch's final state into the next (off: reset each batch)
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def get(self, name: str) -> Any:
+        return getattr(getattr(self, FIELDS[name].section), name)
+
+    def with_values(self, **values: Any) -> Config:
+        """A copy with fields replaced by flat name (size=..., cell=...)."""
+        sections: dict[str, dict[str, Any]] = {}
+        for name, value in values.items():
+            if name not in FIELDS:
+                raise ConfigError(name, f"unknown field; known: {', '.join(FIELDS)}")
+            sections.setdefault(FIELDS[name].section, {})[name] = value
+        parts = {s: replace(getattr(self, s), **v) for s, v in sections.items()}
+        return replace(self, **parts)
+
+    def flat(self) -> dict[str, Any]:
+        return {name: self.get(name) for name in FIELDS}
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    section: str  # data, model or train
+    kind: str  # int, float, choice, bool, rules
+    help: str
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple[str, ...] = ()
+    open_lo: bool = False  # lo itself is not allowed (learning_rate > 0)
+
+    def allowed(self) -> str:
+        if self.kind == "choice":
+            return "one of " + ", ".join(self.choices)
+        if self.kind == "bool":
+            return "true or false"
+        if self.kind == "rules":
+            return f"LAG:DELTA pairs, lag 1 to {MAX_LAG}, delta -1 to 1, at most {MAX_RULES}"
+        noun = "an integer" if self.kind == "int" else "a number"
+        lo = _fmt(self.lo)
+        if self.open_lo:
+            return f"{noun} > {lo} and <= {_fmt(self.hi)}"
+        return f"{noun} from {lo} to {_fmt(self.hi)}"
+
+
+def _fmt(v: float | None) -> str:
+    if v is None:
+        return "?"
+    return f"{int(v):,}".replace(",", "_") if float(v).is_integer() else f"{v:g}"
+
+
+def _fields() -> dict[str, Field]:
+    f = [
+        Field("size", "data", "int", "training series length (steps)", 1, 100_000_000),
+        Field("seed", "data", "int", "random seed", 0, 2**32 - 1),
+        Field("base", "data", "float", "P(Y=1) before the rules", 0, 1),
+        Field("rules", "data", "rules", "rules LAG:DELTA, comma-separated"),
+        Field("data_mode", "data", "choice", "fresh series each epoch, or one fixed",
+              choices=DATA_MODES),
+        Field("val_size", "data", "int", "validation series length (steps)", 1, 100_000_000),
+        Field("cell", "model", "choice", "recurrent cell", choices=CELLS),
+        Field("num_layers", "model", "int", "stacked layers", 1, 8),
+        Field("state_size", "model", "int", "units per layer", 1, 1024),
+        Field("num_steps", "train", "int", "truncated-backprop window", 1, 200),
+        Field("batch_size", "train", "int", "rows per batch", 1, 65_536),
+        Field("optimizer", "train", "choice", "optimizer", choices=OPTIMIZERS),
+        Field("learning_rate", "train", "float", "learning rate", 0, 1e6, open_lo=True),
+        Field("clip_norm", "train", "float", "global-norm clip (0 = off)", 0, 1e6),
+        Field("epochs", "train", "int", "epochs", 1, 100_000),
+        Field("carry_state", "train", "bool", "carry the state across batches"),
+    ]
+    return {x.name: x for x in f}
+
+
+FIELDS = _fields()
+
+
+def parse_rules(text: str) -> Rules:
+    """'3:0.5, 8:-0.25' -> ((3, 0.5), (8, -0.25)); raises ConfigError('rules', ...)."""
+    rules = []
+    for part in [p.strip() for p in text.replace(";", ",").split(",")]:
+        if not part:
+            continue
+        lag, sep, delta = part.partition(":")
+        if not sep:
+            raise ConfigError("rules", f"{part!r} is not LAG:DELTA (e.g. 3:0.5)")
+        rules.append((_number("rules", lag, int), _number("rules", delta, float)))
+    return check_rules(tuple(rules))
+
+
+def format_rules(rules: Rules) -> str:
+    return ", ".join(f"{lag}:{delta:g}" for lag, delta in rules)
+
+
+def _number(name: str, text: Any, kind: type) -> Any:
+    if isinstance(text, bool):
+        raise ConfigError(name, f"{text!r} is not a number")
+    s = str(text).strip().replace("_", "")
+    try:
+        value = float(s) if kind is float else int(s)
+    except (TypeError, ValueError):
+        if kind is int:
+            try:
+                as_float = float(s)
+            except ValueError:
+                as_float = None
+            if as_float is not None and math.isfinite(as_float) and as_float.is_integer():
+                return int(as_float)
+        noun = "an integer" if kind is int else "a number"
+        raise ConfigError(name, f"{str(text)!r} is not {noun}") from None
+    if kind is float and not math.isfinite(value):
+        raise ConfigError(name, f"{str(text)!r} is not a finite number")
+    return value
+
+
+def parse_value(name: str, text: Any) -> Any:
+    """Parse one field from text (the form, a flag) or a TOML value; ConfigError if bad."""
+    if name not in FIELDS:
+        raise ConfigError(name, f"unknown field; known: {', '.join(FIELDS)}")
+    f = FIELDS[name]
+    if f.kind == "rules":
+        if isinstance(text, str):
+            return parse_rules(text)
+        try:
+            pairs = tuple((_number(name, lag, int), _number(name, d, float)) for lag, d in text)
+        except (TypeError, ValueError) as err:
+            if isinstance(err, ConfigError):
+                raise
+            raise ConfigError(name, f"must be {f.allowed()}") from None
+        return check_rules(pairs)
+    if f.kind == "bool":
+        if isinstance(text, bool):
+            return text
+        s = str(text).strip().lower()
+        if s in ("true", "yes", "on", "1"):
+            return True
+        if s in ("false", "no", "off", "0"):
+            return False
+        raise ConfigError(name, f"{text!r} is not {f.allowed()}")
+    if f.kind == "choice":
+        s = str(text).strip().lower()
+        if s not in f.choices:
+            raise ConfigError(name, f"{str(text)!r} is not {f.allowed()}")
+        return s
+    value = _number(name, text, int if f.kind == "int" else float)
+    too_low = value <= f.lo if f.open_lo else value < f.lo
+    if too_low or value > f.hi:
+        raise ConfigError(name, f"{value:g} is out of range: {f.allowed()}")
+    return value
+
+
+def check_rules(rules: Rules) -> Rules:
+    if len(rules) > MAX_RULES:
+        raise ConfigError("rules", f"{len(rules)} rules; at most {MAX_RULES} are allowed")
+    seen = set()
+    for lag, delta in rules:
+        if not 1 <= lag <= MAX_LAG:
+            raise ConfigError("rules", f"lag {lag} is out of range: 1 to {MAX_LAG}")
+        if lag in seen:
+            raise ConfigError("rules", f"lag {lag} is repeated; each lag may appear once")
+        if not -1 <= delta <= 1:
+            raise ConfigError("rules", f"delta {delta:g} for lag {lag} is out of range: -1 to 1")
+        seen.add(lag)
+    return tuple(sorted(rules))
+
+
+def check_probabilities(base: float, rules: Rules) -> None:
+    """Every combination of the rule lags' X values must give P(Y=1) in [0, 1]."""
+    lags = [lag for lag, _ in rules]
+    for xs in product((0, 1), repeat=len(rules)):
+        p = base + sum(d * x for (_, d), x in zip(rules, xs, strict=True))
+        if p < -1e-12 or p > 1 + 1e-12:
+            combo = ", ".join(f"X[t-{lag}]={x}" for lag, x in zip(lags, xs, strict=True)) or "no X"
+            raise ConfigError(
+                "rules", f"{combo} gives P(Y=1) = {p:g} with base {base:g}; it must be in [0, 1]"
+            )
+
+
+def validate(config: Config) -> Config:
+    """Check every field and the cross-field rules; returns the config or raises ConfigError."""
+    for name, value in config.flat().items():
+        parse_value(name, value)
+    d, t = config.data, config.train
+    check_probabilities(d.base, d.rules)
+    need = t.batch_size * t.num_steps
+    for name, size in (("size", d.size), ("val_size", d.val_size)):
+        if size < need:
+            raise ConfigError(
+                name,
+                f"{size} is too small for one batch: needs at least batch_size x num_steps"
+                f" = {t.batch_size} x {t.num_steps} = {need}",
+            )
+    return config
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The seed article's own settings.
+    "r2rt": dict(cell="basic", num_steps=5, state_size=4, batch_size=200, optimizer="adagrad",
+                 learning_rate=0.1, epochs=1, size=1_000_000),
+    # Reaches both floors fast; chosen by measurement (see README).
+    "default": dict(cell="gru", num_steps=10, state_size=16, batch_size=64, optimizer="adam",
+                    learning_rate=0.01, epochs=3, size=200_000, val_size=50_000),
+}
+
+
+def preset(name: str) -> Config:
+    if name not in PRESETS:
+        raise ConfigError("preset", f"{name!r} is not one of {', '.join(PRESETS)}")
+    return Config().with_values(**PRESETS[name])
+
+
+def from_mapping(data: dict[str, Any], base: Config, source: str = "config") -> Config:
+    """Apply a TOML-shaped mapping ({data: {...}, model: {...}, train: {...}} or flat)."""
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and key in ("data", "model", "train"):
+            for name, v in value.items():
+                if name not in FIELDS or FIELDS[name].section != key:
+                    raise ConfigError(name, f"unknown field in [{key}] of {source}")
+                values[name] = parse_value(name, v)
+        elif key in FIELDS:
+            values[key] = parse_value(key, value)
+        else:
+            raise ConfigError(key, f"unknown field in {source}")
+    return base.with_values(**values)
+
+
+def load_toml(path: str | Path, base: Config) -> Config:
+    """Read a config.toml; any problem is a ConfigError naming the file."""
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError("config", f"cannot read {p}: {err.strerror or err}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError("config", f"{p} is not valid TOML: {err}") from None
+    try:
+        return from_mapping(data, base, source=str(p))
+    except ConfigError as err:
+        raise ConfigError(err.field, f"{str(err).split(': ', 1)[1]} (in {p})") from None
+
+
+def to_toml(config: Config) -> str:
+    lines = []
+    for section in ("data", "model", "train"):
+        lines.append(f"[{section}]")
+        for f in dataclasses.fields(getattr(config, section)):
+            v = config.get(f.name)
+            if f.name == "rules":
+                text = "[" + ", ".join(f"[{lag}, {d!r}]" for lag, d in v) + "]"
+            elif isinstance(v, bool):
+                text = "true" if v else "false"
+            elif isinstance(v, str):
+                text = f'"{v}"'
+            else:
+                text = repr(v)
+            lines.append(f"{f.name} = {text}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def format_value(name: str, value: Any) -> str:
+    """The text a form field shows for a value."""
+    if name == "rules":
+        return format_rules(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)

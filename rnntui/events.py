@@ -1,0 +1,105 @@
+"""The events the trainer emits: the whole contract between the engine and any listener.
+
+Plain dataclasses with no TensorFlow inside, so the app and the command line can import
+them at no cost. `kind` is a stable short name for JSON output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .baselines import Floor, Verdict
+from .config import Config
+
+
+@dataclass
+class Event:
+    kind = "event"
+
+    def to_json(self) -> dict[str, Any]:
+        out = {"event": self.kind}
+        for k, v in asdict(self).items():
+            out[k] = v
+        if isinstance(self, Started):
+            out["config"] = self.config.flat()
+        return out
+
+
+@dataclass
+class Started(Event):
+    kind = "started"
+    config: Config
+    device: str  # "CPU" or the GPU's name
+    floors: list[Floor]
+    window_floor: float  # the loss of a model that sees only its window
+    steps_per_epoch: int
+    total_steps: int
+    chunk: int  # batches per compiled call
+
+
+@dataclass
+class Compiled(Event):
+    kind = "compiled"
+    seconds: float
+
+
+@dataclass
+class Progress(Event):
+    kind = "progress"
+    step: int  # batches done so far, over all epochs
+    epoch: int  # 0-based
+    losses: list[float]  # this chunk's per-step training losses
+    grad_norm: float  # mean global gradient norm over the chunk (before clipping)
+    steps_per_sec: float
+    samples_per_sec: float  # sequence windows (batch rows) per second
+    eta_s: float
+    learning_rate: float
+
+
+@dataclass
+class EpochEnd(Event):
+    kind = "epoch_end"
+    epoch: int
+    step: int
+    train_loss: float
+    val_loss: float
+    verdict: Verdict
+
+
+@dataclass
+class Predictions(Event):
+    kind = "predictions"
+    step: int
+    x: list[int]  # a window of the validation series
+    y: list[int]
+    p: list[float]  # predicted P(Y=1) at each position
+    combos: list[tuple[tuple[int, ...], float, float]]  # (X at each rule lag, predicted, true)
+
+
+@dataclass
+class Diverged(Event):
+    kind = "diverged"
+    step: int
+    loss: float
+
+
+@dataclass
+class Finished(Event):
+    kind = "finished"
+    step: int
+    epochs: int  # epochs completed
+    train_loss: float
+    val_loss: float
+    verdict: Verdict
+    floors: list[Floor]
+    steps_per_sec: float
+    wall_s: float
+    stopped: bool = False  # stopped by the user before the last epoch
+
+
+@dataclass
+class Failed(Event):
+    kind = "failed"
+    message: str
+    detail: str = field(default="", repr=False)

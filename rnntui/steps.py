@@ -1,0 +1,103 @@
+"""The compiled chunk functions: K training batches, or the whole validation set, per call.
+
+Kept apart from the trainer's bookkeeping so the TensorFlow program is in one place.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import Config
+from .model import states_per_layer
+
+
+class Steps:
+    """Compiled training and evaluation over windows of shape (batches, batch_size, num_steps).
+
+    The state is a list of (batch_size, state_size) tensors, carried between calls by the
+    caller. With carry_state off it is reset to zeros after every batch, in both.
+    """
+
+    def __init__(self, tf, model, optimizer, config: Config, chunk: int, jit: bool = True):
+        self.tf, self.model, self.optimizer = tf, model, optimizer
+        self.k = chunk
+        t, m = config.train, config.model
+        self.batch, self.num_steps = t.batch_size, t.num_steps
+        self.shape = (t.batch_size, m.state_size)
+        self.n_states = m.num_layers * states_per_layer(m.cell)
+        variables = model.trainable_variables
+        optimizer.build(variables)
+        carry, clip = t.carry_state, float(t.clip_norm)
+
+        def forward(x, y, state, training):
+            logits, *new = model([tf.one_hot(tf.cast(x, tf.int32), 2), *state],
+                                 training=training)
+            xent = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.cast(y, tf.int32), logits)
+            new = new if carry else [tf.zeros_like(s) for s in state]
+            return tf.reduce_mean(xent), logits, new
+
+        def train_chunk(xs, ys, n, state):
+            def body(i, state, losses, norms):
+                with tf.GradientTape() as tape:
+                    loss, _, new = forward(xs[i], ys[i], state, True)
+                grads = tape.gradient(loss, variables)
+                norm = tf.linalg.global_norm(grads)
+                if clip > 0:
+                    grads, _ = tf.clip_by_global_norm(grads, clip, use_norm=norm)
+                optimizer.apply(grads, variables)
+                return i + 1, new, losses.write(i, loss), norms.write(i, norm)
+
+            losses = tf.TensorArray(tf.float32, size=self.k)
+            norms = tf.TensorArray(tf.float32, size=self.k)
+            _, state, losses, norms = tf.while_loop(
+                lambda i, *_: i < n, body, (tf.constant(0), list(state), losses, norms),
+                maximum_iterations=self.k)
+            return losses.stack(), norms.stack(), state
+
+        def evaluate(xs, ys):
+            def body(i, state, losses, probs):
+                loss, logits, new = forward(xs[i], ys[i], state, False)
+                return i + 1, new, losses.write(i, loss), probs.write(i, tf.nn.softmax(logits)[..., 1])
+
+            n = tf.shape(xs)[0]
+            losses = tf.TensorArray(tf.float32, size=n)
+            probs = tf.TensorArray(tf.float32, size=n)
+            _, _, losses, probs = tf.while_loop(
+                lambda i, *_: i < n, body, (tf.constant(0), self.zero_state(), losses, probs))
+            return losses.stack(), probs.stack()
+
+        self._train = tf.function(train_chunk, jit_compile=jit)
+        self._eval = tf.function(evaluate, jit_compile=jit)
+
+    def zero_state(self) -> list:
+        return [self.tf.zeros(self.shape) for _ in range(self.n_states)]
+
+    def _pad(self, a: np.ndarray) -> np.ndarray:
+        if len(a) == self.k:
+            return a
+        out = np.zeros((self.k, *a.shape[1:]), dtype=a.dtype)
+        out[: len(a)] = a
+        return out
+
+    def train(self, xs: np.ndarray, ys: np.ndarray, state: list):
+        """Train on up to K batches; returns (per-step losses, mean grad norm, new state)."""
+        n = len(xs)
+        losses, norms, state = self._train(self._pad(xs), self._pad(ys), self.tf.constant(n),
+                                           state)
+        norms = norms.numpy()[:n]
+        return losses.numpy()[:n], float(norms.mean()) if n else 0.0, state
+
+    def evaluate(self, xs: np.ndarray, ys: np.ndarray) -> tuple[float, np.ndarray]:
+        """(mean loss, predicted P(Y=1) per position), run as training runs, without updates."""
+        losses, probs = self._eval(xs, ys)
+        return float(np.mean(losses.numpy())), probs.numpy()
+
+    def compile(self, vxs: np.ndarray, vys: np.ndarray) -> None:
+        """Compile both programs now: a zero-trip training call updates nothing."""
+        empty = np.zeros((0, self.batch, self.num_steps), dtype=np.uint8)
+        self.train(empty, empty, self.zero_state())
+        self.evaluate(vxs, vys)
+
+
+def make_steps(tf, model, optimizer, config: Config, chunk: int, jit: bool = True) -> Steps:
+    return Steps(tf, model, optimizer, config, chunk, jit)

@@ -1,0 +1,235 @@
+"""The trainer: truncated backprop with an explicit carried state, K batches per call.
+
+Why it is fast: one XLA-compiled tf.function runs a tf.while_loop over a chunk of K
+batches, so Python and the dispatcher are paid once per chunk, not once per batch (plain
+Keras `fit` pays them per batch). The chunk has one fixed shape, padded at the end of an
+epoch, with the loop's trip count as an argument: XLA compiles once.
+
+It knows nothing of who listens: events go to a callback, control comes from `Control`.
+TensorFlow is imported in `Trainer.run`, not at module load, so the app can import this.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import traceback
+from collections.abc import Callable
+
+import numpy as np
+
+from . import baselines
+from .config import Config, validate
+from .data import EpochFeed, rule_combinations, unwindow, val_series, windows
+from .events import (
+    Compiled, Diverged, EpochEnd, Event, Failed, Finished, Predictions, Progress, Started,
+)
+
+PREDICT_EVERY_S = 1.0  # predictions events, about once a second
+TARGET_CHUNK_S = 0.1  # one compiled call should take 50-200 ms: that is how fast stop responds
+PREDICTION_WINDOW = 120  # positions of the validation series in a predictions event
+
+
+class Control:
+    """Pause, resume, stop and learning-rate changes from any thread; the trainer polls
+    it between chunks, so each takes effect within one chunk."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self._lock = threading.Lock()
+        self._lr: float | None = None
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def set_learning_rate(self, lr: float) -> None:
+        with self._lock:
+            self._lr = lr
+
+    def take_learning_rate(self) -> float | None:
+        with self._lock:
+            lr, self._lr = self._lr, None
+            return lr
+
+    def wait_while_paused(self) -> None:
+        while not self._running.wait(0.05):
+            pass
+
+
+def choose_chunk(config: Config, steps_per_epoch: int) -> int:
+    """Batches per compiled call, from a cost model so that a call takes ~100 ms on a CPU.
+
+    Deterministic (no timing), so the same config always compiles the same program.
+    Measured on 2 CPU cores: about 0.2 ms per batch of fixed cost plus the multiply-adds.
+    """
+    m, t = config.model, config.train
+    gates = {"basic": 1, "rnn": 1, "gru": 3, "lstm": 4}[m.cell]
+    macs = t.batch_size * t.num_steps * m.num_layers * gates * m.state_size * (m.state_size + 3)
+    per_step = 2e-4 + macs * 1.5e-9  # forward and backward
+    k = max(1, min(int(TARGET_CHUNK_S / per_step), 2000, steps_per_epoch))
+    # Even chunks: an epoch of 500 batches runs as 2 x 250, not 399 + 101.
+    calls = -(-steps_per_epoch // k)
+    return -(-steps_per_epoch // calls)
+
+
+def _fail(exc: BaseException) -> Failed:
+    return Failed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+
+
+class Trainer:
+    """Runs one training for a validated config and reports it through `callback`.
+
+    `run()` never raises for training problems: divergence ends with a Diverged event,
+    any exception with a Failed event. It returns the final event.
+    """
+
+    def __init__(self, config: Config, callback: Callable[[Event], None] | None = None,
+                 control: Control | None = None, chunk: int | None = None, jit: bool = True):
+        self.config = validate(config)
+        self.callback = callback or (lambda event: None)
+        self.control = control or Control()
+        self.chunk = chunk
+        self.jit = jit
+
+    def emit(self, event: Event) -> Event:
+        self.callback(event)
+        return event
+
+    def run(self) -> Event:
+        feed = None
+        try:
+            feed = EpochFeed(self.config)
+            return self._run(feed)
+        except Exception as exc:  # reported, never raised: the app and the CLI show it
+            return self.emit(_fail(exc))
+        finally:
+            if feed is not None:
+                feed.close()
+
+    def _run(self, feed: EpochFeed) -> Event:
+        from .tfload import device_name, quiet_tensorflow
+
+        tf = quiet_tensorflow()
+        from .model import build_model, build_optimizer
+        from .steps import make_steps
+
+        cfg, d, t = self.config, self.config.data, self.config.train
+        fl = baselines.floors(d.base, d.rules)
+        vx, vy = val_series(d)
+        vxw, vyw = windows(vx, t.batch_size, t.num_steps), windows(vy, t.batch_size, t.num_steps)
+        steps_per_epoch = d.size // t.batch_size // t.num_steps
+        k = self.chunk or choose_chunk(cfg, steps_per_epoch)
+        self.emit(Started(cfg, device_name(tf), fl,
+                          baselines.window_floor(d.base, d.rules, t.num_steps),
+                          steps_per_epoch, steps_per_epoch * t.epochs, k))
+
+        model = build_model(cfg, seed=d.seed)
+        optimizer = build_optimizer(cfg)
+        steps = make_steps(tf, model, optimizer, cfg, k, jit=self.jit)
+        t0 = time.perf_counter()
+        steps.compile(vxw, vyw)
+        self.emit(Compiled(time.perf_counter() - t0))
+
+        combos = _ComboTable(vx, d.rules, d.base, vxw.shape, len(vx) // t.batch_size)
+        step, epochs_done, last_pred = 0, 0, 0.0
+        rate, train_loss, val_loss = 0.0, math.nan, math.nan
+        start = time.perf_counter()
+        for epoch in range(t.epochs):
+            xw, yw = feed.epoch(epoch)
+            state = steps.zero_state()
+            epoch_losses = []
+            for c0 in range(0, len(xw), k):
+                self.control.wait_while_paused()
+                if self.control.stopped:
+                    break
+                lr = self.control.take_learning_rate()
+                if lr is not None:
+                    optimizer.learning_rate = lr
+                t1 = time.perf_counter()
+                losses, norm, state = steps.train(xw[c0:c0 + k], yw[c0:c0 + k], state)
+                step += len(losses)
+                epoch_losses.append(losses)
+                if not np.all(np.isfinite(losses)):
+                    bad = float(losses[~np.isfinite(losses)][0])
+                    return self.emit(Diverged(step, bad))
+                dt = time.perf_counter() - t1
+                now_rate = len(losses) / max(dt, 1e-9)
+                rate = now_rate if rate == 0 else 0.7 * rate + 0.3 * now_rate
+                left = steps_per_epoch * t.epochs - step
+                self.emit(Progress(step, epoch, losses.tolist(), norm, rate,
+                                   rate * t.batch_size, left / max(rate, 1e-9),
+                                   float(optimizer.learning_rate.numpy())))
+                if time.perf_counter() - last_pred >= PREDICT_EVERY_S:
+                    self.emit(combos.event(step, *steps.evaluate(vxw, vyw)[1:], vyw))
+                    last_pred = time.perf_counter()
+            if not epoch_losses:
+                break
+            train_loss = float(np.mean(np.concatenate(epoch_losses)))
+            if self.control.stopped and len(np.concatenate(epoch_losses)) < len(xw):
+                # A partial epoch: still report the validation loss the model has now.
+                val_loss = steps.evaluate(vxw, vyw)[0]
+                break
+            val_loss, probs = steps.evaluate(vxw, vyw)[:2]
+            epochs_done += 1
+            v = baselines.verdict(val_loss, d.base, d.rules, fl)
+            self.emit(EpochEnd(epoch, step, train_loss, val_loss, v))
+            if not math.isfinite(val_loss):
+                return self.emit(Diverged(step, val_loss))
+            self.emit(combos.event(step, probs, vyw))
+            last_pred = time.perf_counter()
+        wall = time.perf_counter() - start
+        self.model = model
+        return self.emit(Finished(
+            step, epochs_done, train_loss, val_loss,
+            baselines.verdict(val_loss, d.base, d.rules, fl), fl,
+            step / max(wall, 1e-9), wall, stopped=self.control.stopped))
+
+
+class _ComboTable:
+    """Turns validation predictions into a Predictions event: a window of the series and,
+    per combination of the rule lags' X values, mean predicted vs true P(Y=1)."""
+
+    def __init__(self, vx: np.ndarray, rules, base: float, shape: tuple, part: int):
+        n, b, t = shape
+        self.rules, self.base = rules, base
+        codes = rule_combinations(vx, rules)
+        pos = np.arange(b)[:, None] * part + np.arange(n * t)[None, :]
+        self.codes = codes[pos]  # (batch_size, n*t), the layout of unwindow()
+        self.valid = self.codes >= 0
+        self.count = np.bincount(self.codes[self.valid], minlength=2 ** len(rules))
+        self.x = unwindow(windows(vx, b, t))
+        # A stretch from the middle of row 0, where the carried state has warmed up.
+        self.start = max(0, min(n * t - PREDICTION_WINDOW, (n // 2) * t))
+
+    def event(self, step: int, probs: np.ndarray, yw: np.ndarray) -> Predictions:
+        p = unwindow(probs)
+        sums = np.bincount(self.codes[self.valid], weights=p[self.valid],
+                           minlength=len(self.count))
+        combos = []
+        for c in range(len(self.count)):
+            bits = tuple((c >> i) & 1 for i in range(len(self.rules)))
+            true = self.base + sum(d * x for (_, d), x in zip(self.rules, bits, strict=True))
+            pred = float(sums[c] / self.count[c]) if self.count[c] else math.nan
+            combos.append((bits, pred, float(true)))
+        s = slice(self.start, self.start + PREDICTION_WINDOW)
+        y = unwindow(yw)
+        return Predictions(step, self.x[0, s].tolist(), y[0, s].tolist(),
+                           np.round(p[0, s], 4).tolist(), combos)
