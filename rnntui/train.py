@@ -41,6 +41,7 @@ class Control:
         self._running.set()
         self._lock = threading.Lock()
         self._lr: float | None = None
+        self.done = threading.Event()  # set by whoever runs the trainer, once it returned
 
     def pause(self) -> None:
         self._running.clear()

@@ -1,0 +1,270 @@
+"""The rnntui app: wires the form, the trainer worker and the widgets, and little else.
+
+Flow, one direction: form -> validated Config -> Trainer in a thread worker -> Bridge
+(events as messages, ~10 a second) -> widgets, which repaint on their own timers.
+TensorFlow is imported by a thread worker after the first paint, never at module load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from .. import baselines
+from ..config import Config
+from ..events import (
+    Compiled, Diverged, EpochEnd, Failed, Finished, Predictions, Started,
+)
+from ..train import Control
+from .bridge import Bridge, Tick, TrainerEvent
+from .screens.dialogs import ConfirmScreen, HelpScreen
+from .widgets.form import ConfigForm
+from .widgets.loss_chart import LossChart
+from .widgets.predictions import PredictionsPanel
+from .widgets.ruler import WindowRuler
+from .widgets.status import StatusPanel
+
+RUNNING = ("loading TensorFlow", "compiling", "training", "paused")
+ASK_DELAY_S = 0.8  # after the last keystroke, before asking whether to restart
+
+
+class TensorFlowLoaded(Message):
+    def __init__(self, device: str):
+        super().__init__()
+        self.device = device
+
+
+class RnnTui(App):
+    """Configure, train and watch a recurrent network."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "rnntui"
+    BINDINGS = [
+        Binding("f5", "train", "Train", priority=True),
+        Binding("f6", "pause", "Pause/Resume", priority=True),
+        Binding("f8", "stop", "Stop", priority=True),
+        Binding("f1", "help", "Help", priority=True),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(self, config: Config | None = None, preload_tf: bool = True):
+        super().__init__()
+        self.initial = config or Config()
+        self.preload_tf = preload_tf
+        self.run_id = 0
+        self.control: Control | None = None
+        self.bridge: Bridge | None = None
+        self.started: Started | None = None
+        self.run_config: Config | None = None
+        self._asked = False
+        self._ask_timer = None
+
+    # ---- layout ---------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            yield ConfigForm(self.initial, id="form")
+            with Vertical(id="right"):
+                yield StatusPanel(id="status")
+                yield LossChart(id="chart")
+                yield WindowRuler(id="ruler")
+                yield PredictionsPanel(id="predictions")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.chart = self.query_one(LossChart)
+        self.status = self.query_one(StatusPanel)
+        self.form = self.query_one(ConfigForm)
+        self.show_form_config(self.initial)
+        self.set_interval(0.25, self.status.refresh_sparks)
+        if self.preload_tf:
+            self.status.state = "loading TensorFlow"
+            self.call_after_refresh(self._load_tensorflow)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="tf")
+    def _load_tensorflow(self) -> None:
+        from ..tfload import device_name, quiet_tensorflow
+
+        self.post_message(TensorFlowLoaded(device_name(quiet_tensorflow())))
+
+    def on_tensor_flow_loaded(self, message: TensorFlowLoaded) -> None:
+        self.status.device = message.device
+        if self.status.state == "loading TensorFlow":
+            self.status.state = "idle"
+
+    # ---- the form -------------------------------------------------------------
+    def show_form_config(self, config: Config) -> None:
+        """Floors and the ruler follow the form while no run owns the chart."""
+        d, t = config.data, config.train
+        if not self.running:
+            self.chart.set_floors([(f.name, f.loss) for f in baselines.floors(d.base, d.rules)])
+        ruler = self.query_one(WindowRuler)
+        ruler.num_steps, ruler.rules, ruler.carry = t.num_steps, d.rules, t.carry_state
+
+    @on(ConfigForm.Changed)
+    def _form_changed(self, message: ConfigForm.Changed) -> None:
+        if message.config is None:
+            return
+        self.show_form_config(message.config)
+        if not self.running or not message.changed:
+            return
+        if message.changed == "learning_rate" and self.control is not None:
+            lr = message.config.train.learning_rate
+            self.control.set_learning_rate(lr)
+            self.notify(f"learning rate {lr:g} applies at the next chunk", timeout=2)
+            return
+        if message.changed != "learning_rate" and not self._asked:
+            if self._ask_timer is not None:
+                self._ask_timer.stop()
+            self._ask_timer = self.set_timer(ASK_DELAY_S, self._ask_restart)
+
+    def _ask_restart(self) -> None:
+        if not self.running or self._asked:
+            return
+        self._asked = True
+        self.push_screen(ConfirmScreen("Settings changed. Restart training with them now?\n"
+                                       "(No: they apply to the next run.)"), self._restart)
+
+    def _restart(self, yes: bool | None) -> None:
+        if yes:
+            self.start_training()
+
+    # ---- actions --------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.status.state in RUNNING and self.control is not None
+
+    def action_train(self) -> None:
+        if self.form.config is None:
+            first = next(iter(self.form.errors.values()), "the form has errors")
+            self.notify(f"cannot train: {first}", severity="error", timeout=4)
+            return
+        if self.running:
+            self.push_screen(ConfirmScreen("A training is running. Restart it?"), self._restart)
+            return
+        self.start_training()
+
+    def start_training(self) -> None:
+        config = self.form.config
+        if config is None:
+            return
+        if self.control is not None:
+            self.control.stop()
+        self.run_id += 1
+        self.control, self._asked = Control(), False
+        self.bridge = Bridge(self, self.run_id)
+        self.run_config, self.started = config, None
+        self.chart.clear_data()
+        self.status.clear()
+        self.query_one(PredictionsPanel).clear()
+        self.show_form_config(config)
+        self.status.state = "compiling"
+        self.status.detail = "building the model"
+        self._train(config, self.control, self.bridge)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="train")
+    def _train(self, config: Config, control: Control, bridge: Bridge) -> None:
+        from ..train import Trainer  # imports TensorFlow in this thread, if not yet loaded
+
+        try:
+            Trainer(config, bridge.on_event, control).run()
+        finally:
+            control.done.set()
+
+    def action_pause(self) -> None:
+        if not self.running or self.control is None:
+            return
+        if self.control.paused:
+            self.control.resume()
+            self.status.state = "training" if self.started else "compiling"
+        else:
+            self.control.pause()
+            self.status.state = "paused"
+
+    def action_stop(self) -> None:
+        if self.running and self.control is not None:
+            self.control.stop()
+            self.status.detail = "stopping at the end of this chunk"
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        if self.control is not None:
+            self.control.stop()
+        self.exit()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Train", "Start training (F5)", self.action_train)
+        yield SystemCommand("Pause / resume", "Pause or resume training (F6)", self.action_pause)
+        yield SystemCommand("Stop", "Stop training (F8)", self.action_stop)
+        yield SystemCommand("Help", "Every key binding (F1)", self.action_help)
+
+    # ---- trainer events ---------------------------------------------------------
+    def _drain(self) -> None:
+        if self.bridge is None:
+            return
+        d = self.bridge.drain()
+        if d.losses:
+            self.chart.add_losses(d.first_step, d.losses)
+            for step, lr in d.lr_changes:
+                self.chart.mark_lr(step, lr)
+            for loss, rate, grad in zip(d.losses[-len(d.rates):], d.rates, d.grad_norms,
+                                        strict=False):
+                self.status.push(loss, rate, grad)
+        if d.latest is not None and self.started is not None:
+            p, t = d.latest, self.started.config.train
+            self.status.detail = StatusPanel.progress_text(
+                p.epoch, t.epochs, p.step, self.started.total_steps, p.steps_per_sec, p.eta_s)
+
+    def on_tick(self, message: Tick) -> None:
+        if message.run_id == self.run_id:
+            self._drain()
+
+    def on_trainer_event(self, message: TrainerEvent) -> None:
+        if message.run_id != self.run_id:
+            return  # a restarted run's predecessor, still winding down
+        self._drain()
+        e, status = message.event, self.status
+        if isinstance(e, Started):
+            self.started = e
+            status.device = e.device
+            self.chart.set_floors([(f.name, f.loss) for f in e.floors])
+            status.detail = f"compiling (chunks of {e.chunk} batches)"
+        elif isinstance(e, Compiled):
+            if status.state != "paused":
+                status.state = "training"
+            status.detail = f"compiled in {e.seconds:.1f}s"
+        elif isinstance(e, EpochEnd):
+            self.chart.add_val(e.step, e.val_loss)
+            status.verdict = e.verdict
+        elif isinstance(e, Predictions):
+            lags = [lag for lag, _ in self.started.config.data.rules] if self.started else []
+            self.query_one(PredictionsPanel).show(e, lags)
+        elif isinstance(e, Diverged):
+            status.state = "diverged"
+            status.detail = f"loss became {e.loss} at step {e.step}: lower the learning rate"
+        elif isinstance(e, Finished):
+            status.state = "stopped" if e.stopped else "finished"
+            status.verdict = e.verdict
+            status.detail = (f"{e.epochs} epochs, {e.step:,} steps, val {e.val_loss:.4f}, "
+                             f"{e.steps_per_sec:,.0f} steps/s, {e.wall_s:.1f}s")
+        elif isinstance(e, Failed):
+            status.state = "failed"
+            status.detail = e.message
+        if not self.running and self.form.config is not None:
+            self.show_form_config(self.form.config)
+
+
+def make_app(config: Config | None = None, preload_tf: bool = True) -> RnnTui:
+    """The app the CLI runs and the tests drive; `preload_tf=False` keeps a test's status
+    free of the background TensorFlow load."""
+    return RnnTui(config, preload_tf=preload_tf)

@@ -1,0 +1,93 @@
+"""From the training thread to the UI: events become messages, coalesced to ~10 a second.
+
+The trainer calls `Bridge.on_event` in its own thread. Progress events only add their
+losses to a locked buffer; a `Tick` message is posted at most every `INTERVAL` seconds,
+and a newer Tick replaces a queued one (`can_replace`), so a slow UI never falls behind.
+Each message handler drains the buffer first, so no loss is dropped and order is kept.
+Nothing here touches a widget, and nothing blocks the trainer (no call_from_thread).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from textual.message import Message
+
+from ..events import Event, Predictions, Progress
+
+INTERVAL = 0.1  # seconds between Tick messages: about 10 a second
+
+
+@dataclass
+class Drained:
+    """What arrived since the last drain: per-step losses from `first_step`, the latest
+    Progress (rates, ETA, learning rate) and the learning rates seen, with their steps."""
+
+    first_step: int = 0
+    losses: list[float] = field(default_factory=list)
+    latest: Progress | None = None
+    grad_norms: list[float] = field(default_factory=list)
+    rates: list[float] = field(default_factory=list)
+    lr_changes: list[tuple[int, float]] = field(default_factory=list)
+
+
+class Tick(Message):
+    """Training progressed; drain the bridge. A newer Tick replaces a queued one."""
+
+    def __init__(self, run_id: int):
+        super().__init__()
+        self.run_id = run_id
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, Tick) and message.run_id == self.run_id
+
+
+class TrainerEvent(Message):
+    """Any event other than Progress, posted as it comes (a few a second at most)."""
+
+    def __init__(self, run_id: int, event: Event):
+        super().__init__()
+        self.run_id, self.event = run_id, event
+
+    def can_replace(self, message: Message) -> bool:
+        # Only the newest predictions matter.
+        return (isinstance(self.event, Predictions) and isinstance(message, TrainerEvent)
+                and isinstance(message.event, Predictions) and message.run_id == self.run_id)
+
+
+class Bridge:
+    """One per run. `target` is the app (its post_message is thread-safe)."""
+
+    def __init__(self, target, run_id: int, clock=time.monotonic):
+        self.target, self.run_id, self.clock = target, run_id, clock
+        self._lock = threading.Lock()
+        self._pending = Drained()
+        self._last_post = 0.0
+        self._last_lr: float | None = None
+
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, Progress):
+            with self._lock:
+                p = self._pending
+                if not p.losses:
+                    p.first_step = event.step - len(event.losses) + 1
+                p.losses.extend(event.losses)
+                p.latest = event
+                p.grad_norms.append(event.grad_norm)
+                p.rates.append(event.steps_per_sec)
+                if self._last_lr is not None and event.learning_rate != self._last_lr:
+                    p.lr_changes.append((event.step - len(event.losses) + 1, event.learning_rate))
+                self._last_lr = event.learning_rate
+            now = self.clock()
+            if now - self._last_post >= INTERVAL:
+                self._last_post = now
+                self.target.post_message(Tick(self.run_id))
+            return
+        self.target.post_message(TrainerEvent(self.run_id, event))
+
+    def drain(self) -> Drained:
+        with self._lock:
+            out, self._pending = self._pending, Drained()
+        return out

@@ -1,0 +1,50 @@
+"""Launch the app in a real terminal.
+
+TensorFlow's C++ runtime writes to file descriptor 2, which is also where Textual draws.
+For the app's lifetime fd 2 goes to a log file and Textual draws on a duplicate of the
+terminal, so no stray line ever lands on the screen.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import threading
+import time
+
+from ..config import Config
+
+QUIT_GRACE_S = 1.5  # after the app exits, how long a training thread may take to stop
+
+
+def run_app(config: Config | None) -> int:
+    from .app import make_app
+
+    app = make_app(config)
+    log_path = os.path.join(tempfile.gettempdir(), f"rnntui-{os.getuid()}.log")
+    saved_fd, saved_err = None, sys.__stderr__
+    if sys.__stderr__ is not None and sys.__stderr__.isatty():
+        saved_fd = os.dup(2)
+        sys.__stderr__ = os.fdopen(os.dup(saved_fd), "w", encoding="utf-8", errors="replace")
+        log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(log, 2)
+        os.close(log)
+    try:
+        app.run()
+    finally:
+        if saved_fd is not None:
+            sys.__stderr__.close()
+            sys.__stderr__ = saved_err
+            os.dup2(saved_fd, 2)
+            os.close(saved_fd)
+    # A training stuck in an XLA compile cannot see the stop until it returns; don't make
+    # the user wait for it.
+    deadline = time.monotonic() + QUIT_GRACE_S
+    others = [t for t in threading.enumerate() if t is not threading.main_thread()]
+    for t in others:
+        t.join(max(0.0, deadline - time.monotonic()))
+    if any(t.is_alive() and not t.daemon for t in others):
+        sys.stdout.flush()
+        os._exit(app.return_code or 0)
+    return app.return_code or 0

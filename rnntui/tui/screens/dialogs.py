@@ -1,0 +1,66 @@
+"""The help screen (F1) and the restart confirmation."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+KEYS = [
+    ("F5", "train (asks before restarting a running training)"),
+    ("F6", "pause or resume"),
+    ("F8", "stop"),
+    ("F1", "this help"),
+    ("ctrl+q", "quit (stops training first)"),
+    ("ctrl+p", "command palette: every action by name"),
+    ("tab / shift+tab", "next / previous field"),
+    ("up / down", "step a numeric field (learning rate and clip by x2 / ÷2)"),
+    ("enter", "press the focused button (add or remove a rule)"),
+    ("escape", "close this screen"),
+]
+
+NOTES = (
+    "The learning rate can change during training: it applies at the next chunk and is\n"
+    "marked on the chart. Any other change asks whether to restart.\n"
+    "Floors: the loss of the best predictor that knows nothing, the first lag, the first\n"
+    "two, ... The verdict is the fraction of each floor step the validation loss covered."
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,f1,q", "dismiss", "close")]
+
+    def compose(self) -> ComposeResult:
+        rows = "\n".join(f"[b]{key:>16}[/]  {what}" for key, what in KEYS)
+        with Vertical(id="help-box"):
+            yield Static("[b]rnntui keys[/]", id="help-title")
+            yield Static(rows, id="help-keys")
+            yield Static(NOTES, id="help-notes")
+
+    def action_dismiss(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question; dismisses with True for yes."""
+
+    BINDINGS = [Binding("y", "answer(True)", "yes"), Binding("n,escape", "answer(False)", "no")]
+
+    def __init__(self, question: str):
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-box"):
+            yield Static(self.question, id="confirm-question")
+            with Horizontal(id="confirm-buttons"):
+                yield Button("Yes (y)", variant="warning", id="yes")
+                yield Button("No (n)", id="no")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)

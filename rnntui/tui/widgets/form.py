@@ -1,0 +1,236 @@
+"""The configuration form: preset, data (with an editable rules table), model, training.
+
+Every field is parsed by rnntui.config as the user types; a problem shows inline under its
+field, and a cross-field problem (a rule set that leaves [0, 1], a size too small for one
+batch) under the form. Nothing typed can raise. The form posts `ConfigForm.Changed` with
+the valid config, or None while anything is invalid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Button, Input, Label, Select, Static, Switch
+
+from ...config import (
+    FIELDS, PRESETS, Config, ConfigError, format_value, parse_value, preset, validate,
+)
+
+SECTIONS = (("Data", "data"), ("Model", "model"), ("Training", "train"))
+# Up/down steps: integers by 1; these floats by a factor, so a rate can move by decades.
+FACTOR_STEPS = {"learning_rate": 2.0, "clip_norm": 2.0}
+ADD_STEPS = {"base": 0.05}
+
+
+class NumberInput(Input):
+    """An Input for a numeric field; up and down step its value."""
+
+    BINDINGS = [Binding("up", "step(1)", "step up", show=False),
+                Binding("down", "step(-1)", "step down", show=False)]
+
+    def __init__(self, field_name: str, **kwargs):
+        super().__init__(**kwargs)
+        self.field_name = field_name
+
+    def action_step(self, direction: int) -> None:
+        name = self.field_name.split(".")[0]
+        kind = FIELDS[name].kind if name in FIELDS else ("int" if "lag" in name else "float")
+        try:
+            value = float(self.value.replace("_", ""))
+        except ValueError:
+            return
+        if kind == "int":
+            new: Any = int(value) + direction
+        elif name in FACTOR_STEPS:
+            f = FACTOR_STEPS[name]
+            new = value * f if direction > 0 else value / f
+            new = float(f"{new:.6g}")
+        else:
+            new = round(value + direction * ADD_STEPS.get(name, 0.05), 6)
+        self.value = f"{new:g}" if isinstance(new, float) else str(new)
+
+
+class RuleRow(Horizontal):
+    """One rule: lag and delta inputs and a remove button."""
+
+    def __init__(self, lag: int | str, delta: float | str, index: int):
+        super().__init__(classes="rule-row")
+        self.lag, self.delta, self.index = lag, delta, index
+
+    def compose(self) -> ComposeResult:
+        yield Label("t-", classes="rule-prefix")
+        yield NumberInput("rule.lag", value=str(self.lag), classes="rule-lag",
+                          id=f"rule-lag-{self.index}")
+        yield NumberInput("rule.delta", value=f"{self.delta:g}" if isinstance(self.delta, float)
+                          else str(self.delta), classes="rule-delta",
+                          id=f"rule-delta-{self.index}")
+        yield Button("−", classes="rule-remove", id=f"rule-remove-{self.index}")
+
+
+class ConfigForm(VerticalScroll):
+    """All config fields; `config` is the valid Config, or None while anything is invalid."""
+
+    @dataclass
+    class Changed(Message):
+        form: ConfigForm
+        config: Config | None
+        changed: str  # the field that changed, "" for a whole new config
+
+    def __init__(self, config: Config, **kwargs):
+        super().__init__(**kwargs)
+        self._initial = config
+        self._errors: dict[str, str] = {}
+        self._rule_count = 0
+        self._loading = False
+        self.config: Config | None = config
+
+    # ---- building -------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="field"):
+            yield Label("preset", classes="field-label")
+            yield Select([(name, name) for name in PRESETS], prompt="custom", id="preset",
+                         allow_blank=True)
+        for title, section in SECTIONS:
+            yield Static(title, classes="section-title")
+            for name, f in FIELDS.items():
+                if f.section != section:
+                    continue
+                if name == "rules":
+                    yield from self._rules_block()
+                    continue
+                with Horizontal(classes="field", id=f"row-{name}"):
+                    yield Label(name, classes="field-label")
+                    yield self._widget_for(name)
+                yield Static("", classes="field-error", id=f"error-{name}", markup=False)
+        yield Static("", id="form-error", classes="field-error", markup=False)
+
+    def _rules_block(self) -> ComposeResult:
+        yield Label("rules  P(Y=1) += delta·X[t-lag]", classes="rules-title")
+        yield Vertical(id="rules")
+        yield Button("+ add rule", id="rule-add")
+        yield Static("", classes="field-error", id="error-rules", markup=False)
+
+    def _widget_for(self, name: str):
+        f, value = FIELDS[name], self._initial.get(name)
+        if f.kind == "choice":
+            return Select([(c, c) for c in f.choices], value=value, allow_blank=False,
+                          id=f"field-{name}")
+        if f.kind == "bool":
+            return Switch(value=value, id=f"field-{name}")
+        return NumberInput(name, value=format_value(name, value), id=f"field-{name}",
+                           select_on_focus=False)
+
+    async def on_mount(self) -> None:
+        await self._set_rules(self._initial.data.rules)
+        self.revalidate("")
+
+    async def _set_rules(self, rules) -> None:
+        box = self.query_one("#rules", Vertical)
+        await box.remove_children()
+        for lag, delta in rules:
+            self._rule_count += 1
+            await box.mount(RuleRow(lag, delta, self._rule_count))
+
+    # ---- reading --------------------------------------------------------------
+    def _rules_text(self) -> str:
+        parts = []
+        for row in self.query(RuleRow):
+            lag = row.query_one(".rule-lag", Input).value.strip()
+            delta = row.query_one(".rule-delta", Input).value.strip()
+            parts.append(f"{lag or '?'}:{delta or '?'}")
+        return ", ".join(parts)
+
+    def _raw(self, name: str) -> Any:
+        if name == "rules":
+            return self._rules_text()
+        w = self.query_one(f"#field-{name}")
+        return w.value
+
+    def revalidate(self, changed: str) -> None:
+        """Parse every field, show each problem inline, then the cross-field checks."""
+        values, errors = {}, {}
+        for name in FIELDS:
+            try:
+                values[name] = parse_value(name, self._raw(name))
+            except ConfigError as err:
+                errors[name] = str(err)
+        form_error = ""
+        config = None
+        if not errors:
+            try:
+                config = validate(Config().with_values(**values))
+            except ConfigError as err:
+                form_error = str(err)
+                errors.setdefault(err.field, form_error)
+        for name in FIELDS:
+            box = self.query_one(f"#error-{name}", Static)
+            msg = errors.get(name, "")
+            box.update(msg)
+            box.display = bool(msg)
+            row = self.query(f"#row-{name}")
+            if row:
+                row.first().set_class(bool(msg), "-invalid")
+        self._errors = errors
+        self.config = config
+        self.post_message(self.Changed(self, config, changed))
+
+    @property
+    def errors(self) -> dict[str, str]:
+        return dict(self._errors)
+
+    # ---- writing --------------------------------------------------------------
+    async def load(self, config: Config) -> None:
+        """Show a whole config (a preset); one Changed follows."""
+        self._loading = True
+        try:
+            for name in FIELDS:
+                value = config.get(name)
+                if name == "rules":
+                    await self._set_rules(value)
+                    continue
+                w = self.query_one(f"#field-{name}")
+                w.value = value if FIELDS[name].kind in ("choice", "bool") else format_value(
+                    name, value)
+        finally:
+            self._loading = False
+        self.call_after_refresh(self.revalidate, "")
+
+    # ---- events ---------------------------------------------------------------
+    @on(Input.Changed)
+    @on(Select.Changed)
+    @on(Switch.Changed)
+    def _field_changed(self, event) -> None:
+        event.stop()
+        wid = event.control.id or ""
+        if wid == "preset":
+            if event.value in PRESETS:
+                self.run_worker(self.load(preset(event.value)), exclusive=True, group="form")
+            return
+        if self._loading:
+            return
+        name = wid.removeprefix("field-") if wid.startswith("field-") else "rules"
+        self.revalidate(name)
+
+    @on(Button.Pressed, "#rule-add")
+    async def _add_rule(self, event: Button.Pressed) -> None:
+        event.stop()
+        used = {lag for lag, _ in (self.config.data.rules if self.config else ())}
+        lag = next(n for n in range(1, 2000) if n not in used)
+        self._rule_count += 1
+        await self.query_one("#rules", Vertical).mount(RuleRow(lag, 0.0, self._rule_count))
+        self.query_one(f"#rule-delta-{self._rule_count}", Input).focus()
+        self.revalidate("rules")
+
+    @on(Button.Pressed, ".rule-remove")
+    async def _remove_rule(self, event: Button.Pressed) -> None:
+        event.stop()
+        row = event.button.parent
+        if row is not None:
+            await row.remove()
+        self.revalidate("rules")

@@ -1,0 +1,187 @@
+"""Live training-loss chart: raw and smoothed loss, validation points, floors and lr changes.
+
+Why this widget instead of a peer. Measured with `python bench/chart_speed.py` on this
+project's 2-core machine; one update = hand over 2,000 losses + 5 validation points + 3 floor
+lines and render the whole 120x40 chart (medians of 50):
+
+- ours, a numpy braille rasteriser (`rnntui.tui.chart_render`): 6.4-6.7 ms, including the
+  conversion of every row to a Textual Strip, and it also draws the smoothed line.
+- plotext 5.3.2, the library textual-plotext wraps (textual-plotext is dormant since 2024 and
+  pins plotext<6): 45-46 ms for build() with its default marker, 65-67 ms with braille, i.e.
+  about 7-10x ours, before textual-plotext's ANSI-to-Text conversion.
+- textual-plot: reported ~60 ms per update, and no horizontal lines (its issue #15), which
+  the floors need.
+- Textual's built-in Sparkline: reported 51-59 ms at 38 rows, and it cannot draw a line.
+
+Steps are bucketed per pixel column, so a run of 200,000 steps still takes about 10 ms for
+the same update (appending all 200k at once included). The app thread only appends to numpy
+buffers and sets a flag; a 10 Hz timer repaints when the flag is set, so bursts of updates
+cost one render.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from rich.console import Group
+from rich.text import Text
+from textual.geometry import Size
+from textual.strip import Strip
+from textual.widget import Widget
+
+from rnntui.tui.chart_render import floor_label, render_chart
+
+
+class _Growable:
+    """Append-only numpy buffer with amortised doubling (a list of floats costs 4x the RAM)."""
+
+    def __init__(self, dtype: type, capacity: int = 1024) -> None:
+        self._data = np.empty(capacity, dtype=dtype)
+        self.size = 0
+
+    def extend(self, values: np.ndarray) -> None:
+        """Append `values` (converted to the buffer's dtype)."""
+        need = self.size + len(values)
+        if need > self._data.size:
+            grown = np.empty(max(need, 2 * self._data.size), dtype=self._data.dtype)
+            grown[: self.size] = self._data[: self.size]
+            self._data = grown
+        self._data[self.size : need] = values
+        self.size = need
+
+    def view(self) -> np.ndarray:
+        """The filled part; a view, so callers must not keep it across `extend`."""
+        return self._data[: self.size]
+
+    def clear(self) -> None:
+        """Forget the contents but keep the memory for the next run."""
+        self.size = 0
+
+
+class LossChart(Widget):
+    """Braille chart of per-step training loss against reference floors.
+
+    All setters are cheap (store and mark dirty) and must be called from the UI thread; the
+    chart repaints itself at most every 0.1 s.
+    """
+
+    DEFAULT_CSS = "LossChart { height: 1fr; min-height: 6; }"
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+        disabled: bool = False,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        self._steps = _Growable(np.int64)
+        self._losses = _Growable(np.float32)
+        self._val: list[tuple[int, float]] = []
+        self._floors: list[tuple[str, float]] = []
+        self._lr: list[tuple[int, float]] = []
+        self._dirty = False
+        self._strips: list[Strip] | None = None
+        self._strips_size = Size(0, 0)
+
+    def on_mount(self) -> None:
+        self.set_interval(0.1, self._repaint_if_dirty)
+
+    # --- data API ----------------------------------------------------------------------------
+
+    def set_floors(self, floors: list[tuple[str, float]]) -> None:
+        """Replace the horizontal reference lines: (name, loss) each, e.g. ("t-3", 0.519)."""
+        self._floors = [(str(n), float(f)) for n, f in floors]
+        self._touch()
+
+    def add_losses(self, first_step: int, losses: Sequence[float]) -> None:
+        """Append training losses; losses[i] belongs to step first_step + i (1-based batches).
+
+        NaN/inf values are kept (they count in `num_points`) but never drawn.
+        """
+        values = np.asarray(losses, dtype=np.float32).ravel()
+        if values.size == 0:
+            return
+        self._steps.extend(np.arange(first_step, first_step + values.size, dtype=np.int64))
+        self._losses.extend(values)
+        self._touch()
+
+    def add_val(self, step: int, loss: float) -> None:
+        """Add one validation loss, measured after `step` training steps."""
+        self._val.append((int(step), float(loss)))
+        self._touch()
+
+    def mark_lr(self, step: int, lr: float) -> None:
+        """Mark that the learning rate became `lr` at `step` (dotted line + "lr 0.01" label)."""
+        self._lr.append((int(step), float(lr)))
+        self._touch()
+
+    def clear_data(self) -> None:
+        """Drop losses, validation points and lr marks (a new run); floors stay."""
+        self._steps.clear()
+        self._losses.clear()
+        self._val.clear()
+        self._lr.clear()
+        self._touch()
+
+    @property
+    def num_points(self) -> int:
+        """How many training losses the chart holds."""
+        return self._losses.size
+
+    def floor_labels(self) -> list[str]:
+        """The floor label texts, in `set_floors` order, e.g. ["nothing 0.662", "t-3 0.519"]."""
+        return [floor_label(n, f) for n, f in self._floors]
+
+    # --- rendering ---------------------------------------------------------------------------
+
+    def render_rows(self, width: int, height: int) -> list[Text]:
+        """The chart as `height` rich Texts of `width` cells, from the current data."""
+        return render_chart(
+            width,
+            height,
+            self._steps.view(),
+            self._losses.view(),
+            self._val,
+            self._floors,
+            self._lr,
+        )
+
+    def render(self) -> Group:
+        """A rich renderable of the chart at the widget's size (80x24 before layout).
+
+        Textual paints through `render_line`; this is for exports and tests.
+        """
+        width, height = self.size
+        return Group(*self.render_rows(width or 80, height or 24))
+
+    def render_line(self, y: int) -> Strip:
+        # Rows are rendered once per data change or resize and reused for every line request.
+        if self._strips is None or self._strips_size != self.size:
+            width, height = self.size
+            base = self.rich_style
+            console = self.app.console
+            self._strips = [
+                Strip(text.render(console), width).apply_style(base)
+                for text in self.render_rows(width, height)
+            ]
+            self._strips_size = self.size
+        if 0 <= y < len(self._strips):
+            return self._strips[y]
+        return Strip.blank(self.size.width, self.rich_style)
+
+    def notify_style_update(self) -> None:
+        # A theme or CSS change alters the background baked into the cached strips.
+        super().notify_style_update()
+        self._strips = None
+
+    def _touch(self) -> None:
+        self._dirty = True
+
+    def _repaint_if_dirty(self) -> None:
+        if self._dirty:
+            self._dirty = False
+            self._strips = None
+            self.refresh()

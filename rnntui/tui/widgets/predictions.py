@@ -1,0 +1,67 @@
+"""Predictions: a stretch of the validation series (x, y, predicted P(Y=1) shaded) and,
+for each combination of the rule lags' X values, the mean predicted P(Y=1) beside the true."""
+
+from __future__ import annotations
+
+import math
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Static
+
+from ...events import Predictions
+
+SHADES = " ░▒▓█"
+MAX_COMBOS = 16  # rows of the combination table shown (2^rules can be up to 1024)
+
+
+def series_rows(event: Predictions, width: int) -> Text:
+    """Three rows, x, y and p, as many positions as fit in `width`."""
+    n = max(0, min(len(event.x), width - 3))
+    text = Text()
+    text.append("x  ", style="bold")
+    text.append("".join("1" if v else "0" for v in event.x[:n]), style="cyan")
+    text.append("\ny  ", style="bold")
+    text.append("".join("1" if v else "0" for v in event.y[:n]), style="magenta")
+    text.append("\np  ", style="bold")
+    for p in event.p[:n]:
+        i = 0 if not math.isfinite(p) else min(len(SHADES) - 1, int(p * len(SHADES)))
+        text.append(SHADES[i], style="green")
+    text.no_wrap = True
+    return text
+
+
+def combo_table(event: Predictions, lags: list[int]) -> Table:
+    table = Table(box=None, padding=(0, 1), show_edge=False, header_style="bold")
+    for lag in lags:
+        table.add_column(f"X[t-{lag}]", justify="center")
+    table.add_column("pred", justify="right")
+    table.add_column("true", justify="right")
+    table.add_column("err", justify="right")
+    for bits, pred, true in event.combos[:MAX_COMBOS]:
+        err = abs(pred - true) if math.isfinite(pred) else math.nan
+        color = "green" if err < 0.05 else ("yellow" if err < 0.15 else "red")
+        table.add_row(*(str(b) for b in bits), f"{pred:.3f}", f"{true:.3f}",
+                      Text(f"{err:.3f}", style=color))
+    if len(event.combos) > MAX_COMBOS:
+        table.add_row(*([""] * len(lags)), f"+{len(event.combos) - MAX_COMBOS} more", "", "")
+    return table
+
+
+class PredictionsPanel(Horizontal):
+    """Updated by the app with the newest Predictions event."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("predictions appear once training runs", id="pred-series")
+        yield Static("", id="pred-combos")
+
+    def show(self, event: Predictions, lags: list[int]) -> None:
+        series = self.query_one("#pred-series", Static)
+        series.update(series_rows(event, max(10, series.size.width or 60)))
+        self.query_one("#pred-combos", Static).update(combo_table(event, lags))
+
+    def clear(self) -> None:
+        self.query_one("#pred-series", Static).update("predictions appear once training runs")
+        self.query_one("#pred-combos", Static).update("")

@@ -1,0 +1,120 @@
+"""The status panel: run state, progress, device, verdict, and three streaming sparklines."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.widgets import Label, Sparkline, Static
+
+from ...baselines import Verdict
+
+SPARK_POINTS = 60  # recent values per sparkline
+
+STATE_STYLE = {
+    "idle": "dim", "loading TensorFlow": "yellow", "compiling": "yellow",
+    "training": "bold green", "paused": "bold yellow", "finished": "bold cyan",
+    "stopped": "cyan", "diverged": "bold red", "failed": "bold red",
+}
+
+
+def _eta(seconds: float) -> str:
+    if seconds != seconds or seconds < 0:
+        return "-"
+    m, s = divmod(int(seconds + 0.5), 60)
+    return f"{m}m{s:02d}s" if m else f"{s}s"
+
+
+class StatusPanel(Vertical):
+    """Shows the run; the app sets its reactives and feeds the sparklines."""
+
+    state: reactive[str] = reactive("idle")
+    """idle / loading TensorFlow / compiling / training / paused / finished / diverged / failed"""
+    device: reactive[str] = reactive("-")
+    """CPU, or the GPU's name, once TensorFlow has loaded."""
+    detail: reactive[str] = reactive("")
+    """Epoch, step, steps/s, ETA, or the reason a run ended."""
+    verdict: reactive[Verdict | None] = reactive(None)
+    """Per-lag fractions of the last validation loss."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._series = {k: deque(maxlen=SPARK_POINTS) for k in ("loss", "rate", "grad")}
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="status-line"):
+            yield Static(id="status-state")
+            yield Static(id="status-detail")
+            yield Static(id="status-device")
+        yield Static(id="status-verdict")
+        with Horizontal(id="sparks"):
+            for key, title in (("loss", "loss"), ("rate", "steps/s"), ("grad", "grad norm")):
+                with Vertical(classes="spark-box"):
+                    yield Label(title, classes="spark-title", id=f"spark-title-{key}")
+                    yield Sparkline([], id=f"spark-{key}")
+
+    def on_mount(self) -> None:
+        self._sparks = {k: (self.query_one(f"#spark-{k}", Sparkline),
+                            self.query_one(f"#spark-title-{k}", Label)) for k in self._series}
+        self._paint()
+
+    def watch_state(self) -> None:
+        self._paint()
+
+    def watch_device(self) -> None:
+        self._paint()
+
+    def watch_detail(self) -> None:
+        self._paint()
+
+    def watch_verdict(self) -> None:
+        self._paint()
+
+    def _paint(self) -> None:
+        if not self.is_mounted:
+            return
+        style = STATE_STYLE.get(self.state, "")
+        self.query_one("#status-state", Static).update(f"[{style}]● {self.state}[/]")
+        self.query_one("#status-detail", Static).update(self.detail)
+        self.query_one("#status-device", Static).update(f"device [b]{self.device}[/]")
+        v = self.verdict
+        if v is None or not v.lags:
+            text = "verdict: -" if v is None else "verdict: no rules, nothing to learn"
+        else:
+            parts = []
+            for lag, f in zip(v.lags, v.fractions, strict=True):
+                color = "green" if lag in v.learned else ("yellow" if f > 0.1 else "red")
+                parts.append(f"t-{lag} [{color}]{f:4.0%}[/]")
+            learned = ", ".join(f"t-{lag}" for lag in v.learned) or "none yet"
+            text = "learned: " + "  ".join(parts) + f"   ([b]{learned}[/])"
+        self.query_one("#status-verdict", Static).update(text)
+
+    def push(self, loss: float | None, rate: float | None, grad: float | None) -> None:
+        for key, value in (("loss", loss), ("rate", rate), ("grad", grad)):
+            if value is not None and value == value and abs(value) != float("inf"):
+                self._series[key].append(value)
+
+    def refresh_sparks(self) -> None:
+        """Called on the app's timer: the sparklines repaint at most 4 times a second."""
+        if not self.is_mounted or not hasattr(self, "_sparks"):
+            return
+        for key, series in self._series.items():
+            spark, label = self._sparks[key]
+            spark.data = list(series)
+            last = f" {series[-1]:.3g}" if series else ""
+            title = {"loss": "loss", "rate": "steps/s", "grad": "grad norm"}[key]
+            label.update(title + last)
+
+    def clear(self) -> None:
+        for series in self._series.values():
+            series.clear()
+        self.refresh_sparks()
+        self.verdict = None
+
+    @staticmethod
+    def progress_text(epoch: int, epochs: int, step: int, total: int, rate: float,
+                      eta: float) -> str:
+        return (f"epoch {epoch + 1}/{epochs}  step {step:,}/{total:,}  "
+                f"{rate:,.0f} steps/s  ETA {_eta(eta)}")

@@ -1,0 +1,77 @@
+"""Helpers for the app tests: typing into fields, waiting for states, fixed seeded events."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+
+from rnntui import baselines
+from rnntui.config import Config
+from rnntui.events import Compiled, EpochEnd, Predictions, Progress, Started
+from rnntui.tui.bridge import Bridge
+
+TINY = dict(size="20000", val_size="5000", batch_size="50", num_steps="5", epochs="2",
+            state_size="8")
+
+
+async def type_into(pilot, field: str, text: str) -> None:
+    """Focus a form field by clicking it, clear it by keys and type `text`."""
+    app = pilot.app
+    widget = app.query_one(f"#field-{field}")
+    widget.focus()
+    await pilot.pause()
+    await pilot.press("end", "shift+home", "backspace")
+    await pilot.press(*list(text))
+    await pilot.pause()
+
+
+async def wait_for(pilot, predicate, timeout: float = 90.0) -> None:
+    """Let the app run until predicate() holds; fails the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting; state={pilot.app.status.state!r} "
+                                 f"detail={pilot.app.status.detail!r}")
+        await asyncio.sleep(0.05)
+        await pilot.pause()
+
+
+def fixed_events(config: Config, steps: int = 1200, seed: int = 7) -> list:
+    """A seeded, made-up run: a loss that falls through the floors, as the trainer reports."""
+    rng = np.random.default_rng(seed)
+    d, t = config.data, config.train
+    fl = baselines.floors(d.base, d.rules)
+    per_epoch = 400
+    events = [Started(config, "CPU", fl, baselines.window_floor(d.base, d.rules, t.num_steps),
+                      per_epoch, per_epoch * t.epochs, 100), Compiled(2.5)]
+    s = np.arange(1, steps + 1)
+    curve = (fl[-1].loss + (fl[0].loss - fl[-1].loss) * 0.5 * (np.exp(-s / 150) + np.exp(-s / 600))
+             + rng.normal(0, 0.02, steps))
+    for c0 in range(0, steps, 100):
+        chunk = curve[c0:c0 + 100].tolist()
+        step = c0 + len(chunk)
+        lr = t.learning_rate if step <= 800 else t.learning_rate / 2
+        events.append(Progress(step, step // per_epoch, chunk, 0.8 - step / 3000, 3500.0,
+                               3500.0 * t.batch_size, (per_epoch * t.epochs - step) / 3500, lr))
+        if step % per_epoch == 0:
+            val = float(curve[step - 50:step].mean())
+            events.append(EpochEnd(step // per_epoch - 1, step, float(np.mean(chunk)), val,
+                                   baselines.verdict(val, d.base, d.rules, fl)))
+    x = rng.integers(0, 2, 120).tolist()
+    y = rng.integers(0, 2, 120).tolist()
+    p = np.round(rng.random(120), 3).tolist()
+    combos = [((a, b), 0.5 + 0.5 * a - 0.25 * b + 0.02 * (a - b), 0.5 + 0.5 * a - 0.25 * b)
+              for b in (0, 1) for a in (0, 1)]
+    events.append(Predictions(steps, x, y, p, combos))
+    return events
+
+
+def feed(app, events) -> None:
+    """Play events into the app through the real bridge, as a training thread would."""
+    app.run_id += 1
+    ticks = iter(range(10**9))
+    app.bridge = Bridge(app, app.run_id, clock=lambda: float(next(ticks)))
+    for event in events:
+        app.bridge.on_event(event)

@@ -1,0 +1,138 @@
+"""Pilot tests: the real app, built by the CLI's factory, driven by keys, training for real."""
+
+from __future__ import annotations
+
+import threading
+
+from appsupport import TINY, type_into, wait_for
+from textual.widgets import Static
+
+from rnntui import baselines
+from rnntui.config import Config
+from rnntui.tui.app import make_app
+from rnntui.tui.screens.dialogs import HelpScreen
+
+
+def labels_for(base, rules):
+    return [f"{f.name} {f.loss:.3f}" for f in baselines.floors(base, rules)]
+
+
+async def test_fill_form_by_keys_and_train_to_finished():
+    app = make_app(preload_tf=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for field, text in TINY.items():
+            await type_into(pilot, field, text)
+        assert app.form.config is not None, app.form.errors
+        assert app.form.config.data.size == 20000 and app.form.config.model.state_size == 8
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: app.status.state in ("finished", "failed", "diverged"))
+        assert app.status.state == "finished", app.status.detail
+        # 2 epochs x (20000 // 50 // 5) = 160 steps, every one on the chart.
+        assert app.chart.num_points == 160
+        assert app.chart.floor_labels() == labels_for(0.5, ((3, 0.5), (8, -0.25)))
+        assert app.status.verdict is not None and 3 in app.status.verdict.learned
+        assert "finished" in str(app.query_one("#status-state", Static).render())
+
+
+async def test_invalid_entry_shows_message_and_blocks_train():
+    app = make_app(preload_tf=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await type_into(pilot, "state_size", "abc")
+        error = app.query_one("#error-state_size", Static)
+        assert error.display
+        assert str(error.render()).startswith("state_size: 'abc' is not an integer")
+        assert app.form.config is None
+        await pilot.press("f5")
+        await pilot.pause()
+        assert app.run_id == 0 and app.status.state == "idle"
+        # A cross-field problem: a batch bigger than the series.
+        await type_into(pilot, "state_size", "4")
+        await type_into(pilot, "size", "500")
+        assert "size: 500 is too small for one batch" in str(
+            app.query_one("#error-size", Static).render())
+        await pilot.press("f5")
+        assert app.run_id == 0
+        # Fixed: training may start again.
+        await type_into(pilot, "size", "1000000")
+        assert app.form.config is not None
+
+
+async def test_changing_a_rule_moves_the_floors():
+    app = make_app(preload_tf=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert app.chart.floor_labels() == labels_for(0.5, ((3, 0.5), (8, -0.25)))
+        delta = app.query(".rule-delta").last()
+        delta.focus()
+        await pilot.press("end", "shift+home", "backspace", *"-0.5")
+        await pilot.pause()
+        assert app.chart.floor_labels() == labels_for(0.5, ((3, 0.5), (8, -0.5)))
+        # A rule set that leaves [0, 1] is refused inline and the floors stay (pasted, so
+        # no valid value passes on the way).
+        delta.value = "-0.9"
+        await pilot.pause()
+        msg = str(app.query_one("#error-rules", Static).render())
+        assert msg.startswith("rules: X[t-3]=0, X[t-8]=1 gives P(Y=1) = -0.4")
+        assert app.chart.floor_labels() == labels_for(0.5, ((3, 0.5), (8, -0.5)))
+        # Remove the second rule by key: two floors left.
+        app.query(".rule-remove").last().focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.chart.floor_labels() == labels_for(0.5, ((3, 0.5),))
+
+
+async def test_pause_resume_and_stop():
+    config = Config().with_values(size=2_000_000, val_size=5000, batch_size=50, epochs=50)
+    app = make_app(config, preload_tf=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: app.status.state == "training" and app.chart.num_points)
+        await pilot.press("f6")
+        assert app.status.state == "paused"
+        await pilot.pause(0.5)  # the chunk in flight lands
+        held = app.chart.num_points
+        await pilot.pause(0.6)
+        assert app.chart.num_points == held
+        await pilot.press("f6")
+        await wait_for(pilot, lambda: app.chart.num_points > held)
+        assert app.status.state == "training"
+        await pilot.press("f8")
+        await wait_for(pilot, lambda: app.status.state == "stopped")
+        assert app.chart.num_points < 50 * (2_000_000 // 50 // 5)
+
+
+async def test_help_screen_and_palette_commands():
+    app = make_app(preload_tf=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert {"Train", "Pause / resume", "Stop", "Help"} <= set(titles)
+
+
+async def test_quitting_during_training_leaves_no_thread():
+    config = Config().with_values(size=2_000_000, val_size=5000, batch_size=50, epochs=50)
+    app = make_app(config, preload_tf=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: app.status.state == "training" and app.chart.num_points)
+        await pilot.press("ctrl+q")
+    assert app.return_code == 0
+    # The stop takes effect within one chunk (~0.1 s): the trainer has returned, and its
+    # data thread is gone. (The generous wait is for a loaded CI machine, not a speed claim.)
+    assert app.control.stopped
+    assert app.control.done.wait(30)
+    for t in threading.enumerate():
+        if t.name.startswith("rnntui"):
+            t.join(30)
+    assert not [t for t in threading.enumerate() if t.name.startswith("rnntui")]
+
+
+async def test_resizing_never_crashes():
+    app = make_app(preload_tf=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for size in [(40, 12), (80, 24), (200, 60), (41, 13), (120, 40)]:
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+        assert app.is_running

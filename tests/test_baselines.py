@@ -1,0 +1,192 @@
+"""The exact loss floors, the window-only floor and the verdict, against hand values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from rnntui.baselines import LEARNED, conditional_entropy, floors, verdict, window_floor
+from rnntui.data import generate
+
+SEED_RULES = ((3, 0.5), (8, -0.25))
+
+
+def h(p: float) -> float:
+    """Binary entropy in nats."""
+    return -sum(q * math.log(q) for q in (p, 1 - p) if q > 0)
+
+
+def test_seed_floors_match_the_article():
+    fl = floors(0.5, SEED_RULES)
+    assert [f.name for f in fl] == ["nothing", "t-3", "t-3,t-8"]
+    assert [round(f.loss, 4) for f in fl] == [0.6616, 0.5192, 0.4545]
+
+
+def test_seed_floors_by_hand():
+    nothing, t3, both = (f.loss for f in floors(0.5, SEED_RULES))
+    # P(Y=1) is 0.5, 1.0, 0.25, 0.75 for (X3, X8) = 00, 10, 01, 11, each a quarter.
+    assert nothing == pytest.approx(h((0.5 + 1.0 + 0.25 + 0.75) / 4), abs=1e-12)
+    assert nothing == pytest.approx(h(0.625), abs=1e-12)
+    # Knowing X[t-3]: mean p is 0.375 when it is 0 and 0.875 when it is 1.
+    assert t3 == pytest.approx(0.5 * h(0.375) + 0.5 * h(0.875), abs=1e-12)
+    assert both == pytest.approx((h(0.5) + h(1.0) + h(0.25) + h(0.75)) / 4, abs=1e-12)
+
+
+def test_rule_order_does_not_matter():
+    assert floors(0.5, SEED_RULES[::-1]) == floors(0.5, SEED_RULES)
+
+
+@pytest.mark.parametrize("base, rules", [(0.5, SEED_RULES), (0.2, ((1, 0.6), (5, 0.2))),
+                                         (0.3, ((2, 0.1), (4, 0.2), (7, -0.3)))])
+def test_nothing_floor_is_entropy_of_mean_p(base, rules):
+    n = len(rules)
+    mean_p = base + sum(d for _, d in rules) / 2  # each X is 1 half the time
+    assert floors(base, rules)[0].loss == pytest.approx(h(mean_p), abs=1e-12)
+    assert floors(base, rules)[0].name == "nothing"
+    assert len(floors(base, rules)) == n + 1
+
+
+def test_single_rule_by_hand():
+    fl = floors(0.5, ((2, 0.5),))
+    assert [f.name for f in fl] == ["nothing", "t-2"]
+    # p is 0.5 or 1.0: 0.75 on average; knowing X[t-2], h(0.5) half the time and h(1) = 0.
+    assert fl[0].loss == pytest.approx(h(0.75), abs=1e-12)
+    assert fl[0].loss == pytest.approx(0.562335, abs=1e-6)
+    assert fl[1].loss == pytest.approx(0.5 * h(0.5) + 0.5 * h(1.0), abs=1e-12)
+    assert fl[1].loss == pytest.approx(0.5 * math.log(2), abs=1e-12)
+
+
+def test_deterministic_rule_has_zero_floor():
+    fl = floors(0.0, ((1, 1.0),))
+    assert fl[0].loss == pytest.approx(math.log(2), abs=1e-12)
+    assert fl[1].loss == 0.0
+
+
+def test_no_rules():
+    fl = floors(0.3, ())
+    assert [f.name for f in fl] == ["nothing"]
+    assert fl[0].loss == pytest.approx(h(0.3), abs=1e-12)
+
+
+def test_floors_are_nested_and_decreasing():
+    fl = floors(0.3, ((2, 0.1), (4, 0.2), (7, -0.3)))
+    assert [f.name for f in fl] == ["nothing", "t-2", "t-2,t-4", "t-2,t-4,t-7"]
+    losses = [f.loss for f in fl]
+    assert all(a > b for a, b in zip(losses, losses[1:], strict=False))
+
+
+def test_conditional_entropy_of_the_other_lag_alone():
+    # Knowing only X[t-8] (index 1): p averages 0.75 (X8=0) or 0.5 (X8=1).
+    assert conditional_entropy(0.5, SEED_RULES, (1,)) == pytest.approx(
+        0.5 * h(0.75) + 0.5 * h(0.5), abs=1e-12)
+
+
+def test_floor_equals_the_empirical_loss_of_the_best_predictor():
+    """The floors are what the true conditional probabilities score on real data."""
+    x, y = generate(1_000_000, 3)
+    x3, x8, yt = x[5:-3], x[:-8], y[8:]
+    y1 = yt == 1
+
+    def xent(q):
+        return float(-np.mean(np.where(y1, np.log(q), np.log1p(-q))))
+
+    nothing, t3, both = (f.loss for f in floors(0.5, SEED_RULES))
+    q_both = np.clip(0.5 + 0.5 * x3 - 0.25 * x8, 1e-12, 1 - 1e-12)
+    assert xent(q_both) == pytest.approx(both, abs=0.003)
+    assert xent(np.where(x3 == 1, 0.875, 0.375)) == pytest.approx(t3, abs=0.003)
+    assert xent(np.full(len(yt), 0.625)) == pytest.approx(nothing, abs=0.003)
+
+
+# -- window floor ------------------------------------------------------------------------
+
+
+def test_window_floor_seed_num_steps_5():
+    nothing, t3, _ = (f.loss for f in floors(0.5, SEED_RULES))
+    w = window_floor(0.5, SEED_RULES, 5)
+    assert round(w, 4) == 0.6046
+    # Positions 0-2 know nothing, 3-4 know X[t-3].
+    assert w == pytest.approx(0.6 * nothing + 0.4 * t3, abs=1e-12)
+
+
+def test_window_floor_longer_windows_by_hand():
+    nothing, t3, both = (f.loss for f in floors(0.5, SEED_RULES))
+    # num_steps 10: positions 0-2 nothing, 3-7 t-3, 8-9 both.
+    assert window_floor(0.5, SEED_RULES, 10) == pytest.approx(
+        (3 * nothing + 5 * t3 + 2 * both) / 10, abs=1e-12)
+    assert window_floor(0.5, SEED_RULES, 1) == pytest.approx(nothing, abs=1e-12)
+    assert window_floor(0.5, SEED_RULES, 3) == pytest.approx(nothing, abs=1e-12)
+    assert window_floor(0.5, SEED_RULES, 4) == pytest.approx((3 * nothing + t3) / 4, abs=1e-12)
+    # A long window approaches the full floor.
+    assert window_floor(0.5, SEED_RULES, 200) == pytest.approx(
+        (3 * nothing + 5 * t3 + 192 * both) / 200, abs=1e-12)
+
+
+def test_window_floor_single_rule():
+    fl = floors(0.5, ((2, 0.5),))
+    assert window_floor(0.5, ((2, 0.5),), 4) == pytest.approx(
+        (2 * fl[0].loss + 2 * fl[1].loss) / 4, abs=1e-12)
+
+
+# -- verdict -----------------------------------------------------------------------------
+
+
+def test_verdict_between_the_floors():
+    v = verdict(0.473, 0.5, SEED_RULES)
+    assert v.lags == (3, 8)
+    assert v.fractions[0] == 1.0
+    # (0.5192 - 0.473) / (0.5192 - 0.4545)
+    nothing, t3, both = (f.loss for f in floors(0.5, SEED_RULES))
+    assert v.fractions[1] == pytest.approx((t3 - 0.473) / (t3 - both), abs=1e-12)
+    assert v.fractions[1] == pytest.approx(0.71, abs=0.01)
+    assert v.learned == (3,)
+    assert "t-3" in v.describe() and "100%" in v.describe() and "71%" in v.describe()
+
+
+def test_verdict_halfway_through_the_first_step():
+    nothing, t3, _ = (f.loss for f in floors(0.5, SEED_RULES))
+    v = verdict((nothing + t3) / 2, 0.5, SEED_RULES)
+    assert v.fractions[0] == pytest.approx(0.5, abs=1e-9)
+    assert v.fractions[1] == 0.0
+    assert v.learned == ()
+
+
+def test_verdict_learned_threshold():
+    nothing, t3, _ = (f.loss for f in floors(0.5, SEED_RULES))
+    just_above = nothing - (LEARNED + 0.01) * (nothing - t3)
+    just_below = nothing - (LEARNED - 0.01) * (nothing - t3)
+    assert verdict(just_above, 0.5, SEED_RULES).learned == (3,)
+    assert verdict(just_below, 0.5, SEED_RULES).learned == ()
+
+
+@pytest.mark.parametrize("loss, fractions, learned", [
+    (0.8, (0.0, 0.0), ()),  # worse than guessing the mean
+    (5.0, (0.0, 0.0), ()),
+    (0.3, (1.0, 1.0), (3, 8)),  # below the last floor (noise on a small set)
+    (0.0, (1.0, 1.0), (3, 8)),
+])
+def test_verdict_fractions_clipped(loss, fractions, learned):
+    v = verdict(loss, 0.5, SEED_RULES)
+    assert v.fractions == fractions
+    assert v.learned == learned
+
+
+@pytest.mark.parametrize("loss", [math.nan, math.inf, -math.inf])
+def test_verdict_non_finite_loss_learns_nothing(loss):
+    v = verdict(loss, 0.5, SEED_RULES)
+    assert v.fractions == (0.0, 0.0)
+    assert v.learned == ()
+
+
+def test_verdict_a_lag_that_adds_nothing_is_learned_for_free():
+    rules = ((3, 0.5), (5, 0.0))
+    nothing, t3, _ = (f.loss for f in floors(0.5, rules))
+    v = verdict(t3, 0.5, rules)
+    assert v.fractions == (1.0, 1.0)
+    assert v.learned == (3, 5)
+
+
+def test_verdict_uses_given_floors_and_sorted_rules():
+    fl = floors(0.5, SEED_RULES)
+    assert verdict(0.5, 0.5, SEED_RULES[::-1], fl) == verdict(0.5, 0.5, SEED_RULES)
