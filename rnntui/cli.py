@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Any
 
-from .config import FIELDS, Config, ConfigError, PRESETS, load_toml, parse_value, preset, validate
+from .config import FIELDS, PRESETS, Config, ConfigError, load_toml, parse_value, preset, validate
 
 DATA_FIELDS = [n for n, f in FIELDS.items() if f.section == "data"]
 

@@ -242,20 +242,31 @@ def check_probabilities(base: float, rules: Rules) -> None:
             )
 
 
+def cross_errors(values: dict[str, Any]) -> dict[str, str]:
+    """The checks between fields, on whichever of them parsed: field -> one-line message."""
+    errors: dict[str, str] = {}
+    if "base" in values and "rules" in values:
+        try:
+            check_probabilities(values["base"], values["rules"])
+        except ConfigError as err:
+            errors[err.field] = str(err)
+    if "batch_size" in values and "num_steps" in values:
+        b, t = values["batch_size"], values["num_steps"]
+        for name in ("size", "val_size"):
+            if name in values and values[name] < b * t:
+                errors[name] = (
+                    f"{name}: {values[name]} is too small for one batch: needs at least"
+                    f" batch_size x num_steps = {b} x {t} = {b * t}")
+    return errors
+
+
 def validate(config: Config) -> Config:
     """Check every field and the cross-field rules; returns the config or raises ConfigError."""
-    for name, value in config.flat().items():
+    values = config.flat()
+    for name, value in values.items():
         parse_value(name, value)
-    d, t = config.data, config.train
-    check_probabilities(d.base, d.rules)
-    need = t.batch_size * t.num_steps
-    for name, size in (("size", d.size), ("val_size", d.val_size)):
-        if size < need:
-            raise ConfigError(
-                name,
-                f"{size} is too small for one batch: needs at least batch_size x num_steps"
-                f" = {t.batch_size} x {t.num_steps} = {need}",
-            )
+    for name, message in cross_errors(values).items():
+        raise ConfigError(name, message.split(": ", 1)[1])
     return config
 
 

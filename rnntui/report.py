@@ -105,7 +105,8 @@ class RichReport(PlainReport):
     def __init__(self, out: IO[str]):
         super().__init__(out)
         from rich.console import Console
-        from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeRemainingColumn
+        from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
+        from rich.progress import Progress as Bar
 
         self.console = Console(file=out)
         self.bar = Bar(TextColumn("[bold]{task.description}"), BarColumn(),

@@ -57,7 +57,8 @@ class Steps:
         def evaluate(xs, ys):
             def body(i, state, losses, probs):
                 loss, logits, new = forward(xs[i], ys[i], state, False)
-                return i + 1, new, losses.write(i, loss), probs.write(i, tf.nn.softmax(logits)[..., 1])
+                p1 = tf.nn.softmax(logits)[..., 1]
+                return i + 1, new, losses.write(i, loss), probs.write(i, p1)
 
             n = tf.shape(xs)[0]
             losses = tf.TensorArray(tf.float32, size=n)

@@ -23,7 +23,15 @@ from . import baselines
 from .config import Config, validate
 from .data import EpochFeed, rule_combinations, unwindow, val_series, windows
 from .events import (
-    Compiled, Diverged, EpochEnd, Event, Failed, Finished, Predictions, Progress, Started,
+    Compiled,
+    Diverged,
+    EpochEnd,
+    Event,
+    Failed,
+    Finished,
+    Predictions,
+    Progress,
+    Started,
 )
 
 PREDICT_EVERY_S = 1.0  # predictions events, about once a second

@@ -68,10 +68,13 @@ def fixed_events(config: Config, steps: int = 1200, seed: int = 7) -> list:
     return events
 
 
-def feed(app, events) -> None:
-    """Play events into the app through the real bridge, as a training thread would."""
+async def feed(pilot, events) -> None:
+    """Play events into the app through the real bridge, as a training thread would, letting
+    the app handle each before the next (a fake clock makes every progress event post)."""
+    app = pilot.app
     app.run_id += 1
     ticks = iter(range(10**9))
     app.bridge = Bridge(app, app.run_id, clock=lambda: float(next(ticks)))
     for event in events:
         app.bridge.on_event(event)
+        await pilot.pause()

@@ -22,8 +22,8 @@ from rnntui.config import (
 
 
 def expect_error(field: str, fn, *args, says: tuple[str, ...] = (), **kwargs) -> ConfigError:
-    """fn(*args, **kwargs) must raise a ConfigError for `field` whose one-line message starts with the
-    field's name and contains every phrase in `says`."""
+    """fn(*args, **kwargs) must raise a ConfigError for `field` whose one-line message
+    starts with the field's name and contains every phrase in `says`."""
     with pytest.raises(ConfigError) as info:
         fn(*args, **kwargs)
     err = info.value

@@ -20,7 +20,13 @@ from textual.widgets import Footer
 from .. import baselines
 from ..config import Config
 from ..events import (
-    Compiled, Diverged, EpochEnd, Failed, Finished, Predictions, Started,
+    Compiled,
+    Diverged,
+    EpochEnd,
+    Failed,
+    Finished,
+    Predictions,
+    Started,
 )
 from ..train import Control
 from .bridge import Bridge, Tick, TrainerEvent
@@ -86,6 +92,11 @@ class RnnTui(App):
         if self.preload_tf:
             self.status.state = "loading TensorFlow"
             self.call_after_refresh(self._load_tensorflow)
+
+    def on_resize(self, event) -> None:
+        # Designed for 120x40; below that the form narrows and the extras give way.
+        self.screen.set_class(event.size.width < 100, "-narrow")
+        self.screen.set_class(event.size.height < 30, "-short")
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="tf")
     def _load_tensorflow(self) -> None:
@@ -242,7 +253,8 @@ class RnnTui(App):
         elif isinstance(e, Compiled):
             if status.state != "paused":
                 status.state = "training"
-            status.detail = f"compiled in {e.seconds:.1f}s"
+            if not self.chart.num_points:
+                status.detail = f"compiled in {e.seconds:.1f}s"
         elif isinstance(e, EpochEnd):
             self.chart.add_val(e.step, e.val_loss)
             status.verdict = e.verdict

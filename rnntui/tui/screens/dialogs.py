@@ -22,10 +22,12 @@ KEYS = [
 ]
 
 NOTES = (
-    "The learning rate can change during training: it applies at the next chunk and is\n"
-    "marked on the chart. Any other change asks whether to restart.\n"
-    "Floors: the loss of the best predictor that knows nothing, the first lag, the first\n"
-    "two, ... The verdict is the fraction of each floor step the validation loss covered."
+    "The learning rate can change during training: it applies at the next chunk and is "
+    "marked on the chart. Any other change asks whether to restart.\n\n"
+    "Floors: the loss of the best predictor that knows nothing, the first lag, the first "
+    "two, ... The verdict is the fraction of each floor step the validation loss covered. "
+    "Lags beyond num_steps can still be learned through the carried state: the horizon "
+    "is soft."
 )
 
 

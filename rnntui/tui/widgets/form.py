@@ -19,7 +19,14 @@ from textual.message import Message
 from textual.widgets import Button, Input, Label, Select, Static, Switch
 
 from ...config import (
-    FIELDS, PRESETS, Config, ConfigError, format_value, parse_value, preset, validate,
+    FIELDS,
+    PRESETS,
+    Config,
+    ConfigError,
+    cross_errors,
+    format_value,
+    parse_value,
+    preset,
 )
 
 SECTIONS = (("Data", "data"), ("Model", "model"), ("Training", "train"))
@@ -108,10 +115,9 @@ class ConfigForm(VerticalScroll):
                     yield Label(name, classes="field-label")
                     yield self._widget_for(name)
                 yield Static("", classes="field-error", id=f"error-{name}", markup=False)
-        yield Static("", id="form-error", classes="field-error", markup=False)
 
     def _rules_block(self) -> ComposeResult:
-        yield Label("rules  P(Y=1) += delta·X[t-lag]", classes="rules-title")
+        yield Label("rules  P(Y=1) += delta·X[t-lag]", classes="rules-title", markup=False)
         yield Vertical(id="rules")
         yield Button("+ add rule", id="rule-add")
         yield Static("", classes="field-error", id="error-rules", markup=False)
@@ -160,14 +166,9 @@ class ConfigForm(VerticalScroll):
                 values[name] = parse_value(name, self._raw(name))
             except ConfigError as err:
                 errors[name] = str(err)
-        form_error = ""
-        config = None
-        if not errors:
-            try:
-                config = validate(Config().with_values(**values))
-            except ConfigError as err:
-                form_error = str(err)
-                errors.setdefault(err.field, form_error)
+        for name, message in cross_errors(values).items():
+            errors.setdefault(name, message)
+        config = None if errors else Config().with_values(**values)
         for name in FIELDS:
             box = self.query_one(f"#error-{name}", Static)
             msg = errors.get(name, "")

@@ -131,6 +131,11 @@ class LossChart(Widget):
         """How many training losses the chart holds."""
         return self._losses.size
 
+    @property
+    def num_val(self) -> int:
+        """How many validation points the chart holds."""
+        return len(self._val)
+
     def floor_labels(self) -> list[str]:
         """The floor label texts, in `set_floors` order, e.g. ["nothing 0.662", "t-3 0.519"]."""
         return [floor_label(n, f) for n, f in self._floors]

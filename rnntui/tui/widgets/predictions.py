@@ -36,7 +36,7 @@ def series_rows(event: Predictions, width: int) -> Text:
 def combo_table(event: Predictions, lags: list[int]) -> Table:
     table = Table(box=None, padding=(0, 1), show_edge=False, header_style="bold")
     for lag in lags:
-        table.add_column(f"X[t-{lag}]", justify="center")
+        table.add_column(Text(f"t-{lag}"), justify="center")
     table.add_column("pred", justify="right")
     table.add_column("true", justify="right")
     table.add_column("err", justify="right")
@@ -57,11 +57,22 @@ class PredictionsPanel(Horizontal):
         yield Static("predictions appear once training runs", id="pred-series")
         yield Static("", id="pred-combos")
 
+    _last: Predictions | None = None
+
     def show(self, event: Predictions, lags: list[int]) -> None:
-        series = self.query_one("#pred-series", Static)
-        series.update(series_rows(event, max(10, series.size.width or 60)))
+        self._last = event
         self.query_one("#pred-combos", Static).update(combo_table(event, lags))
+        self._paint_series()
+
+    def _paint_series(self) -> None:
+        series = self.query_one("#pred-series", Static)
+        if self._last is not None and series.size.width:
+            series.update(series_rows(self._last, series.size.width))
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._paint_series)
 
     def clear(self) -> None:
+        self._last = None
         self.query_one("#pred-series", Static).update("predictions appear once training runs")
         self.query_one("#pred-combos", Static).update("")

@@ -27,7 +27,7 @@ def ruler_text(width: int, num_steps: int, rules: Rules, carry: bool) -> Text:
     for lag in lags:
         i = min(cols - 1, int(lag * scale))
         bar[i] = "┃" if lag < num_steps else "╂"
-    for i, ch in enumerate(bar):
+    for ch in bar:
         style = "green" if ch == "━" else ("bold yellow" if ch in "┃╂" else "dim")
         line.append(ch, style=style)
     line.append(f" {num_steps}", style="green")
@@ -36,9 +36,9 @@ def ruler_text(width: int, num_steps: int, rules: Rules, carry: bool) -> Text:
         if lag < num_steps:
             notes.append(f"t-{lag} in window  ", style="green")
         elif carry:
-            notes.append(f"t-{lag} through the state only  ", style="yellow")
+            notes.append(f"t-{lag} via carried state only  ", style="yellow")
         else:
-            notes.append(f"t-{lag} out of reach (no carry)  ", style="red")
+            notes.append(f"t-{lag} beyond reach (no carry)  ", style="red")
     if not lags:
         notes.append("no rules", style="dim")
     line.append("\n")

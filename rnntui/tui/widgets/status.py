@@ -27,6 +27,10 @@ def _eta(seconds: float) -> str:
     return f"{m}m{s:02d}s" if m else f"{s}s"
 
 
+def _short(v: float) -> str:
+    return f"{v / 1000:.1f}k" if abs(v) >= 1000 else f"{v:.3g}"
+
+
 class StatusPanel(Vertical):
     """Shows the run; the app sets its reactives and feeds the sparklines."""
 
@@ -73,12 +77,12 @@ class StatusPanel(Vertical):
         self._paint()
 
     def _paint(self) -> None:
-        if not self.is_mounted:
+        if not hasattr(self, "_sparks"):  # before on_mount the children are not there
             return
         style = STATE_STYLE.get(self.state, "")
         self.query_one("#status-state", Static).update(f"[{style}]● {self.state}[/]")
         self.query_one("#status-detail", Static).update(self.detail)
-        self.query_one("#status-device", Static).update(f"device [b]{self.device}[/]")
+        self.query_one("#status-device", Static).update(f" device [b]{self.device}[/]")
         v = self.verdict
         if v is None or not v.lags:
             text = "verdict: -" if v is None else "verdict: no rules, nothing to learn"
@@ -98,12 +102,12 @@ class StatusPanel(Vertical):
 
     def refresh_sparks(self) -> None:
         """Called on the app's timer: the sparklines repaint at most 4 times a second."""
-        if not self.is_mounted or not hasattr(self, "_sparks"):
+        if not hasattr(self, "_sparks"):
             return
         for key, series in self._series.items():
             spark, label = self._sparks[key]
             spark.data = list(series)
-            last = f" {series[-1]:.3g}" if series else ""
+            last = f" {_short(series[-1])}" if series else ""
             title = {"loss": "loss", "rate": "steps/s", "grad": "grad norm"}[key]
             label.update(title + last)
 

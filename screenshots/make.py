@@ -1,0 +1,46 @@
+"""Make the README's screenshots from the real app, training for real (about a minute).
+
+    python screenshots/make.py
+
+Writes screenshots/training.svg (mid-training, after the first epoch) and
+screenshots/learned.svg (the default preset, after learning both lags) at 120x40.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from rnntui.config import preset
+from rnntui.tui.app import make_app
+
+HERE = Path(__file__).parent
+
+
+async def wait_for(pilot, predicate, timeout=300.0):
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not predicate():
+        if loop.time() > end:
+            sys.exit(f"timed out; state {pilot.app.status.state}: {pilot.app.status.detail}")
+        await asyncio.sleep(0.02)
+
+
+async def main() -> None:
+    # The default preset on a longer series, so that an epoch lasts long enough to catch.
+    config = preset("default").with_values(size=1_000_000, epochs=4)
+    app = make_app(config, preload_tf=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: app.chart.num_val >= 1)
+        await pilot.pause(0.3)
+        app.save_screenshot("training.svg", str(HERE))
+        await wait_for(pilot, lambda: app.status.state in ("finished", "failed", "diverged"))
+        await pilot.pause(1.2)  # the chart and sparklines repaint on their timers
+        app.save_screenshot("learned.svg", str(HERE))
+        print(f"{app.status.state}: {app.status.detail}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

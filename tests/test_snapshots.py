@@ -1,0 +1,39 @@
+"""Snapshot tests of the main screen mid-training, the help screen and an invalid form.
+
+The main screen is fed fixed, seeded events (tests/appsupport.py), never live training, so
+the picture is the same on every machine. Update with `pytest --snapshot-update`.
+"""
+
+from __future__ import annotations
+
+from appsupport import feed, fixed_events, type_into
+
+from rnntui.config import Config
+from rnntui.tui.app import make_app
+
+CONFIG = Config().with_values(epochs=3)
+
+
+def test_main_screen_mid_training(snap_compare):
+    async def run_before(pilot):
+        await feed(pilot, fixed_events(CONFIG))
+        await pilot.pause(0.6)  # the chart and the sparklines repaint on their timers
+
+    assert snap_compare(make_app(CONFIG, preload_tf=False), terminal_size=(120, 40),
+                        run_before=run_before)
+
+
+def test_help_screen(snap_compare):
+    assert snap_compare(make_app(CONFIG, preload_tf=False), terminal_size=(120, 40),
+                        press=["f1"])
+
+
+def test_invalid_form(snap_compare):
+    async def run_before(pilot):
+        await type_into(pilot, "state_size", "abc")
+        await type_into(pilot, "size", "500")
+        pilot.app.query(".rule-delta").last().value = "-0.9"
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(CONFIG, preload_tf=False), terminal_size=(120, 40),
+                        run_before=run_before)
