@@ -12,7 +12,17 @@ import json
 import sys
 from typing import Any
 
-from .config import FIELDS, PRESETS, Config, ConfigError, load_toml, parse_value, preset, validate
+from .config import (
+    FIELDS,
+    PRESETS,
+    Config,
+    ConfigError,
+    check_probabilities,
+    load_toml,
+    parse_value,
+    preset,
+    validate,
+)
 
 DATA_FIELDS = [n for n, f in FIELDS.items() if f.section == "data"]
 
@@ -102,7 +112,14 @@ def cmd_data(args: argparse.Namespace) -> int:
 
     from .data import generate
 
-    cfg = config_from_args(args, DATA_FIELDS).data
+    # Only the data fields matter here: no batch has to fit, so no cross-field size check.
+    cfg = Config().data
+    values = {n: parse_value(n, getattr(args, n)) for n in DATA_FIELDS
+              if getattr(args, n, None) is not None and n != "rules"}
+    if args.rules:
+        values["rules"] = parse_value("rules", ",".join(args.rules))
+    cfg = Config().with_values(**values).data
+    check_probabilities(cfg.base, cfg.rules)
     x, y = generate(cfg.size, cfg.seed, cfg.base, cfg.rules)
     try:
         np.savez(args.out, x=x, y=y)

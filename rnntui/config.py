@@ -262,12 +262,10 @@ def cross_errors(values: dict[str, Any]) -> dict[str, str]:
 
 def validate(config: Config) -> Config:
     """Check every field and the cross-field rules; returns the config or raises ConfigError."""
-    values = config.flat()
-    for name, value in values.items():
-        parse_value(name, value)
+    values = {name: parse_value(name, value) for name, value in config.flat().items()}
     for name, message in cross_errors(values).items():
         raise ConfigError(name, message.split(": ", 1)[1])
-    return config
+    return config.with_values(**values)
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -286,19 +284,19 @@ def preset(name: str) -> Config:
     return Config().with_values(**PRESETS[name])
 
 
-def from_mapping(data: dict[str, Any], base: Config, source: str = "config") -> Config:
+def from_mapping(data: dict[str, Any], base: Config) -> Config:
     """Apply a TOML-shaped mapping ({data: {...}, model: {...}, train: {...}} or flat)."""
     values: dict[str, Any] = {}
     for key, value in data.items():
         if isinstance(value, dict) and key in ("data", "model", "train"):
             for name, v in value.items():
                 if name not in FIELDS or FIELDS[name].section != key:
-                    raise ConfigError(name, f"unknown field in [{key}] of {source}")
+                    raise ConfigError(name, f"unknown field in [{key}]")
                 values[name] = parse_value(name, v)
         elif key in FIELDS:
             values[key] = parse_value(key, value)
         else:
-            raise ConfigError(key, f"unknown field in {source}")
+            raise ConfigError(key, "unknown field")
     return base.with_values(**values)
 
 
@@ -312,7 +310,7 @@ def load_toml(path: str | Path, base: Config) -> Config:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ConfigError("config", f"{p} is not valid TOML: {err}") from None
     try:
-        return from_mapping(data, base, source=str(p))
+        return from_mapping(data, base)
     except ConfigError as err:
         raise ConfigError(err.field, f"{str(err).split(': ', 1)[1]} (in {p})") from None
 

@@ -47,18 +47,27 @@ class JsonReport:
             self.started = event
         d = event.to_json()
         d.pop("detail", None)
-        self.out.write(json.dumps(d, default=_default) + "\n")
+        self.out.write(dumps(d) + "\n")
         self.out.flush()
 
     def close(self, final: Event) -> None:
-        self.out.write(json.dumps(summary(final, self.started)) + "\n")
+        self.out.write(dumps(summary(final, self.started)) + "\n")
         self.out.flush()
 
 
-def _default(o: Any) -> Any:
-    if isinstance(o, float) and not math.isfinite(o):
-        return str(o)
-    return str(o)
+def strict(o: Any) -> Any:
+    """JSON has no NaN or inf: they become the strings "nan", "inf", "-inf"."""
+    if isinstance(o, float):
+        return o if math.isfinite(o) else str(o)
+    if isinstance(o, dict):
+        return {k: strict(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [strict(v) for v in o]
+    return o
+
+
+def dumps(o: Any) -> str:
+    return json.dumps(strict(o), allow_nan=False, default=str)
 
 
 class PlainReport:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 
 from . import baselines
-from .config import Config, validate
+from .config import Config, parse_value, validate
 from .data import EpochFeed, rule_combinations, unwindow, val_series, windows
 from .events import (
     Compiled,
@@ -37,6 +37,9 @@ from .events import (
 PREDICT_EVERY_S = 1.0  # predictions events, about once a second
 TARGET_CHUNK_S = 0.1  # one compiled call should take 50-200 ms: that is how fast stop responds
 PREDICTION_WINDOW = 120  # positions of the validation series in a predictions event
+# A loss this large (nats) is divergence even while finite: the model gives the true class a
+# probability below e^-50. A huge learning rate grows the loss to ~1e6 without any NaN.
+DIVERGED_LOSS = 50.0
 
 
 class Control:
@@ -70,6 +73,8 @@ class Control:
         return self._stop.is_set()
 
     def set_learning_rate(self, lr: float) -> None:
+        """Raises ConfigError for a rate the form would refuse (<= 0, NaN, inf)."""
+        lr = parse_value("learning_rate", lr)
         with self._lock:
             self._lr = lr
 
@@ -176,9 +181,10 @@ class Trainer:
                 losses, norm, state = steps.train(xw[c0:c0 + k], yw[c0:c0 + k], state)
                 step += len(losses)
                 epoch_losses.append(losses)
-                if not np.all(np.isfinite(losses)):
-                    bad = float(losses[~np.isfinite(losses)][0])
-                    return self.emit(Diverged(step, bad))
+                bad = ~np.isfinite(losses) | (np.abs(losses) > DIVERGED_LOSS)
+                if bad.any():
+                    return self.emit(Diverged(step - len(losses) + 1 + int(bad.argmax()),
+                                              float(losses[bad][0])))
                 dt = time.perf_counter() - t1
                 now_rate = len(losses) / max(dt, 1e-9)
                 rate = now_rate if rate == 0 else 0.7 * rate + 0.3 * now_rate
@@ -200,7 +206,7 @@ class Trainer:
             epochs_done += 1
             v = baselines.verdict(val_loss, d.base, d.rules, fl)
             self.emit(EpochEnd(epoch, step, train_loss, val_loss, v))
-            if not math.isfinite(val_loss):
+            if not math.isfinite(val_loss) or val_loss > DIVERGED_LOSS:
                 return self.emit(Diverged(step, val_loss))
             self.emit(combos.event(step, probs, vyw))
             last_pred = time.perf_counter()

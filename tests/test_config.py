@@ -55,7 +55,7 @@ def test_defaults_are_the_seed_task_and_valid():
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_presets_load_and_validate(name):
     cfg = preset(name)
-    assert validate(cfg) is cfg
+    assert validate(cfg) == cfg
     for field, value in PRESETS[name].items():
         assert cfg.get(field) == value
 
