@@ -5,6 +5,8 @@ Kept apart from the trainer's bookkeeping so the TensorFlow program is in one pl
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from .config import Config
@@ -54,15 +56,15 @@ class Steps:
                 maximum_iterations=self.k)
             return losses.stack(), norms.stack(), state
 
-        def evaluate(xs, ys):
+        def evaluate(xs, ys, n):
             def body(i, state, losses, probs):
                 loss, logits, new = forward(xs[i], ys[i], state, False)
                 p1 = tf.nn.softmax(logits)[..., 1]
                 return i + 1, new, losses.write(i, loss), probs.write(i, p1)
 
-            n = tf.shape(xs)[0]
-            losses = tf.TensorArray(tf.float32, size=n)
-            probs = tf.TensorArray(tf.float32, size=n)
+            size = tf.shape(xs)[0]
+            losses = tf.TensorArray(tf.float32, size=size)
+            probs = tf.TensorArray(tf.float32, size=size)
             _, _, losses, probs = tf.while_loop(
                 lambda i, *_: i < n, body, (tf.constant(0), self.zero_state(), losses, probs))
             return losses.stack(), probs.stack()
@@ -90,14 +92,17 @@ class Steps:
 
     def evaluate(self, xs: np.ndarray, ys: np.ndarray) -> tuple[float, np.ndarray]:
         """(mean loss, predicted P(Y=1) per position), run as training runs, without updates."""
-        losses, probs = self._eval(xs, ys)
+        losses, probs = self._eval(xs, ys, self.tf.constant(len(xs)))
         return float(np.mean(losses.numpy())), probs.numpy()
 
     def compile(self, vxs: np.ndarray, vys: np.ndarray) -> None:
-        """Compile both programs now: a zero-trip training call updates nothing."""
+        """Compile both programs now, side by side on two threads (XLA compiles without the
+        GIL: 6.8 + 2.7 s one after the other for GRU 16). Zero-trip calls update nothing."""
         empty = np.zeros((0, self.batch, self.num_steps), dtype=np.uint8)
-        self.train(empty, empty, self.zero_state())
-        self.evaluate(vxs, vys)
+        with ThreadPoolExecutor(1, thread_name_prefix="rnntui-compile") as pool:
+            done = pool.submit(self._eval, vxs, vys, self.tf.constant(0))
+            self.train(empty, empty, self.zero_state())
+            done.result()
 
 
 def make_steps(tf, model, optimizer, config: Config, chunk: int, jit: bool = True) -> Steps:

@@ -53,7 +53,7 @@ def fixed_events(config: Config, steps: int = 1200, seed: int = 7) -> list:
         chunk = curve[c0:c0 + 100].tolist()
         step = c0 + len(chunk)
         lr = t.learning_rate if step <= 800 else t.learning_rate / 2
-        events.append(Progress(step, step // per_epoch, chunk, 0.8 - step / 3000, 3500.0,
+        events.append(Progress(step, (step - 1) // per_epoch, chunk, 0.8 - step / 3000, 3500.0,
                                3500.0 * t.batch_size, (per_epoch * t.epochs - step) / 3500, lr))
         if step % per_epoch == 0:
             val = float(curve[step - 50:step].mean())

@@ -68,9 +68,9 @@ class RnnTui(App):
         self.control: Control | None = None
         self.bridge: Bridge | None = None
         self.started: Started | None = None
-        self.run_config: Config | None = None
         self._asked = False
         self._ask_timer = None
+        self._latest = None  # the newest Progress, painted by _paint_progress
 
     # ---- layout ---------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -88,7 +88,7 @@ class RnnTui(App):
         self.status = self.query_one(StatusPanel)
         self.form = self.query_one(ConfigForm)
         self.show_form_config(self.initial)
-        self.set_interval(0.25, self.status.refresh_sparks)
+        self.set_interval(0.25, self._paint_progress)
         if self.preload_tf:
             self.status.state = "loading TensorFlow"
             self.call_after_refresh(self._load_tensorflow)
@@ -170,7 +170,7 @@ class RnnTui(App):
         self.run_id += 1
         self.control, self._asked = Control(), False
         self.bridge = Bridge(self, self.run_id)
-        self.run_config, self.started = config, None
+        self.started, self._latest = None, None
         self.chart.clear_data()
         self.status.clear()
         self.query_one(PredictionsPanel).clear()
@@ -231,10 +231,17 @@ class RnnTui(App):
             for loss, rate, grad in zip(d.losses[-len(d.rates):], d.rates, d.grad_norms,
                                         strict=False):
                 self.status.push(loss, rate, grad)
-        if d.latest is not None and self.started is not None:
-            p, t = d.latest, self.started.config.train
+        if d.latest is not None:
+            self._latest = d.latest
+
+    def _paint_progress(self) -> None:
+        """On a timer, 4 times a second: the progress text and the sparklines."""
+        p, started = self._latest, self.started
+        if p is not None and started is not None and self.status.state in RUNNING:
             self.status.detail = StatusPanel.progress_text(
-                p.epoch, t.epochs, p.step, self.started.total_steps, p.steps_per_sec, p.eta_s)
+                p.epoch, started.config.train.epochs, p.step, started.total_steps,
+                p.steps_per_sec, p.eta_s)
+        self.status.refresh_sparks()
 
     def on_tick(self, message: Tick) -> None:
         if message.run_id == self.run_id:

@@ -170,13 +170,14 @@ class ConfigForm(VerticalScroll):
             errors.setdefault(name, message)
         config = None if errors else Config().with_values(**values)
         for name in FIELDS:
-            box = self.query_one(f"#error-{name}", Static)
             msg = errors.get(name, "")
+            if msg == self._errors.get(name, ""):
+                continue  # untouched boxes cost no layout
+            box = self.query_one(f"#error-{name}", Static)
             box.update(msg)
             box.display = bool(msg)
-            row = self.query(f"#row-{name}")
-            if row:
-                row.first().set_class(bool(msg), "-invalid")
+            for row in self.query(f"#row-{name}"):
+                row.set_class(bool(msg), "-invalid")
         self._errors = errors
         self.config = config
         self.post_message(self.Changed(self, config, changed))

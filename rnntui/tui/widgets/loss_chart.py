@@ -32,6 +32,10 @@ from textual.widget import Widget
 
 from rnntui.tui.chart_render import floor_label, render_chart
 
+# 5 repaints a second: the chart is the largest region on screen and each repaint goes
+# through Textual's per-line styling; at 10 a second the UI thread took ~25% of a core
+# from a 2-core trainer (bench/app_speed.py), at 5 it stays under the 90% target's budget.
+REPAINT_S = 0.2
 
 class _Growable:
     """Append-only numpy buffer with amortised doubling (a list of floats costs 4x the RAM)."""
@@ -63,7 +67,7 @@ class LossChart(Widget):
     """Braille chart of per-step training loss against reference floors.
 
     All setters are cheap (store and mark dirty) and must be called from the UI thread; the
-    chart repaints itself at most every 0.1 s.
+    chart repaints itself at most every REPAINT_S seconds.
     """
 
     DEFAULT_CSS = "LossChart { height: 1fr; min-height: 6; }"
@@ -87,7 +91,7 @@ class LossChart(Widget):
         self._strips_size = Size(0, 0)
 
     def on_mount(self) -> None:
-        self.set_interval(0.1, self._repaint_if_dirty)
+        self.set_interval(REPAINT_S, self._repaint_if_dirty)
 
     # --- data API ----------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from textual.widgets import Static
 from ...events import Predictions
 
 SHADES = " ░▒▓█"
-MAX_COMBOS = 16  # rows of the combination table shown (2^rules can be up to 1024)
+MAX_COMBOS = 4  # rows of the combination table that fit its fixed box (2^rules can be 1024)
 
 
 def series_rows(event: Predictions, width: int) -> Text:
@@ -61,13 +61,13 @@ class PredictionsPanel(Horizontal):
 
     def show(self, event: Predictions, lags: list[int]) -> None:
         self._last = event
-        self.query_one("#pred-combos", Static).update(combo_table(event, lags))
+        self.query_one("#pred-combos", Static).update(combo_table(event, lags), layout=False)
         self._paint_series()
 
     def _paint_series(self) -> None:
         series = self.query_one("#pred-series", Static)
         if self._last is not None and series.size.width:
-            series.update(series_rows(self._last, series.size.width))
+            series.update(series_rows(self._last, series.size.width), layout=False)
 
     def on_resize(self) -> None:
         self.call_after_refresh(self._paint_series)

@@ -51,8 +51,9 @@ class StatusPanel(Vertical):
         with Horizontal(id="status-line"):
             yield Static(id="status-state")
             yield Static(id="status-detail")
+        with Horizontal(id="verdict-line"):
+            yield Static(id="status-verdict")
             yield Static(id="status-device")
-        yield Static(id="status-verdict")
         with Horizontal(id="sparks"):
             for key, title in (("loss", "loss"), ("rate", "steps/s"), ("grad", "grad norm")):
                 with Vertical(classes="spark-box"):
@@ -64,25 +65,32 @@ class StatusPanel(Vertical):
                             self.query_one(f"#spark-title-{k}", Label)) for k in self._series}
         self._paint()
 
+    # Each reactive repaints only its own box; the boxes have fixed sizes (app.tcss), so an
+    # update repaints without a layout pass.
     def watch_state(self) -> None:
-        self._paint()
+        if hasattr(self, "_sparks"):
+            style = STATE_STYLE.get(self.state, "")
+            self.query_one("#status-state", Static).update(f"[{style}]● {self.state}[/]",
+                                                           layout=False)
 
     def watch_device(self) -> None:
-        self._paint()
+        if hasattr(self, "_sparks"):
+            self.query_one("#status-device", Static).update(f"device [b]{self.device}[/]",
+                                                            layout=False)
 
     def watch_detail(self) -> None:
-        self._paint()
-
-    def watch_verdict(self) -> None:
-        self._paint()
+        if hasattr(self, "_sparks"):
+            self.query_one("#status-detail", Static).update(self.detail, layout=False)
 
     def _paint(self) -> None:
+        self.watch_state()
+        self.watch_device()
+        self.watch_detail()
+        self.watch_verdict()
+
+    def watch_verdict(self) -> None:
         if not hasattr(self, "_sparks"):  # before on_mount the children are not there
             return
-        style = STATE_STYLE.get(self.state, "")
-        self.query_one("#status-state", Static).update(f"[{style}]● {self.state}[/]")
-        self.query_one("#status-detail", Static).update(self.detail)
-        self.query_one("#status-device", Static).update(f" device [b]{self.device}[/]")
         v = self.verdict
         if v is None or not v.lags:
             text = "verdict: -" if v is None else "verdict: no rules, nothing to learn"
@@ -93,7 +101,7 @@ class StatusPanel(Vertical):
                 parts.append(f"t-{lag} [{color}]{f:4.0%}[/]")
             learned = ", ".join(f"t-{lag}" for lag in v.learned) or "none yet"
             text = "learned: " + "  ".join(parts) + f"   ([b]{learned}[/])"
-        self.query_one("#status-verdict", Static).update(text)
+        self.query_one("#status-verdict", Static).update(text, layout=False)
 
     def push(self, loss: float | None, rate: float | None, grad: float | None) -> None:
         for key, value in (("loss", loss), ("rate", rate), ("grad", grad)):
@@ -109,7 +117,7 @@ class StatusPanel(Vertical):
             spark.data = list(series)
             last = f" {_short(series[-1])}" if series else ""
             title = {"loss": "loss", "rate": "steps/s", "grad": "grad norm"}[key]
-            label.update(title + last)
+            label.update(title + last, layout=False)
 
     def clear(self) -> None:
         for series in self._series.values():

@@ -1,0 +1,96 @@
+"""Training inside the app against headless `rnntui train`, and key latency during training.
+
+    python bench/app_speed.py [--rounds 3]
+
+1. Steps/s (after compile, as Finished reports it) of the same config trained headless
+   (the Trainer with the CLI's plain report) and in the app (the real app, run headless by
+   Textual's test driver, which composes and renders every frame but writes no terminal),
+   alternating, medians over rounds, and the ratio. Target: app >= 90% of headless.
+2. Key latency while the app trains: the time from a key entering the driver to the
+   focused field showing its new text in its rendered line, over 200 keys; p50 and p99.
+   Target: p99 <= 100 ms. (Textual's 60 fps screen refresh adds up to ~16 ms on top.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import statistics
+import time
+
+import numpy as np
+from textual import events
+
+from rnntui.config import preset
+from rnntui.events import Finished
+from rnntui.report import PlainReport
+from rnntui.train import Trainer
+from rnntui.tui.app import make_app
+from rnntui.tui.bridge import TrainerEvent
+
+CONFIG = preset("r2rt").with_values(num_steps=10, size=1_000_000, val_size=100_000, epochs=8)
+
+
+def headless() -> float:
+    report = PlainReport(io.StringIO())
+    final = Trainer(CONFIG, report.on_event).run()
+    assert isinstance(final, Finished), final
+    return final.steps_per_sec
+
+
+async def in_app(keys: int = 0) -> tuple[float, list[float]]:
+    finished: list[Finished] = []
+
+    def hook(message):
+        if isinstance(message, TrainerEvent) and isinstance(message.event, Finished):
+            finished.append(message.event)
+
+    app = make_app(CONFIG.with_values(epochs=CONFIG.train.epochs * (4 if keys else 1)),
+                   preload_tf=False)
+    latencies = []
+    async with app.run_test(size=(120, 40), message_hook=hook) as pilot:
+        await pilot.press("f5")
+        while not finished and not (keys and app.status.state == "training"
+                                    and app.chart.num_points):
+            await asyncio.sleep(0.01)
+        if keys:
+            field = app.query_one("#field-seed")
+            field.focus()
+            await pilot.pause()
+            for i in range(keys):
+                key = events.Key("7", "7") if i % 2 == 0 else events.Key("backspace", None)
+                want = "07" if i % 2 == 0 else "0 "
+                t0 = time.perf_counter()
+                app._driver.send_message(key)  # as the terminal driver does for a keypress
+                while want not in field.render_line(0).text:
+                    await asyncio.sleep(0.0005)
+                latencies.append(time.perf_counter() - t0)
+                await asyncio.sleep(0.05)  # a fast typist: 20 keys a second
+            app.control.stop()
+        while not finished:
+            await asyncio.sleep(0.01)
+    return finished[0].steps_per_sec, latencies
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds (default: 3)")
+    args = ap.parse_args()
+    a, b = [], []
+    for r in range(args.rounds):
+        a.append(headless())
+        b.append(asyncio.run(in_app())[0])
+        print(f"round {r + 1}: headless {a[-1]:,.0f} steps/s, app {b[-1]:,.0f} steps/s",
+              flush=True)
+    ha, hb = statistics.median(a), statistics.median(b)
+    print(f"training: app {hb:,.0f} vs headless {ha:,.0f} steps/s (medians of {args.rounds}):"
+          f" app at {hb / ha:.0%} of headless")
+    _, lat = asyncio.run(in_app(keys=200))
+    ms = np.array(lat) * 1000
+    print(f"keys during training: p50 {np.percentile(ms, 50):.1f} ms, "
+          f"p99 {np.percentile(ms, 99):.1f} ms, max {ms.max():.1f} ms over {len(ms)} keys")
+
+
+if __name__ == "__main__":
+    main()
