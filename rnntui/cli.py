@@ -66,6 +66,10 @@ def config_from_args(args: argparse.Namespace, names: list[str]) -> Config:
     cfg = preset(args.preset) if getattr(args, "preset", None) else Config()
     if getattr(args, "config", None):
         cfg = load_toml(args.config, cfg)
+    if getattr(args, "config_string", None):
+        from .runs import parse_config_string
+
+        cfg = parse_config_string(args.config_string, cfg)
     values: dict[str, Any] = {}
     for name in names:
         raw = getattr(args, name, None)
@@ -73,6 +77,17 @@ def config_from_args(args: argparse.Namespace, names: list[str]) -> Config:
             continue
         values[name] = parse_value(name, ",".join(raw) if name == "rules" else raw)
     return validate(cfg.with_values(**values))
+
+
+def add_run_flags(p: argparse.ArgumentParser, pre: str) -> None:
+    p.add_argument("--preset", choices=list(PRESETS), help=pre)
+    p.add_argument("--config", metavar="FILE.toml", help="a config file; flags override it, it"
+                   " overrides the preset (default: none)")
+    p.add_argument("--config-string", dest="config_string", metavar="STR",
+                   help="a run's one-line config (field=value&...), as the app shows it;"
+                        " applied after --config (default: none)")
+    p.add_argument("--runs-dir", dest="runs_dir", default="runs", metavar="DIR",
+                   help="where run folders go (default: runs)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,12 +102,30 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_flags(app, list(FIELDS))
 
     tr = sub.add_parser("train", help="train headless and report")
-    tr.add_argument("--preset", choices=list(PRESETS), help=pre)
-    tr.add_argument("--config", metavar="FILE.toml", help="a config file; flags override it, it"
-                    " overrides the preset (default: none)")
+    add_run_flags(tr, pre)
     tr.add_argument("--json", action="store_true",
                     help="one JSON object per line, a summary last (default: off)")
+    tr.add_argument("--name", help="the run folder's name (default: cell, state, num_steps)")
+    tr.add_argument("--resume", metavar="RUN", help="continue a run folder from its last"
+                    " checkpoint; only --epochs may change (default: a new run)")
     add_config_flags(tr, list(FIELDS))
+
+    sw = sub.add_parser("sweep", help="train a grid of configs and tabulate them")
+    add_run_flags(sw, pre)
+    sw.add_argument("--grid", action="append", required=True, metavar="FIELD=V1,V2",
+                    help="a field and its values; repeatable, the grid is their product")
+    sw.add_argument("--jobs", default="1", metavar="N",
+                    help="processes to run in parallel (default: 1, one after another)")
+    sw.add_argument("--json", action="store_true",
+                    help="one JSON object per config (default: a table)")
+    add_config_flags(sw, list(FIELDS))
+
+    ex = sub.add_parser("export", help="export a run's metrics as CSV or its model as .keras")
+    ex.add_argument("run", metavar="RUN", help="a run folder")
+    ex.add_argument("--csv", action="store_true", help="every metric as CSV (default: off)")
+    ex.add_argument("--keras", metavar="FILE.keras",
+                    help="the trained model in Keras's own layers (default: none)")
+    ex.add_argument("--out", metavar="FILE", help="where the CSV goes (default: stdout)")
 
     da = sub.add_parser("data", help="write a series as .npz (uint8 arrays x and y)")
     add_config_flags(da, DATA_FIELDS)
@@ -152,13 +185,87 @@ def cmd_baselines(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .report import report_for
+    from .runs import CHECKPOINT, Recorder, new_run, open_run, truncate_metrics
     from .train import Trainer
 
-    cfg = config_from_args(args, list(FIELDS))
+    resume = None
+    if args.resume:
+        changed = [n for n in FIELDS if n != "epochs" and getattr(args, n, None) is not None]
+        if changed or args.preset or args.config or args.config_string:
+            raise BadInput("--resume: the run keeps its own config; only --epochs may change"
+                           + (f" (got --{changed[0].replace('_', '-')})" if changed else ""))
+        run = open_run(args.resume)
+        if run.checkpoint is None:
+            raise BadInput(f"--resume: {run.path} has no checkpoint yet; nothing to resume")
+        cfg = run.config
+        if args.epochs is not None:
+            cfg = validate(cfg.with_values(epochs=parse_value("epochs", args.epochs)))
+        path, resume = run.path, run.checkpoint
+        truncate_metrics(path, resume.step)
+    else:
+        cfg = config_from_args(args, list(FIELDS))
+        path = new_run(cfg, args.runs_dir, args.name)
     report = report_for(args.json, sys.stdout)
-    final = Trainer(cfg, report.on_event).run()
+    report.announce_run(str(path), resume.step if resume else 0)
+    recorder = Recorder(path)
+
+    def on_event(event):
+        recorder.on_event(event)
+        report.on_event(event)
+
+    final = Trainer(cfg, on_event, checkpoint_path=path / CHECKPOINT, resume=resume).run()
+    recorder.close()
     report.close(final)
     return 0 if final.kind == "finished" else 1
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .report import dumps
+    from .sweep import grid_configs, parse_grid, sweep, table, to_json
+
+    jobs = _jobs(args.jobs)
+    base = config_from_args(args, list(FIELDS))
+    items = grid_configs(base, parse_grid(args.grid))
+    on = (lambda r: print(dumps(to_json(r)), flush=True)) if args.json else None
+    if not args.json:
+        print(f"sweep: {len(items)} configs, {jobs} at a time, runs in {args.runs_dir}",
+              flush=True)
+    results = sweep(items, args.runs_dir, jobs, on)
+    if not args.json:
+        print(table(results))
+    return 0 if all(r.status == "finished" for r in results) else 1
+
+
+def _jobs(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise BadInput(f"--jobs: {text!r} is not an integer from 1 to 64") from None
+    if not 1 <= n <= 64:
+        raise BadInput(f"--jobs: {n} is out of range: an integer from 1 to 64")
+    return n
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_keras, metrics_csv
+    from .runs import open_run
+
+    if not args.csv and not args.keras:
+        raise BadInput("export: say what to export: --csv and/or --keras FILE.keras")
+    open_run(args.run)  # a clear message for a missing or foreign folder
+    if args.csv:
+        text = metrics_csv(args.run)
+        if args.out:
+            try:
+                with open(args.out, "w", encoding="utf-8") as f:
+                    f.write(text)
+            except OSError as err:
+                raise BadInput(f"--out: cannot write {args.out}: {err.strerror or err}") from None
+        else:
+            sys.stdout.write(text)
+    if args.keras:
+        print(f"wrote {export_keras(args.run, args.keras)}", file=sys.stderr)
+    return 0
 
 
 def cmd_app(args: argparse.Namespace | None) -> int:
@@ -175,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_app(None)
         args = build_parser().parse_args(argv)
         command = {"train": cmd_train, "data": cmd_data, "baselines": cmd_baselines,
-                   "app": cmd_app, None: cmd_app}[args.command]
+                   "sweep": cmd_sweep, "export": cmd_export, "app": cmd_app,
+                   None: cmd_app}[args.command]
         return command(args)
     except (BadInput, ConfigError) as err:
         print(f"error: {err}", file=sys.stderr)

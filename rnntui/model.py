@@ -124,3 +124,32 @@ def build_optimizer(config: Config) -> keras.optimizers.Optimizer:
     }
     # Clipping is done by the trainer on the global norm it also reports.
     return kinds[t.optimizer](learning_rate=t.learning_rate)
+
+
+def build_plain_model(config: Config, trained: keras.Model) -> keras.Model:
+    """The same network in Keras's own layers only, with `trained`'s weights, so that plain
+    Keras loads it with safe_mode on and without rnntui: SimpleRNN for the seed's cell
+    (tanh(W[x; s] + b) is SimpleRNN's math with W split into kernel and recurrent kernel),
+    GRU(reset_after=True) for ours (the same layout), LSTM as it is. Any sequence length."""
+    m = config.model
+    units, per = m.state_size, states_per_layer(m.cell)
+    kinds = {"basic": keras.layers.SimpleRNN, "rnn": keras.layers.SimpleRNN,
+             "gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
+    x_in = keras.Input((None, 2), name="x")
+    state_in = [keras.Input((units,), name=f"state{i}") for i in range(m.num_layers * per)]
+    h, state_out = x_in, []
+    for layer in range(m.num_layers):
+        rnn = kinds[m.cell](units, return_sequences=True, return_state=True,
+                            name=f"{m.cell}{layer}")
+        out = rnn(h, initial_state=state_in[layer * per:(layer + 1) * per])
+        h, state_out = out[0], state_out + list(out[1:])
+        src = trained.get_layer(f"{m.cell}{layer}").get_weights()
+        if m.cell == "basic":
+            kernel, bias = src
+            n_in = kernel.shape[0] - units
+            src = [kernel[:n_in], kernel[n_in:], bias]
+        rnn.set_weights(src)
+    dense = keras.layers.Dense(2, name="logits")
+    logits = dense(h)
+    dense.set_weights(trained.get_layer("logits").get_weights())
+    return keras.Model([x_in, *state_in], [logits, *state_out], name="rnntui_plain")

@@ -40,7 +40,11 @@ def summary(final: Event, started: Started | None) -> dict[str, Any]:
 
 class JsonReport:
     def __init__(self, out: IO[str]):
-        self.out, self.started = out, None
+        self.out, self.started, self.run = out, None, None
+
+    def announce_run(self, path: str, from_step: int) -> None:
+        self.run = path
+        self.out.write(dumps({"event": "run", "path": path, "from_step": from_step}) + "\n")
 
     def on_event(self, event: Event) -> None:
         if isinstance(event, Started):
@@ -51,7 +55,7 @@ class JsonReport:
         self.out.flush()
 
     def close(self, final: Event) -> None:
-        self.out.write(dumps(summary(final, self.started)) + "\n")
+        self.out.write(dumps({**summary(final, self.started), "run": self.run}) + "\n")
         self.out.flush()
 
 
@@ -75,6 +79,9 @@ class PlainReport:
 
     def __init__(self, out: IO[str]):
         self.out, self.started, self.last = out, None, 0.0
+
+    def announce_run(self, path: str, from_step: int) -> None:
+        self.line(f"run {path}" + (f" (resuming at step {from_step})" if from_step else ""))
 
     def line(self, text: str) -> None:
         self.out.write(text + "\n")

@@ -16,10 +16,13 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 from . import baselines
+from .checkpoint import Checkpoint
+from .checkpoint import save as save_checkpoint
 from .config import Config, parse_value, validate
 from .data import EpochFeed, rule_combinations, unwindow, val_series, windows
 from .events import (
@@ -116,12 +119,17 @@ class Trainer:
     """
 
     def __init__(self, config: Config, callback: Callable[[Event], None] | None = None,
-                 control: Control | None = None, chunk: int | None = None, jit: bool = True):
+                 control: Control | None = None, chunk: int | None = None, jit: bool = True,
+                 checkpoint_path: str | Path | None = None, resume: Checkpoint | None = None):
+        """`checkpoint_path`: where to save a checkpoint at every epoch end and on stop.
+        `resume`: a checkpoint to continue from (its step, data position and state)."""
         self.config = validate(config)
         self.callback = callback or (lambda event: None)
         self.control = control or Control()
         self.chunk = chunk
         self.jit = jit
+        self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
+        self.resume = resume
 
     def emit(self, event: Event) -> Event:
         self.callback(event)
@@ -158,19 +166,32 @@ class Trainer:
         model = build_model(cfg, seed=d.seed)
         optimizer = build_optimizer(cfg)
         steps = make_steps(tf, model, optimizer, cfg, k, jit=self.jit)
+        ckpt = self.resume
+        if ckpt is not None:
+            ckpt.restore(self.checkpoint_path or Path("checkpoint"), model, optimizer)
         t0 = time.perf_counter()
         steps.compile(vxw, vyw)
         self.emit(Compiled(time.perf_counter() - t0))
 
+        def save(epoch: int, batch: int, state) -> None:
+            if self.checkpoint_path is not None:
+                save_checkpoint(self.checkpoint_path, Checkpoint.capture(
+                    epoch, batch, step, model, optimizer, [s.numpy() for s in state]))
+
         combos = _ComboTable(vx, d.rules, d.base, vxw.shape, len(vx) // t.batch_size)
-        step, epochs_done, last_pred = 0, 0, 0.0
+        step = ckpt.step if ckpt else 0
+        first_epoch, first_batch = (ckpt.epoch, ckpt.batch) if ckpt else (0, 0)
+        epochs_done, last_pred = first_epoch, 0.0
         rate, train_loss, val_loss = 0.0, math.nan, math.nan
         start = time.perf_counter()
-        for epoch in range(t.epochs):
+        for epoch in range(first_epoch, t.epochs):
             xw, yw = feed.epoch(epoch)
+            b0 = first_batch if epoch == first_epoch else 0
             state = steps.zero_state()
-            epoch_losses = []
-            for c0 in range(0, len(xw), k):
+            if b0 and ckpt is not None and ckpt.state:
+                state = [tf.constant(s) for s in ckpt.state]
+            epoch_losses, done = [], b0
+            for c0 in range(b0, len(xw), k):
                 self.control.wait_while_paused()
                 if self.control.stopped:
                     break
@@ -180,6 +201,7 @@ class Trainer:
                 t1 = time.perf_counter()
                 losses, norm, state = steps.train(xw[c0:c0 + k], yw[c0:c0 + k], state)
                 step += len(losses)
+                done = c0 + len(losses)
                 epoch_losses.append(losses)
                 bad = ~np.isfinite(losses) | (np.abs(losses) > DIVERGED_LOSS)
                 if bad.any():
@@ -195,11 +217,12 @@ class Trainer:
                 if time.perf_counter() - last_pred >= PREDICT_EVERY_S:
                     self.emit(combos.event(step, *steps.evaluate(vxw, vyw)[1:], vyw))
                     last_pred = time.perf_counter()
-            if not epoch_losses:
-                break
-            train_loss = float(np.mean(np.concatenate(epoch_losses)))
-            if self.control.stopped and len(np.concatenate(epoch_losses)) < len(xw):
-                # A partial epoch: still report the validation loss the model has now.
+            if epoch_losses:
+                train_loss = float(np.mean(np.concatenate(epoch_losses)))
+            if self.control.stopped and done < len(xw):
+                # A partial epoch: save where it stands, and report the validation loss the
+                # model has now.
+                save(epoch, done, state)
                 val_loss = steps.evaluate(vxw, vyw)[0]
                 break
             val_loss, probs = steps.evaluate(vxw, vyw)[:2]
@@ -208,14 +231,16 @@ class Trainer:
             self.emit(EpochEnd(epoch, step, train_loss, val_loss, v))
             if not math.isfinite(val_loss) or val_loss > DIVERGED_LOSS:
                 return self.emit(Diverged(step, val_loss))
+            save(epoch + 1, 0, steps.zero_state())
             self.emit(combos.event(step, probs, vyw))
             last_pred = time.perf_counter()
         wall = time.perf_counter() - start
         self.model = model
+        trained = step - (ckpt.step if ckpt else 0)
         return self.emit(Finished(
             step, epochs_done, train_loss, val_loss,
             baselines.verdict(val_loss, d.base, d.rules, fl), fl,
-            step / max(wall, 1e-9), wall, stopped=self.control.stopped))
+            trained / max(wall, 1e-9), wall, stopped=self.control.stopped))
 
 
 class _ComboTable:

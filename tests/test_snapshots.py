@@ -33,6 +33,7 @@ def test_invalid_form(snap_compare):
         await type_into(pilot, "state_size", "abc")
         await type_into(pilot, "size", "500")
         pilot.app.query(".rule-delta").last().value = "-0.9"
+        pilot.app.set_focus(None)  # no blinking cursor in the picture
         await pilot.pause(0.3)
 
     assert snap_compare(make_app(CONFIG, preload_tf=False), terminal_size=(120, 40),

@@ -1,0 +1,96 @@
+"""Checkpoints: weights, optimizer slots, the carried state, the step and the data position.
+
+One .npz file, written to a temporary name and renamed into place, so a process killed
+mid-write leaves the last good checkpoint readable. numpy only; restoring into a model
+takes its Keras objects but imports nothing itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .config import ConfigError
+
+FORMAT = "rnntui-checkpoint-1"
+
+
+class BadFile(ConfigError):
+    """A file that is corrupt, foreign or does not fit; the message starts with its path."""
+
+    def __init__(self, path: str | Path, message: str):
+        super().__init__(str(path), message)
+        self.path = Path(path)
+
+
+@dataclass
+class Checkpoint:
+    epoch: int  # the epoch to continue in
+    batch: int  # the batch of that epoch to continue at (0 at an epoch boundary)
+    step: int  # batches trained so far
+    weights: list[np.ndarray] = field(default_factory=list)
+    optimizer: list[np.ndarray] = field(default_factory=list)
+    state: list[np.ndarray] = field(default_factory=list)  # the carried state at `batch`
+    learning_rate: float = 0.0
+
+    @classmethod
+    def capture(cls, epoch, batch, step, model, optimizer, state) -> Checkpoint:
+        return cls(epoch, batch, step, [np.asarray(w) for w in model.get_weights()],
+                   [np.asarray(v.numpy()) for v in optimizer.variables],
+                   [np.asarray(s) for s in state], float(optimizer.learning_rate.numpy()))
+
+    def restore(self, path: Path, model, optimizer) -> None:
+        """Load into a built model and optimizer; BadFile if the shapes do not fit."""
+        wanted = [tuple(w.shape) for w in model.get_weights()]
+        got = [tuple(w.shape) for w in self.weights]
+        if wanted != got:
+            raise BadFile(path, f"its weights {got} do not fit this model {wanted}")
+        slots = [tuple(v.shape) for v in optimizer.variables]
+        if slots != [tuple(a.shape) for a in self.optimizer]:
+            raise BadFile(path, "its optimizer state does not fit this optimizer")
+        model.set_weights(self.weights)
+        for var, value in zip(optimizer.variables, self.optimizer, strict=True):
+            var.assign(value)
+
+
+def save(path: str | Path, ckpt: Checkpoint) -> None:
+    """Write atomically: a temporary file in the same folder, fsync, rename."""
+    path = Path(path)
+    meta = {"format": FORMAT, "epoch": ckpt.epoch, "batch": ckpt.batch, "step": ckpt.step,
+            "learning_rate": ckpt.learning_rate, "weights": len(ckpt.weights),
+            "optimizer": len(ckpt.optimizer), "state": len(ckpt.state)}
+    arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
+    for prefix, items in (("w", ckpt.weights), ("o", ckpt.optimizer), ("s", ckpt.state)):
+        arrays.update({f"{prefix}{i}": a for i, a in enumerate(items)})
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load(path: str | Path) -> Checkpoint:
+    """Read a checkpoint; anything wrong is a BadFile naming it."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(bytes(z["meta"]).decode())
+            if meta.get("format") != FORMAT:
+                raise BadFile(path, f"is not an rnntui checkpoint ({meta.get('format')!r})")
+            items = {p: [z[f"{p}{i}"] for i in range(int(meta[n]))]
+                     for p, n in (("w", "weights"), ("o", "optimizer"), ("s", "state"))}
+            return Checkpoint(int(meta["epoch"]), int(meta["batch"]), int(meta["step"]),
+                              items["w"], items["o"], items["s"],
+                              float(meta.get("learning_rate", 0.0)))
+    except BadFile:
+        raise
+    except FileNotFoundError:
+        raise BadFile(path, "no such checkpoint") from None
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as err:
+        raise BadFile(path, f"is corrupt or not a checkpoint ({type(err).__name__})") from None
