@@ -24,7 +24,7 @@ from .config import (
     validate,
 )
 
-DATA_FIELDS = [n for n, f in FIELDS.items() if f.section == "data"]
+SERIES_FIELDS = ["size", "seed", "base", "rules"]  # all that `rnntui data` needs
 
 
 class BadInput(Exception):
@@ -128,11 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--out", metavar="FILE", help="where the CSV goes (default: stdout)")
 
     da = sub.add_parser("data", help="write a series as .npz (uint8 arrays x and y)")
-    add_config_flags(da, DATA_FIELDS)
+    add_config_flags(da, SERIES_FIELDS)
     da.add_argument("--out", required=True, metavar="FILE.npz", help="where to write (required)")
 
     bl = sub.add_parser("baselines", help="print the task's analytic loss floors")
-    add_config_flags(bl, [n for n in DATA_FIELDS if n in ("base", "rules")])
+    add_config_flags(bl, ["base", "rules"])
     bl.add_argument("--num-steps", dest="num_steps", default=None, metavar="NUM_STEPS",
                     help="also print the floor of a model that sees only its window"
                          " (default: not printed)")
@@ -147,7 +147,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
     # Only the data fields matter here: no batch has to fit, so no cross-field size check.
     cfg = Config().data
-    values = {n: parse_value(n, getattr(args, n)) for n in DATA_FIELDS
+    values = {n: parse_value(n, getattr(args, n)) for n in SERIES_FIELDS
               if getattr(args, n, None) is not None and n != "rules"}
     if args.rules:
         values["rules"] = parse_value("rules", ",".join(args.rules))

@@ -66,8 +66,10 @@ def grid_configs(base: Config, grid: list[tuple[str, list]]) -> list[tuple[dict,
     return out
 
 
-def run_one(values: dict, config: Config, runs_dir: str) -> SweepResult:
-    """Train one config into its own run folder (in this process)."""
+def run_one(values: dict, config: Config, runs_dir: str, control=None,
+            on_event=None) -> SweepResult:
+    """Train one config into its own run folder (in this process). `control` (a
+    rnntui.control.Control) steers it and `on_event` hears every event: the app's race."""
     from .runs import CHECKPOINT, Recorder, new_run
     from .train import Trainer
 
@@ -85,9 +87,11 @@ def run_one(values: dict, config: Config, runs_dir: str) -> SweepResult:
                 hi, lo = fl[k - 1].loss, fl[k].loss
                 if reached[fl[k].name] is None and loss <= hi - 0.9 * (hi - lo):
                     reached[fl[k].name] = event.step
+        if on_event is not None:
+            on_event(event)
 
     t0 = time.perf_counter()
-    final = Trainer(config, on, checkpoint_path=run / CHECKPOINT).run()
+    final = Trainer(config, on, control, checkpoint_path=run / CHECKPOINT).run()
     recorder.close()
     wall = time.perf_counter() - t0
     if final.kind != "finished":
@@ -95,8 +99,8 @@ def run_one(values: dict, config: Config, runs_dir: str) -> SweepResult:
                            getattr(final, "step", 0), getattr(final, "message", ""))
     fractions = {f"t-{lag}": f for lag, f in zip(final.verdict.lags, final.verdict.fractions,
                                                  strict=True)}
-    return SweepResult(values, str(run), "finished", final.val_loss, fractions, reached, wall,
-                       final.step)
+    return SweepResult(values, str(run), "stopped" if final.stopped else "finished",
+                       final.val_loss, fractions, reached, wall, final.step)
 
 
 def sweep(items: list[tuple[dict, Config]], runs_dir: str | Path, jobs: int = 1,

@@ -12,7 +12,6 @@ TensorFlow is imported in `Trainer.run`, not at module load, so the app can impo
 from __future__ import annotations
 
 import math
-import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -23,7 +22,8 @@ import numpy as np
 from . import baselines
 from .checkpoint import Checkpoint
 from .checkpoint import save as save_checkpoint
-from .config import Config, parse_value, validate
+from .config import Config, validate
+from .control import Control
 from .data import EpochFeed, rule_combinations, unwindow, val_series, windows
 from .events import (
     Compiled,
@@ -43,52 +43,6 @@ PREDICTION_WINDOW = 120  # positions of the validation series in a predictions e
 # A loss this large (nats) is divergence even while finite: the model gives the true class a
 # probability below e^-50. A huge learning rate grows the loss to ~1e6 without any NaN.
 DIVERGED_LOSS = 50.0
-
-
-class Control:
-    """Pause, resume, stop and learning-rate changes from any thread; the trainer polls
-    it between chunks, so each takes effect within one chunk."""
-
-    def __init__(self) -> None:
-        self._stop = threading.Event()
-        self._running = threading.Event()
-        self._running.set()
-        self._lock = threading.Lock()
-        self._lr: float | None = None
-        self.done = threading.Event()  # set by whoever runs the trainer, once it returned
-
-    def pause(self) -> None:
-        self._running.clear()
-
-    def resume(self) -> None:
-        self._running.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._running.set()
-
-    @property
-    def paused(self) -> bool:
-        return not self._running.is_set()
-
-    @property
-    def stopped(self) -> bool:
-        return self._stop.is_set()
-
-    def set_learning_rate(self, lr: float) -> None:
-        """Raises ConfigError for a rate the form would refuse (<= 0, NaN, inf)."""
-        lr = parse_value("learning_rate", lr)
-        with self._lock:
-            self._lr = lr
-
-    def take_learning_rate(self) -> float | None:
-        with self._lock:
-            lr, self._lr = self._lr, None
-            return lr
-
-    def wait_while_paused(self) -> None:
-        while not self._running.wait(0.05):
-            pass
 
 
 def choose_chunk(config: Config, steps_per_epoch: int) -> int:
@@ -234,6 +188,8 @@ class Trainer:
             save(epoch + 1, 0, steps.zero_state())
             self.emit(combos.event(step, probs, vyw))
             last_pred = time.perf_counter()
+        if math.isnan(val_loss):  # stopped before the first epoch ended, or nothing left
+            val_loss = steps.evaluate(vxw, vyw)[0]
         wall = time.perf_counter() - start
         self.model = model
         trained = step - (ckpt.step if ckpt else 0)

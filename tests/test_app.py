@@ -17,8 +17,8 @@ def labels_for(base, rules):
     return [f"{f.name} {f.loss:.3f}" for f in baselines.floors(base, rules)]
 
 
-async def test_fill_form_by_keys_and_train_to_finished():
-    app = make_app(preload_tf=False)
+async def test_fill_form_by_keys_and_train_to_finished(tmp_path):
+    app = make_app(preload_tf=False, runs_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         for field, text in TINY.items():
             await type_into(pilot, field, text)
@@ -80,9 +80,9 @@ async def test_changing_a_rule_moves_the_floors():
         assert app.chart.floor_labels() == labels_for(0.5, ((3, 0.5),))
 
 
-async def test_pause_resume_and_stop():
+async def test_pause_resume_and_stop(tmp_path):
     config = Config().with_values(size=2_000_000, val_size=5000, batch_size=50, epochs=50)
-    app = make_app(config, preload_tf=False)
+    app = make_app(config, preload_tf=False, runs_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("f5")
         await wait_for(pilot, lambda: app.status.state == "training" and app.chart.num_points)
@@ -111,9 +111,9 @@ async def test_help_screen_and_palette_commands():
         assert {"Train", "Pause / resume", "Stop", "Help"} <= set(titles)
 
 
-async def test_quitting_during_training_leaves_no_thread():
+async def test_quitting_during_training_leaves_no_thread(tmp_path):
     config = Config().with_values(size=2_000_000, val_size=5000, batch_size=50, epochs=50)
-    app = make_app(config, preload_tf=False)
+    app = make_app(config, preload_tf=False, runs_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("f5")
         await wait_for(pilot, lambda: app.status.state == "training" and app.chart.num_points)

@@ -272,11 +272,12 @@ def test_train_json(tmp_path, capsys):
     lines = captured.out.splitlines()
     objects = [strict_json(line) for line in lines]
     kinds = [o["event"] for o in objects]
-    assert kinds[:2] == ["started", "compiled"]
+    assert kinds[:3] == ["run", "started", "compiled"]
     assert kinds[-2:] == ["finished", "summary"]
     assert kinds.count("epoch_end") == 2
     assert "progress" in kinds
-    started = objects[0]
+    assert objects[0]["path"].startswith("runs/") and objects[0]["from_step"] == 0
+    started = objects[1]
     assert started["config"]["size"] == 2000
     assert started["config"]["epochs"] == 2
     assert started["config"]["cell"] == "basic" and started["config"]["optimizer"] == "adagrad"
@@ -309,8 +310,9 @@ def test_train_plain_off_a_terminal(capsys):
     assert not control_chars(out), control_chars(out)
     assert not control_chars(captured.err)
     lines = out.splitlines()
-    assert lines[0].startswith("device ") and "nothing 0.6616" in lines[0]
-    assert "window-only 0.6046" in lines[0]
+    assert lines[0].startswith("run runs/")  # the run folder comes first
+    assert lines[1].startswith("device ") and "nothing 0.6616" in lines[1]
+    assert "window-only 0.6046" in lines[1]
     assert any(line.startswith("epoch 1 train ") for line in lines)
     assert lines[-1].startswith("finished: val ")
     with pytest.raises(ValueError):

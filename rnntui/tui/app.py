@@ -3,11 +3,14 @@
 Flow, one direction: form -> validated Config -> Trainer in a thread worker -> Bridge
 (events as messages, ~10 a second) -> widgets, which repaint on their own timers.
 TensorFlow is imported by a thread worker after the first paint, never at module load.
+Every training writes a run folder under `runs_dir` (rnntui.tui.jobs); the runs screen (F3)
+compares and resumes them, the race screen (F4) trains a grid of configs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -19,6 +22,7 @@ from textual.widgets import Footer
 
 from .. import baselines
 from ..config import Config
+from ..control import Control
 from ..events import (
     Compiled,
     Diverged,
@@ -28,9 +32,12 @@ from ..events import (
     Predictions,
     Started,
 )
-from ..train import Control
+from ..runs import Run
 from .bridge import Bridge, Tick, TrainerEvent
+from .jobs import RunOpened, TrainJob, train_in_run
+from .run_actions import RunActions
 from .screens.dialogs import ConfirmScreen, HelpScreen
+from .screens.race import RaceScreen
 from .widgets.form import ConfigForm
 from .widgets.loss_chart import LossChart
 from .widgets.predictions import PredictionsPanel
@@ -47,8 +54,8 @@ class TensorFlowLoaded(Message):
         self.device = device
 
 
-class RnnTui(App):
-    """Configure, train and watch a recurrent network."""
+class RnnTui(RunActions, App):
+    """Configure, train and watch a recurrent network; the runs keys are in RunActions."""
 
     CSS_PATH = "app.tcss"
     TITLE = "rnntui"
@@ -57,13 +64,20 @@ class RnnTui(App):
         Binding("f6", "pause", "Pause/Resume", priority=True),
         Binding("f8", "stop", "Stop", priority=True),
         Binding("f1", "help", "Help", priority=True),
+        Binding("f3", "runs", "Runs", priority=True),
+        Binding("f4", "race", "Race", priority=True),
+        Binding("ctrl+s", "save_chart", "SVG", priority=True),
+        Binding("ctrl+e", "export_model", "Keras", priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
-    def __init__(self, config: Config | None = None, preload_tf: bool = True):
+    def __init__(self, config: Config | None = None, preload_tf: bool = True,
+                 runs_dir: str | Path = "runs"):
         super().__init__()
         self.initial = config or Config()
         self.preload_tf = preload_tf
+        self.runs_dir = Path(runs_dir)
+        self.run_path: Path | None = None  # the current or last training's run folder
         self.run_id = 0
         self.control: Control | None = None
         self.bridge: Bridge | None = None
@@ -87,11 +101,18 @@ class RnnTui(App):
         self.chart = self.query_one(LossChart)
         self.status = self.query_one(StatusPanel)
         self.form = self.query_one(ConfigForm)
+        self.race = RaceScreen(self.runs_dir, lambda: self.form.config, lambda: self.running)
+        self.install_screen(self.race, "race")
         self.show_form_config(self.initial)
         self.set_interval(0.25, self._paint_progress)
         if self.preload_tf:
             self.status.state = "loading TensorFlow"
-            self.call_after_refresh(self._load_tensorflow)
+
+    def on_ready(self) -> None:
+        # Only once the first frame is out: importing TensorFlow holds the GIL for seconds,
+        # and started from on_mount it delayed the first paint from ~0.9 s to ~1.4 s.
+        if self.preload_tf:
+            self._load_tensorflow()
 
     def on_resize(self, event) -> None:
         # Designed for 120x40; below that the form narrows and the extras give way.
@@ -151,18 +172,27 @@ class RnnTui(App):
     def running(self) -> bool:
         return self.status.state in RUNNING and self.control is not None
 
+    @property
+    def busy(self) -> bool:
+        """A training or a race is running."""
+        return self.running or self.race.racing
+
     def action_train(self) -> None:
         if self.form.config is None:
             first = next(iter(self.form.errors.values()), "the form has errors")
             self.notify(f"cannot train: {first}", severity="error", timeout=4)
+            return
+        if self.race.racing:
+            self.notify("a race is running: F8 stops it", severity="warning", timeout=3)
             return
         if self.running:
             self.push_screen(ConfirmScreen("A training is running. Restart it?"), self._restart)
             return
         self.start_training()
 
-    def start_training(self) -> None:
-        config = self.form.config
+    def start_training(self, resume: Run | None = None) -> None:
+        """Train the form's config into a new run folder, or continue `resume`'s run."""
+        config = resume.config if resume else self.form.config
         if config is None:
             return
         if self.control is not None:
@@ -177,18 +207,30 @@ class RnnTui(App):
         self.show_form_config(config)
         self.status.state = "compiling"
         self.status.detail = "building the model"
-        self._train(config, self.control, self.bridge)
+        self.status.run, self.run_path = "", None
+        self._train(TrainJob(config, self.runs_dir, resume), self.control, self.bridge)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="train")
-    def _train(self, config: Config, control: Control, bridge: Bridge) -> None:
-        from ..train import Trainer  # imports TensorFlow in this thread, if not yet loaded
-
+    def _train(self, job: TrainJob, control: Control, bridge: Bridge) -> None:
         try:
-            Trainer(config, bridge.on_event, control).run()
+            train_in_run(job, bridge, control, self.post_message)
         finally:
             control.done.set()
 
+    def on_run_opened(self, message: RunOpened) -> None:
+        if message.run_id != self.run_id:
+            return
+        self.run_path, self.status.run = message.path, message.path.name
+        h = message.history
+        if h is not None:  # a resumed run: its curve so far, then the new steps continue it
+            self.chart.add_points(h.steps, h.losses)
+            for step, loss in h.val:
+                self.chart.add_val(step, loss)
+
     def action_pause(self) -> None:
+        if self.race.racing:
+            self.race.toggle_pause()
+            return
         if not self.running or self.control is None:
             return
         if self.control.paused:
@@ -199,7 +241,9 @@ class RnnTui(App):
             self.status.state = "paused"
 
     def action_stop(self) -> None:
-        if self.running and self.control is not None:
+        if self.race.racing:
+            self.race.stop()
+        elif self.running and self.control is not None:
             self.control.stop()
             self.status.detail = "stopping at the end of this chunk"
 
@@ -208,8 +252,9 @@ class RnnTui(App):
             self.push_screen(HelpScreen())
 
     async def action_quit(self) -> None:
-        if self.control is not None:
-            self.control.stop()
+        for control in (self.control, self.race.control):
+            if control is not None:
+                control.stop()
         self.exit()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
@@ -218,6 +263,14 @@ class RnnTui(App):
         yield SystemCommand("Pause / resume", "Pause or resume training (F6)", self.action_pause)
         yield SystemCommand("Stop", "Stop training (F8)", self.action_stop)
         yield SystemCommand("Help", "Every key binding (F1)", self.action_help)
+        yield SystemCommand("Runs", "List, compare, overlay and resume runs (F3)",
+                            self.action_runs)
+        yield SystemCommand("Race", "Train a grid of configs on one chart (F4)",
+                            self.action_race)
+        yield SystemCommand("Save chart SVG", "The chart on show, as SVG (ctrl+s)",
+                            self.action_save_chart)
+        yield SystemCommand("Export model", "The run's model as a .keras file (ctrl+e)",
+                            self.action_export_model)
 
     # ---- trainer events ---------------------------------------------------------
     def _drain(self) -> None:
@@ -283,7 +336,8 @@ class RnnTui(App):
             self.show_form_config(self.form.config)
 
 
-def make_app(config: Config | None = None, preload_tf: bool = True) -> RnnTui:
+def make_app(config: Config | None = None, preload_tf: bool = True,
+             runs_dir: str | Path = "runs") -> RnnTui:
     """The app the CLI runs and the tests drive; `preload_tf=False` keeps a test's status
-    free of the background TensorFlow load."""
-    return RnnTui(config, preload_tf=preload_tf)
+    free of the background TensorFlow load, `runs_dir` is where run folders go."""
+    return RnnTui(config, preload_tf=preload_tf, runs_dir=runs_dir)

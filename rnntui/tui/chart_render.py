@@ -8,17 +8,24 @@ not on how many steps have been trained.
 A braille cell holds 2x4 dots but only one colour, so a cell shows only the dots of the last
 layer drawn into it (drawing order = priority): OR-ing the layers would paint the raw noise in
 the smoothed line's colour and blur it.
+
+Extra series (`Series`: the runs of an overlay, the configs of a race) are drawn as smoothed
+lines under the main data, each in its own colour, named by a legend at the top right.
+Axis ranges and ticks are computed in `rnntui.tui.chart_layout`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from rich.style import Style
 from rich.text import Span, Text
+
+from .chart_layout import Layout, Series, compute_layout, fmt_step, nice_step, y_range
+
+__all__ = ["Layout", "Series", "compute_layout", "fmt_step", "render_chart", "y_range"]
 
 # Dot bit of pixel (row, col) inside one braille cell, per the Unicode braille layout.
 _DOT_BITS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], dtype=np.uint8)
@@ -33,10 +40,15 @@ LR_COLOUR = "#af87ff"
 AXIS_COLOUR = "#767676"
 TICK_COLOUR = "#b2b2b2"
 VAL_MARKER = "●"
+# One per overlaid series, distinct from the floors' yellows and greens.
+SERIES_COLOURS = ("#00d7ff", "#ff5fff", "#ff5f5f", "#5f87ff", "#e4e4e4", "#00d7af", "#d787ff",
+                  "#87afaf")
+LEGEND_MARK = "━━"
 
 # Style table indexed by the uint8 style plane; 0 means "unstyled".
 _S_NONE, _S_AXIS, _S_TICK, _S_LR, _S_RAW, _S_SMOOTH, _S_VAL = range(7)
 _S_FLOOR0 = 7
+_S_SERIES0 = _S_FLOOR0 + len(FLOOR_COLOURS)
 _STYLES: list[Style | None] = [
     None,
     Style.parse(AXIS_COLOUR),
@@ -46,7 +58,13 @@ _STYLES: list[Style | None] = [
     Style.parse(f"bold {SMOOTH_COLOUR}"),
     Style.parse(f"bold {VAL_COLOUR}"),
     *(Style.parse(c) for c in FLOOR_COLOURS),
+    *(Style.parse(f"bold {c}") for c in SERIES_COLOURS),
 ]
+
+
+def series_colour(index: int) -> str:
+    """The hex colour of series number `index` (the palette wraps around)."""
+    return SERIES_COLOURS[index % len(SERIES_COLOURS)]
 
 
 def floor_label(name: str, loss: float) -> str:
@@ -57,137 +75,6 @@ def floor_label(name: str, loss: float) -> str:
 def lr_label(lr: float) -> str:
     """The text drawn at the top of a learning-rate marker, e.g. "lr 0.01"."""
     return f"lr {lr:g}"
-
-
-def fmt_step(value: float) -> str:
-    """Compact step count for the x axis: 0, 500, 1k, 1.5k, 200k, 1.2M."""
-    v = abs(value)
-    if v >= 1e6:
-        return f"{round(value / 1e6, 3):g}M"
-    if v >= 1e3:
-        return f"{round(value / 1e3, 3):g}k"
-    return f"{round(value, 3):g}"
-
-
-def _nice_step(span: float, target: int, mults: Sequence[float]) -> float:
-    """Smallest "round" step (mult * 10^k) that splits span into at most `target` parts."""
-    raw = span / max(target, 1)
-    if not math.isfinite(raw) or raw <= 0:
-        return 1.0
-    base = 10.0 ** math.floor(math.log10(raw))
-    for m in mults:
-        if m * base >= raw * (1 - 1e-9):
-            return m * base
-    return 10 * base
-
-
-def y_range(
-    losses: np.ndarray, val: Sequence[tuple[int, float]], floors: Sequence[tuple[str, float]]
-) -> tuple[float, float]:
-    """(bottom, top) of the y axis for finite `losses`, with floors always inside.
-
-    The top ignores the huge losses of the first steps (99th percentile of the last three
-    quarters) so the region near the floors, where the interesting learning happens, stays
-    readable; points above it are drawn clipped at the top edge.
-    """
-    lo, hi = math.inf, -math.inf
-    n = losses.size
-    if n:
-        # A strided subsample keeps the percentile cheap on 200k-point runs.
-        recent = losses[n // 4 :: max(1, n // 20000)] if n >= 8 else losses
-        p_lo, p_hi = np.percentile(recent, [1, 99])
-        lo, hi = float(p_lo), float(p_hi)
-    fl = [f for _, f in floors if math.isfinite(f)]
-    if fl:
-        lo, hi = min(lo, *fl), max(hi, *fl)
-    vv = [v for _, v in val if math.isfinite(v)]
-    if vv:
-        if math.isfinite(hi):
-            # An early validation loss far above everything else must not flatten the chart.
-            cap = hi + 0.5 * max(hi - lo, abs(hi) * 0.1, 1e-6)
-            vv = [v for v in vv if v <= cap] or vv[-1:]
-        lo, hi = min(lo, *vv), max(hi, *vv)
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        return 0.0, 1.0
-    span = hi - lo
-    if span <= 0:
-        span = max(abs(hi) * 0.1, 1e-3)
-        lo, hi = lo - span / 2, hi + span / 2
-    pad = 0.06 * span
-    return lo - pad, hi + pad
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where the plot sits in the character grid and how values map to it."""
-
-    width: int
-    height: int
-    left: int  # first plot column
-    pw: int  # plot width in cells (pixels are 2x as many)
-    ph: int  # plot height in cells, starting at row 0 (pixels are 4x as many)
-    x0: float
-    x1: float
-    y0: float  # value at the bottom edge
-    y1: float  # value at the top edge
-    axes: bool
-    axis_line: bool  # a "└──┬──" row above the x labels
-
-    def px(self, steps: np.ndarray) -> np.ndarray:
-        """Pixel column (0 .. 2*pw-1) of each step, clipped to the plot."""
-        n = 2 * self.pw - 1
-        x = (np.asarray(steps, dtype=np.float64) - self.x0) * (n / (self.x1 - self.x0))
-        return np.clip(np.rint(x), 0, n).astype(np.int64)
-
-    def py_float(self, values: np.ndarray) -> np.ndarray:
-        """Unrounded pixel row (0 = top) of each value, clipped to the plot."""
-        n = 4 * self.ph - 1
-        y = (self.y1 - np.asarray(values, dtype=np.float64)) * (n / (self.y1 - self.y0))
-        return np.clip(y, 0, n)
-
-    def row_of(self, value: float) -> int:
-        """Character row on which `value` is drawn."""
-        return int(np.rint(self.py_float(np.array([value]))[0])) // 4
-
-    def col_of(self, step: float) -> int:
-        """Character column on which `step` is drawn."""
-        return self.left + int(self.px(np.array([step]))[0]) // 2
-
-
-def compute_layout(
-    width: int,
-    height: int,
-    steps: np.ndarray,
-    losses: np.ndarray,
-    val: Sequence[tuple[int, float]],
-    floors: Sequence[tuple[str, float]],
-    lr_marks: Sequence[tuple[int, float]],
-) -> tuple[Layout, list[tuple[float, str]]]:
-    """Layout plus the y tick (value, label) pairs; `losses` must already be finite."""
-    y0, y1 = y_range(losses, val, floors)
-    ends = [float(s) for s, _ in val] + [float(s) for s, _ in lr_marks]
-    if steps.size:
-        ends.append(float(steps[-1]))
-    x1 = max([*ends, 1.0])
-    axes = width >= 14 and height >= 5
-    axis_line = axes and height >= 10
-    ph = height - (1 + axis_line) if axes else height
-    ticks: list[tuple[float, str]] = []
-    left = 0
-    if axes:
-        step = _nice_step(y1 - y0, max(3, min(ph // 3, 8)), (1, 2, 2.5, 5, 10))
-        values = np.arange(math.ceil(y0 / step), math.floor(y1 / step) + 1) * step
-        if max(abs(y0), abs(y1)) >= 1000:
-            labels = [f"{v:.3g}" for v in values]
-        else:
-            mant = step / 10.0 ** math.floor(math.log10(step))
-            dec = -math.floor(math.log10(step) + 1e-9) + (abs(mant - 2.5) < 1e-6)
-            dec = min(max(dec, 2), 4)
-            labels = [f"{v:.{dec}f}" for v in values]
-        ticks = list(zip(values.tolist(), labels, strict=True))
-        left = min(max((len(s) for s in labels), default=4), 8) + 1
-    layout = Layout(width, height, left, width - left, ph, 0.0, x1, y0, y1, axes, axis_line)
-    return layout, ticks
 
 
 def _bins(lay: Layout, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -287,26 +174,21 @@ def render_chart(
     val: Sequence[tuple[int, float]],
     floors: Sequence[tuple[str, float]],
     lr_marks: Sequence[tuple[int, float]],
+    series: Sequence[Series] = (),
 ) -> list[Text]:
     """Render the chart as exactly `height` Texts of exactly `width` cells each.
 
     `steps`/`losses` are parallel arrays of the per-step training loss, steps ascending
     (NaN/inf losses are dropped). `val` holds (step, loss) per epoch, `floors` (name, loss)
-    reference lines, `lr_marks` (step, new learning rate). Sizes below 14x5 drop the axes.
+    reference lines, `lr_marks` (step, new learning rate), `series` extra curves drawn under
+    the main data. Sizes below 14x5 drop the axes.
     """
     if width <= 0 or height <= 0:
         return [Text("", end="") for _ in range(max(height, 0))]
-    steps = np.asarray(steps)
-    losses = np.asarray(losses)
-    ok = np.isfinite(losses)
-    if not ok.all():
-        steps, losses = steps[ok], losses[ok]
-    if steps.size > 1 and np.any(steps[1:] < steps[:-1]):
-        order = np.argsort(steps, kind="stable")
-        steps, losses = steps[order], losses[order]
-    val = sorted((s, v) for s, v in val if math.isfinite(v))
+    steps, losses, val = _clean(steps, losses, val)
+    series = [Series(x.name, *_clean(x.steps, x.losses, x.val), x.colour) for x in series]
     floors = [(n, f) for n, f in floors if math.isfinite(f)]
-    lay, yticks = compute_layout(width, height, steps, losses, val, floors, lr_marks)
+    lay, yticks = compute_layout(width, height, steps, losses, val, floors, lr_marks, series)
     ph, pw, left = lay.ph, lay.pw, lay.left
     chars = np.full((height, width), " ", dtype="<U1")
     styles = np.zeros((height, width), dtype=np.uint8)
@@ -318,7 +200,7 @@ def render_chart(
         codes[hit] = c[hit]
         owner[hit] = style
 
-    # Lowest priority first: lr markers, floors, raw, smoothed, validation.
+    # Lowest priority first: lr markers, floors, series, raw, smoothed, validation.
     lr_cols = []
     for s, lr in lr_marks:
         pc = int(lay.px(np.array([s]))[0])
@@ -335,6 +217,14 @@ def render_chart(
         style = _S_FLOOR0 + i % len(FLOOR_COLOURS)
         layer(c, style)
         floor_rows.append((pr // 4, floor_label(name, f), style))
+    markers = []  # (pixel columns, pixel rows, style) of validation points
+    for x in series:
+        style = _S_SERIES0 + x.colour % len(SERIES_COLOURS)
+        if x.losses.size:
+            layer(_cells(_trace(lay, *_bins(lay, x.steps), _smooth(x.losses), False)), style)
+        if x.val:
+            markers.append((lay.px(np.array([v[0] for v in x.val])),
+                            lay.py_float(np.array([v[1] for v in x.val])), style))
     if losses.size:
         starts, cols = _bins(lay, steps)
         layer(_cells(_trace(lay, starts, cols, losses, True)), _S_RAW)
@@ -343,25 +233,32 @@ def render_chart(
         vs = np.array([s for s, _ in val])
         vv = np.array([v for _, v in val])
         layer(_cells(_trace(lay, *_bins(lay, vs), vv, True)), _S_VAL)
-        vx, vy = lay.px(vs), lay.py_float(vv)
+        markers.append((lay.px(vs), lay.py_float(vv), _S_VAL))
     chars[:ph, left:] = _GLYPHS[codes]
     styles[:ph, left:] = owner
-    if val:
+    for vx, vy, style in markers:
         rr, cc = np.rint(vy).astype(np.int64) // 4, left + vx // 2
         chars[rr, cc] = VAL_MARKER
-        styles[rr, cc] = _S_VAL
+        styles[rr, cc] = style
 
-    # Floor labels sit at the right end of their line; a clash moves one to a free neighbour
-    # row. Learning-rate labels then take the highest row where they hide no floor label.
+    # The legend takes the top right rows; floor labels sit at the right end of their line,
+    # and a clash moves one to a free neighbour row. Learning-rate labels then take the
+    # highest row where they hide no other label.
     taken: dict[int, list[tuple[int, int]]] = {}
 
     def free(row: int, a: int, b: int) -> bool:
         return all(b <= x or a >= y for x, y in taken.get(row, []))
 
+    for row, x in enumerate(series[:ph]):
+        text = f"{LEGEND_MARK} {x.name}"[:pw]
+        a = left + pw - len(text)
+        taken.setdefault(row, []).append((a, width))
+        _put(chars, styles, row, a, text, _S_SERIES0 + x.colour % len(SERIES_COLOURS))
     for row, text, style in floor_rows:
         text = text[:pw]
         a = left + pw - len(text)
-        row = next((r for r in (row, row - 1, row + 1) if 0 <= r < ph and free(r, a, width)), row)
+        nearest = sorted(range(ph), key=lambda r, row=row: (abs(r - row), r))
+        row = next((r for r in nearest if free(r, a, width)), row)
         taken.setdefault(row, []).append((a, width))
         _put(chars, styles, row, a, text, style)
     for col, text in lr_cols:
@@ -377,6 +274,18 @@ def render_chart(
     return _to_texts(chars, styles)
 
 
+def _clean(steps, losses, val) -> tuple[np.ndarray, np.ndarray, list[tuple[int, float]]]:
+    """Finite points only, in step order; the same for the validation points."""
+    steps, losses = np.asarray(steps), np.asarray(losses)
+    ok = np.isfinite(losses)
+    if not ok.all():
+        steps, losses = steps[ok], losses[ok]
+    if steps.size > 1 and np.any(steps[1:] < steps[:-1]):
+        order = np.argsort(steps, kind="stable")
+        steps, losses = steps[order], losses[order]
+    return steps, losses, sorted((s, v) for s, v in val if math.isfinite(v))
+
+
 def _axes(chars: np.ndarray, styles: np.ndarray, lay: Layout, yticks: list) -> None:
     """Y tick labels and axis at the left, x tick labels (and axis line) at the bottom."""
     ax = lay.left - 1
@@ -390,7 +299,7 @@ def _axes(chars: np.ndarray, styles: np.ndarray, lay: Layout, yticks: list) -> N
         taken.add(row)
         chars[row, ax] = "┤"
         _put(chars, styles, row, ax - len(label), label, _S_TICK)
-    step = _nice_step(lay.x1 - lay.x0, max(1, lay.pw // 10), (1, 2, 5, 10))
+    step = nice_step(lay.x1 - lay.x0, max(1, lay.pw // 10), (1, 2, 5, 10))
     step = max(step, 1.0)
     xs = np.arange(0, math.floor(lay.x1 / step) + 1) * step
     label_row = lay.height - 1

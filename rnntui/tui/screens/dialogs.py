@@ -9,9 +9,14 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 KEYS = [
-    ("F5", "train (asks before restarting a running training)"),
-    ("F6", "pause or resume"),
-    ("F8", "stop"),
+    ("F5", "train into a new run folder (asks before a restart)"),
+    ("F6", "pause or resume (the training or the race)"),
+    ("F8", "stop (the training or the race); saves a checkpoint"),
+    ("F3", "runs: space selects, enter overlays, r resumes"),
+    ("c", "in the runs screen: copy the run's config string"),
+    ("F4", "race: a grid like num_steps=2,5,10, enter runs it"),
+    ("ctrl+s", "save the chart on show as SVG"),
+    ("ctrl+e", "export the run's model as model.keras"),
     ("F1", "this help"),
     ("ctrl+q", "quit (stops training first)"),
     ("ctrl+p", "command palette: every action by name"),

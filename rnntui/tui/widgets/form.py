@@ -118,7 +118,10 @@ class ConfigForm(VerticalScroll):
 
     def _rules_block(self) -> ComposeResult:
         yield Label("rules  P(Y=1) += delta·X[t-lag]", classes="rules-title", markup=False)
-        yield Vertical(id="rules")
+        with Vertical(id="rules"):
+            for lag, delta in self._initial.data.rules:
+                self._rule_count += 1
+                yield RuleRow(lag, delta, self._rule_count)
         yield Button("+ add rule", id="rule-add")
         yield Static("", classes="field-error", id="error-rules", markup=False)
 
@@ -132,8 +135,7 @@ class ConfigForm(VerticalScroll):
         return NumberInput(name, value=format_value(name, value), id=f"field-{name}",
                            select_on_focus=False)
 
-    async def on_mount(self) -> None:
-        await self._set_rules(self._initial.data.rules)
+    def on_mount(self) -> None:
         self.revalidate("")
 
     async def _set_rules(self, rules) -> None:

@@ -1,4 +1,5 @@
-"""Live training-loss chart: raw and smoothed loss, validation points, floors and lr changes.
+"""Live training-loss chart: raw and smoothed loss, validation points, floors and lr changes,
+and any number of named series in their own colours (the runs of an overlay, a race).
 
 Why this widget instead of a peer. Measured with `python bench/chart_speed.py` on this
 project's 2-core machine; one update = hand over 2,000 losses + 5 validation points + 3 floor
@@ -21,16 +22,17 @@ cost one render.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 
 import numpy as np
-from rich.console import Group
+from rich.console import Console, Group
 from rich.text import Text
 from textual.geometry import Size
 from textual.strip import Strip
 from textual.widget import Widget
 
-from rnntui.tui.chart_render import floor_label, render_chart
+from rnntui.tui.chart_render import Series, floor_label, render_chart, series_colour
 
 # 5 repaints a second: the chart is the largest region on screen and each repaint goes
 # through Textual's per-line styling; at 10 a second the UI thread took ~25% of a core
@@ -63,6 +65,16 @@ class _Growable:
         self.size = 0
 
 
+class _Curve:
+    """One named series' points, in growable buffers like the main curve's."""
+
+    def __init__(self, colour: int) -> None:
+        self.colour = colour
+        self.steps = _Growable(np.int64)
+        self.losses = _Growable(np.float32)
+        self.val: list[tuple[int, float]] = []
+
+
 class LossChart(Widget):
     """Braille chart of per-step training loss against reference floors.
 
@@ -86,6 +98,7 @@ class LossChart(Widget):
         self._val: list[tuple[int, float]] = []
         self._floors: list[tuple[str, float]] = []
         self._lr: list[tuple[int, float]] = []
+        self._series: dict[str, _Curve] = {}
         self._dirty = False
         self._strips: list[Strip] | None = None
         self._strips_size = Size(0, 0)
@@ -105,10 +118,16 @@ class LossChart(Widget):
 
         NaN/inf values are kept (they count in `num_points`) but never drawn.
         """
+        n = np.asarray(losses).size
+        self.add_points(np.arange(first_step, first_step + n, dtype=np.int64), losses)
+
+    def add_points(self, steps: Sequence[int], losses: Sequence[float]) -> None:
+        """Append training losses at the given steps (ascending, after those held): a curve
+        read back from a run's metrics, which may have gaps."""
         values = np.asarray(losses, dtype=np.float32).ravel()
         if values.size == 0:
             return
-        self._steps.extend(np.arange(first_step, first_step + values.size, dtype=np.int64))
+        self._steps.extend(np.asarray(steps, dtype=np.int64).ravel())
         self._losses.extend(values)
         self._touch()
 
@@ -129,6 +148,58 @@ class LossChart(Widget):
         self._val.clear()
         self._lr.clear()
         self._touch()
+
+    # --- named series ---------------------------------------------------------------------
+
+    def add_series(self, name: str, steps: Sequence[int] = (), losses: Sequence[float] = (),
+                   val: Sequence[tuple[int, float]] = ()) -> str:
+        """Add a curve drawn as its smoothed line in its own colour, named in the legend (a
+        series of that name is replaced and keeps its colour). Returns the colour's hex."""
+        old = self._series.get(name)
+        curve = _Curve(old.colour if old else len(self._series))
+        self._series[name] = curve
+        values = np.asarray(losses, dtype=np.float32).ravel()
+        curve.steps.extend(np.asarray(steps, dtype=np.int64).ravel()[: values.size])
+        curve.losses.extend(values)
+        curve.val.extend((int(s), float(v)) for s, v in val)
+        self._touch()
+        return series_colour(curve.colour)
+
+    def extend_series(self, name: str, first_step: int, losses: Sequence[float]) -> None:
+        """Append losses to a series (made if new); losses[i] belongs to step first_step + i."""
+        curve = self._series.get(name)
+        if curve is None:
+            self.add_series(name)
+            curve = self._series[name]
+        values = np.asarray(losses, dtype=np.float32).ravel()
+        curve.steps.extend(np.arange(first_step, first_step + values.size, dtype=np.int64))
+        curve.losses.extend(values)
+        self._touch()
+
+    def add_series_val(self, name: str, step: int, loss: float) -> None:
+        """Add one validation point to a series (made if new)."""
+        if name not in self._series:
+            self.add_series(name)
+        self._series[name].val.append((int(step), float(loss)))
+        self._touch()
+
+    def clear_series(self) -> None:
+        """Drop every named series; the next one added takes the first colour again."""
+        self._series.clear()
+        self._touch()
+
+    @property
+    def series_names(self) -> list[str]:
+        """The series' names, in the order they were added (the legend's order)."""
+        return list(self._series)
+
+    def series_colour(self, name: str) -> str:
+        """The hex colour a series is drawn in."""
+        return series_colour(self._series[name].colour)
+
+    def series_points(self, name: str) -> int:
+        """How many training losses a series holds."""
+        return self._series[name].losses.size
 
     @property
     def num_points(self) -> int:
@@ -156,7 +227,20 @@ class LossChart(Widget):
             self._val,
             self._floors,
             self._lr,
+            [Series(name, c.steps.view(), c.losses.view(), c.val, c.colour)
+             for name, c in self._series.items()],
         )
+
+    def export_svg(self, title: str) -> str:
+        """The chart as drawn now, as an SVG document at the widget's size (100x30 before
+        layout): only the chart, not the screen around it."""
+        width, height = self.size
+        width, height = width or 100, height or 30
+        console = Console(record=True, width=width, file=io.StringIO(), force_terminal=True,
+                          color_system="truecolor")
+        for row in self.render_rows(width, height):
+            console.print(row)
+        return console.export_svg(title=title)
 
     def render(self) -> Group:
         """A rich renderable of the chart at the widget's size (80x24 before layout).
@@ -168,7 +252,9 @@ class LossChart(Widget):
 
     def render_line(self, y: int) -> Strip:
         # Rows are rendered once per data change or resize and reused for every line request.
-        if self._strips is None or self._strips_size != self.size:
+        # New data shows when the timer asks for a repaint, or when anything else does.
+        if self._strips is None or self._dirty or self._strips_size != self.size:
+            self._dirty = False
             width, height = self.size
             base = self.rich_style
             console = self.app.console

@@ -1,4 +1,5 @@
-"""The status panel: run state, progress, device, verdict, and three streaming sparklines."""
+"""The status panel: run state, progress, device, verdict, three streaming sparklines and
+the run folder being written."""
 
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ class StatusPanel(Vertical):
     """Epoch, step, steps/s, ETA, or the reason a run ended."""
     verdict: reactive[Verdict | None] = reactive(None)
     """Per-lag fractions of the last validation loss."""
+    run: reactive[str] = reactive("")
+    """The run folder's name, once the training has one ("" before: no line)."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -59,6 +62,7 @@ class StatusPanel(Vertical):
                 with Vertical(classes="spark-box"):
                     yield Label(title, classes="spark-title", id=f"spark-title-{key}")
                     yield Sparkline([], id=f"spark-{key}")
+        yield Static(id="status-run")
 
     def on_mount(self) -> None:
         self._sparks = {k: (self.query_one(f"#spark-{k}", Sparkline),
@@ -82,7 +86,13 @@ class StatusPanel(Vertical):
         if hasattr(self, "_sparks"):
             self.query_one("#status-detail", Static).update(self.detail, layout=False)
 
+    def watch_run(self) -> None:
+        if hasattr(self, "_sparks"):
+            text = f"run [b]{self.run}[/]  [dim](F3: its config string)[/]" if self.run else ""
+            self.query_one("#status-run", Static).update(text, layout=False)
+
     def _paint(self) -> None:
+        self.watch_run()
         self.watch_state()
         self.watch_device()
         self.watch_detail()

@@ -1,0 +1,126 @@
+"""What the app's thread workers run: a training into its run folder, a race, an export.
+
+All of it runs in a worker thread and touches no widget: events go through a Bridge,
+anything else is posted as a message (post_message is thread-safe). TensorFlow is imported
+here, inside the functions, never at module load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from textual.message import Message
+
+from ..config import Config, ConfigError
+from ..control import Control
+from ..events import Failed
+from ..runs import CHECKPOINT, METRICS, Run
+from ..sweep import run_one
+from .bridge import Bridge
+from .compare import Curve, read_curve
+
+Post = Callable[[Message], object]
+
+
+class RunOpened(Message):
+    """A training has its run folder; `history` is the curve so far of a resumed run."""
+
+    def __init__(self, run_id: int, path: Path, history: Curve | None):
+        super().__init__()
+        self.run_id, self.path, self.history = run_id, path, history
+
+
+class LapDone(Message):
+    """A race's config `index` ended: its sweep result, or the one-line reason it could not
+    start (`result` None)."""
+
+    def __init__(self, index: int, result, message: str = ""):
+        super().__init__()
+        self.index, self.result, self.message = index, result, message
+
+
+class RaceOver(Message):
+    """Every config of the race has run, or the race was stopped."""
+
+
+class Exported(Message):
+    """An export finished: the file written, or the one-line error."""
+
+    def __init__(self, path: Path | None, error: str = ""):
+        super().__init__()
+        self.path, self.error = path, error
+
+
+@dataclass
+class TrainJob:
+    config: Config
+    runs_dir: Path
+    resume: Run | None = None  # continue this run from its checkpoint instead of a new one
+
+
+def train_in_run(job: TrainJob, bridge: Bridge, control: Control, post: Post) -> None:
+    """Make the run folder (or reopen the resumed one), then train into it: metrics and
+    TensorBoard through a Recorder, a checkpoint every epoch end and on stop. A folder that
+    cannot be made or read ends the run with a Failed event naming it."""
+    from ..runs import Recorder, new_run, truncate_metrics
+    from ..train import Trainer  # imports TensorFlow in this thread, if not yet loaded
+
+    ckpt = job.resume.checkpoint if job.resume else None
+    path = job.resume.path if job.resume else Path(job.runs_dir)
+    try:
+        if ckpt is None:
+            path, history = new_run(job.config, job.runs_dir), None
+        else:
+            truncate_metrics(path, ckpt.step)  # what was logged after the checkpoint goes
+            history = read_curve(path)
+        post(RunOpened(bridge.run_id, path, history))
+        recorder = Recorder(path)
+    except ConfigError as err:  # BadFile: the folder or its files
+        bridge.on_event(Failed(str(err)))
+        return
+    except OSError as err:
+        bridge.on_event(Failed(f"{path / METRICS}: cannot write: {err.strerror or err}"))
+        return
+
+    def on_event(event) -> None:
+        recorder.on_event(event)
+        bridge.on_event(event)
+
+    try:
+        Trainer(job.config, on_event, control, checkpoint_path=path / CHECKPOINT,
+                resume=ckpt).run()
+    finally:
+        recorder.close()
+
+
+def race(items: list[tuple[dict, Config]], runs_dir: Path, control: Control,
+         bridges: list[Bridge], post: Post) -> None:
+    """Train each config after the other, each into its own run folder, until the last
+    or a stop; every event goes to that config's bridge, each result is posted."""
+    try:
+        for i, ((values, config), bridge) in enumerate(zip(items, bridges, strict=True)):
+            if control.stopped:
+                break
+            try:
+                result = run_one(values, config, str(runs_dir), control, bridge.on_event)
+            except ConfigError as err:  # BadFile: no run folder could be made
+                post(LapDone(i, None, str(err)))
+                break
+            post(LapDone(i, result))
+    finally:
+        control.done.set()
+        post(RaceOver())
+
+
+def export_model(run: Path, post: Post) -> None:
+    """Write the run's last checkpoint as run/model.keras (imports TensorFlow)."""
+    from ..export import export_keras
+
+    try:
+        post(Exported(export_keras(run, run / "model.keras")))
+    except ConfigError as err:  # BadFile: no checkpoint, or one that does not fit
+        post(Exported(None, str(err)))
+    except Exception as err:  # a Keras save problem: one line, never a traceback
+        post(Exported(None, f"{run / 'model.keras'}: {type(err).__name__}: {err}"))

@@ -1,0 +1,275 @@
+"""The runs screen (F3): every run folder under the runs directory, listed and compared.
+
+Up and down move; space selects; enter or o overlays the selected runs' curves on one chart,
+each in its own colour, next to a table of the config fields that differ; r resumes the
+highlighted run from its checkpoint; c copies its config string. A folder that cannot be
+read is listed with the reason, never a traceback. The files are read in thread workers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from ... import baselines
+from ...config import ConfigError
+from ...runs import Run, RunSummary, config_string, list_runs, open_run, read_metrics
+from ..compare import Curve, config_diff, fmt_loss, read_curve, shared_task
+from ..widgets.loss_chart import LossChart
+
+COLUMNS = (("mark", ""), ("run", "run"), ("cell", "cell"), ("num_steps", "num_steps"),
+           ("state_size", "state_size"), ("val", "val loss"), ("learned", "fractions"),
+           ("status", "status"))
+
+
+@dataclass
+class RunRow:
+    path: Path
+    summary: RunSummary | None  # None when the folder cannot be read
+    problem: str = ""  # why not, in one line
+
+
+def scan(runs_dir: Path) -> list[RunRow]:
+    """Every folder under runs_dir, newest first: the readable runs, and the others with the
+    reason (a corrupt config.toml or metrics file, a folder that is no run)."""
+    root = Path(runs_dir)
+    if not root.is_dir():
+        return []
+    readable = {s.path.name: s for s in list_runs(root)}
+    rows = []
+    for path in sorted((p for p in root.iterdir() if p.is_dir()), reverse=True):
+        if path.name in readable:
+            rows.append(RunRow(path, readable[path.name]))
+            continue
+        try:  # list_runs skipped it: find out why
+            open_run(path)
+            read_metrics(path)
+            problem = "cannot be read"
+        except ConfigError as err:
+            problem = str(err)
+        rows.append(RunRow(path, None, problem))
+    return rows
+
+
+class RunsScreen(Screen[Run | None]):
+    """Dismisses with a Run to resume, or None."""
+
+    BINDINGS = [
+        Binding("space", "toggle", "Select"),
+        Binding("o", "overlay", "Overlay"),
+        Binding("r", "resume", "Resume"),
+        Binding("c", "copy", "Copy config string", show=False),
+        Binding("escape", "close", "Back", show=False),
+    ]
+
+    class Listed(Message):
+        def __init__(self, rows: list[RunRow]):
+            super().__init__()
+            self.rows = rows
+
+    class Loaded(Message):
+        def __init__(self, curves: list[tuple[RunRow, Curve]], problems: list[str]):
+            super().__init__()
+            self.curves, self.problems = curves, problems
+
+    def __init__(self, runs_dir: Path, current: Path | None, busy: Callable[[], bool]):
+        """`current`: the app's run folder; `busy()`: whether a training or race runs."""
+        super().__init__()
+        self.runs_dir, self.current, self.busy = Path(runs_dir), current, busy
+        self.rows: dict[str, RunRow] = {}
+        self.selected: list[str] = []  # row keys, in the order they were selected
+        self.overlaid: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"Runs in {self.runs_dir}: reading…", id="runs-title", markup=False)
+        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="runs-detail")
+        yield Static("", id="runs-message")
+        with Horizontal(id="runs-compare"):
+            yield LossChart(id="runs-chart")
+            with Vertical(id="runs-side"):
+                yield Static("space selects runs, enter overlays them", id="runs-note")
+                yield DataTable(id="runs-diff", cursor_type="none", show_cursor=False)
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.table = self.query_one("#runs-table", DataTable)
+        self.chart = self.query_one("#runs-chart", LossChart)
+        for key, title in COLUMNS:
+            self.table.add_column(title, key=key)
+        self.table.focus()
+        self._scan()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="runs-scan")
+    def _scan(self) -> None:
+        self.post_message(self.Listed(scan(self.runs_dir)))
+
+    def on_runs_screen_listed(self, message: Listed) -> None:
+        self.rows = {str(r.path): r for r in message.rows}
+        bad = sum(r.summary is None for r in message.rows)
+        self.query_one("#runs-title", Static).update(Text.assemble(
+            ("Runs", "bold"), f" in {self.runs_dir}: {len(self.rows) - bad} runs",
+            f", {bad} unreadable" if bad else "",
+            ("   space select · enter overlay · r resume · c copy config string", "dim")))
+        for key, row in self.rows.items():
+            self.table.add_row(*self._cells(row), key=key)
+        if not self.rows:
+            self._say(f"no runs in {self.runs_dir} yet: train one (F5) or race (F4)")
+
+    def _cells(self, row: RunRow) -> list:
+        mark = self._mark(str(row.path))
+        s = row.summary
+        if s is None:
+            return [mark, Text(row.path.name, style="dim"), "-", "-", "-", "-", "-",
+                    Text("unreadable", style="red")]
+        status = "training" if row.path == self.current and self.busy() else s.status
+        learned = " ".join(f"{k} {v:.0%}" for k, v in s.fractions.items()) or "-"
+        return [mark, row.path.name, s.config.model.cell, str(s.config.train.num_steps),
+                str(s.config.model.state_size), fmt_loss(s.val_loss), learned, status]
+
+    def _mark(self, key: str) -> Text:
+        text = "✓" if key in self.selected else " "
+        if key in self.overlaid:
+            k = self.overlaid.index(key)
+            colour = self.chart.series_colour(self._legend_name(k))
+            return Text(f"{text} #{k + 1}", style=f"bold {colour}")
+        return Text(text)
+
+    def _legend_name(self, k: int) -> str:
+        # The table shows the full name next to the same #k; the time is left out here.
+        return f"#{k + 1} {re.sub(r'^[0-9]{8}-[0-9]{6}-', '', Path(self.overlaid[k]).name)}"
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.query_one("#runs-message", Static).update(Text(text, style="red" if error else ""))
+
+    def _row(self) -> RunRow | None:
+        """The highlighted row."""
+        if not self.rows or self.table.cursor_row < 0:
+            return None
+        key = self.table.coordinate_to_cell_key((self.table.cursor_row, 0)).row_key.value
+        return self.rows.get(key or "")
+
+    @property
+    def highlighted_path(self) -> Path | None:
+        """The folder of the row under the cursor (what ctrl+e exports)."""
+        row = self._row()
+        return row.path if row else None
+
+    @on(DataTable.RowHighlighted, "#runs-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        row = self.rows.get(event.row_key.value or "")
+        detail = self.query_one("#runs-detail", Static)
+        if row is None:
+            detail.update("")
+        elif row.summary is None:
+            detail.update(Text(f"{row.path.name} cannot be read: {row.problem}", style="red"))
+        else:
+            detail.update(Text.assemble((row.path.name, "bold"), f"  {row.path}  ",
+                                        ("config string (c copies it):", "dim"), "\n",
+                                        config_string(row.summary.config)))
+
+    # ---- actions ----------------------------------------------------------------------------
+    def action_toggle(self) -> None:
+        row = self._row()
+        if row is None:
+            return
+        key = str(row.path)
+        if key in self.selected:
+            self.selected.remove(key)
+        else:
+            self.selected.append(key)
+        self.table.update_cell(key, "mark", self._mark(key), update_width=True)
+        self._say(f"{len(self.selected)} selected: enter overlays them")
+
+    @on(DataTable.RowSelected, "#runs-table")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        self.action_overlay()
+
+    def action_overlay(self) -> None:
+        keys = self.selected or ([str(self._row().path)] if self._row() else [])
+        rows = [self.rows[k] for k in keys if k in self.rows]
+        bad = [r for r in rows if r.summary is None]
+        if bad:
+            self._say(f"{bad[0].path.name} cannot be read: {bad[0].problem}", error=True)
+            return
+        if rows:
+            self._say(f"reading {len(rows)} runs…")
+            self._load(rows)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="runs-load")
+    def _load(self, rows: list[RunRow]) -> None:
+        curves, problems = [], []
+        for row in rows:
+            try:
+                curves.append((row, read_curve(row.path)))
+            except ConfigError as err:
+                problems.append(str(err))
+        self.post_message(self.Loaded(curves, problems))
+
+    def on_runs_screen_loaded(self, message: Loaded) -> None:
+        old = self.overlaid
+        self.overlaid = [str(row.path) for row, _ in message.curves]
+        self.chart.clear_series()
+        for k, (_, curve) in enumerate(message.curves):
+            self.chart.add_series(self._legend_name(k), curve.steps, curve.losses, curve.val)
+        for key in {*old, *self.overlaid}:
+            self.table.update_cell(key, "mark", self._mark(key), update_width=True)
+        configs = [row.summary.config for row, _ in message.curves if row.summary]
+        note = self.query_one("#runs-note", Static)
+        if configs and shared_task(configs):
+            d = configs[0].data
+            self.chart.set_floors([(f.name, f.loss) for f in baselines.floors(d.base, d.rules)])
+            note.update("fields that differ" if len(configs) > 1 else "one run")
+        else:
+            self.chart.set_floors([])
+            note.update("rules differ, floors not shared")
+        diff = config_diff(configs)
+        table = self.query_one("#runs-diff", DataTable)
+        table.clear(columns=True)
+        table.add_columns("field", *(f"#{k + 1}" for k in range(len(configs))))
+        for name, values in diff:
+            table.add_row(name, *values)
+        if len(configs) > 1 and not diff:
+            table.add_row("(none)", *("same" for _ in configs))
+        self._say("; ".join(message.problems) if message.problems
+                  else f"{len(configs)} runs overlaid", error=bool(message.problems))
+
+    def action_resume(self) -> None:
+        row = self._row()
+        if row is None:
+            return
+        if self.busy():
+            self._say("a training or race is running: stop it (F8) before resuming", True)
+            return
+        try:
+            run = open_run(row.path)
+        except ConfigError as err:
+            self._say(f"cannot resume: {err}", error=True)
+            return
+        if run.checkpoint is None:
+            self._say(f"{run.name} has no checkpoint yet: nothing to resume", error=True)
+        elif run.checkpoint.epoch >= run.config.train.epochs:
+            self._say(f"{run.name} has trained all its {run.config.train.epochs} epochs: "
+                      "nothing left to resume", error=True)
+        else:
+            self.dismiss(run)
+
+    def action_copy(self) -> None:
+        row = self._row()
+        if row is not None and row.summary is not None:
+            self.app.copy_to_clipboard(config_string(row.summary.config))
+            self._say(f"copied the config string of {row.path.name}")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
