@@ -3,7 +3,8 @@
     python bench/app_speed.py [--rounds 3]
 
 1. Steps/s (after compile, as Finished reports it) of the same config trained headless
-   (the Trainer with the CLI's plain report) and in the app (the real app, run headless by
+   (as `rnntui train` does: run folder, recorder, checkpoints, plain report) and in the app
+   (the real app, run headless by
    Textual's test driver, which composes and renders every frame but writes no terminal),
    alternating, medians over rounds, and the ratio. Target: app >= 90% of headless.
 2. Key latency while the app trains: the time from a key entering the driver to the
@@ -17,6 +18,7 @@ import argparse
 import asyncio
 import io
 import statistics
+import tempfile
 import time
 
 import numpy as np
@@ -25,6 +27,7 @@ from textual import events
 from rnntui.config import preset
 from rnntui.events import Finished
 from rnntui.report import PlainReport
+from rnntui.runs import CHECKPOINT, Recorder, new_run
 from rnntui.train import Trainer
 from rnntui.tui.app import make_app
 from rnntui.tui.bridge import TrainerEvent
@@ -33,8 +36,15 @@ CONFIG = preset("r2rt").with_values(num_steps=10, size=1_000_000, val_size=100_0
 
 
 def headless() -> float:
-    report = PlainReport(io.StringIO())
-    final = Trainer(CONFIG, report.on_event).run()
+    """What `rnntui train` does: a run folder, its recorder, checkpoints, the plain report."""
+    run = new_run(CONFIG, tempfile.mkdtemp(prefix="rnntui-bench-"))
+    report, recorder = PlainReport(io.StringIO()), Recorder(run)
+
+    def on_event(event):
+        recorder.on_event(event)
+        report.on_event(event)
+
+    final = Trainer(CONFIG, on_event, checkpoint_path=run / CHECKPOINT).run()
     assert isinstance(final, Finished), final
     return final.steps_per_sec
 
@@ -47,7 +57,7 @@ async def in_app(keys: int = 0) -> tuple[float, list[float]]:
             finished.append(message.event)
 
     app = make_app(CONFIG.with_values(epochs=CONFIG.train.epochs * (4 if keys else 1)),
-                   preload_tf=False)
+                   preload_tf=False, runs_dir=tempfile.mkdtemp(prefix="rnntui-bench-"))
     latencies = []
     async with app.run_test(size=(120, 40), message_hook=hook) as pilot:
         await pilot.press("f5")

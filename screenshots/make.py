@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import tempfile
 from pathlib import Path
 
 from rnntui.config import preset
@@ -30,11 +31,12 @@ async def wait_for(pilot, predicate, timeout=300.0):
 async def main() -> None:
     # The default preset on a longer series, so that an epoch lasts long enough to catch.
     config = preset("default").with_values(size=1_000_000, epochs=4)
-    app = make_app(config, preload_tf=False)
+    # The run folder goes to a temporary place: the screenshots are what this script keeps.
+    app = make_app(config, preload_tf=False, runs_dir=tempfile.mkdtemp(prefix="rnntui-shots-"))
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("f5")
         await wait_for(pilot, lambda: app.chart.num_val >= 1)
-        await pilot.pause(0.3)
+        await pilot.pause(0.7)  # the progress text and the chart repaint on their timers
         app.save_screenshot("training.svg", str(HERE))
         await wait_for(pilot, lambda: app.status.state in ("finished", "failed", "diverged"))
         await pilot.pause(1.2)  # the chart and sparklines repaint on their timers

@@ -46,6 +46,9 @@ from .widgets.status import StatusPanel
 
 RUNNING = ("loading TensorFlow", "compiling", "training", "paused")
 ASK_DELAY_S = 0.8  # after the last keystroke, before asking whether to restart
+# Twice a second for the progress text and sparklines: every repaint costs the UI thread
+# CPU that a 2-core trainer feels (bench/app_speed.py: app vs headless steps/s).
+PROGRESS_PAINT_S = 0.5
 
 
 class TensorFlowLoaded(Message):
@@ -104,7 +107,7 @@ class RnnTui(RunActions, App):
         self.race = RaceScreen(self.runs_dir, lambda: self.form.config, lambda: self.running)
         self.install_screen(self.race, "race")
         self.show_form_config(self.initial)
-        self.set_interval(0.25, self._paint_progress)
+        self.set_interval(PROGRESS_PAINT_S, self._paint_progress)
         if self.preload_tf:
             self.status.state = "loading TensorFlow"
 
@@ -288,7 +291,7 @@ class RnnTui(RunActions, App):
             self._latest = d.latest
 
     def _paint_progress(self) -> None:
-        """On a timer, 4 times a second: the progress text and the sparklines."""
+        """On a timer (PROGRESS_PAINT_S): the progress text and the sparklines."""
         p, started = self._latest, self.started
         if p is not None and started is not None and self.status.state in RUNNING:
             self.status.detail = StatusPanel.progress_text(
