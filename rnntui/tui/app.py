@@ -330,7 +330,8 @@ class RnnTui(RunActions, App):
         elif isinstance(e, Finished):
             status.state = "stopped" if e.stopped else "finished"
             status.verdict = e.verdict
-            status.detail = (f"{e.epochs} epochs, {e.step:,} steps, val {e.val_loss:.4f}, "
+            epochs = f"{e.epochs} epoch" + ("s" if e.epochs != 1 else "")
+            status.detail = (f"{epochs}, {e.step:,} steps, val {e.val_loss:.4f}, "
                              f"{e.steps_per_sec:,.0f} steps/s, {e.wall_s:.1f}s")
         elif isinstance(e, Failed):
             status.state = "failed"

@@ -15,7 +15,7 @@ import time
 
 from ..config import Config
 
-QUIT_GRACE_S = 1.5  # after the app exits, how long a training thread may take to stop
+QUIT_GRACE_S = 0.5  # after the app exits, how long a training thread may take to stop
 
 
 def run_app(config: Config | None) -> int:
