@@ -61,6 +61,11 @@ def choose_chunk(config: Config, steps_per_epoch: int) -> int:
     return -(-steps_per_epoch // calls)
 
 
+def _lr(optimizer) -> float:
+    """The learning rate as set: the variable is float32, so 0.05 reads 0.0500000007."""
+    return float(f"{float(optimizer.learning_rate.numpy()):.7g}")
+
+
 def _fail(exc: BaseException) -> Failed:
     return Failed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
 
@@ -167,7 +172,7 @@ class Trainer:
                 left = steps_per_epoch * t.epochs - step
                 self.emit(Progress(step, epoch, losses.tolist(), norm, rate,
                                    rate * t.batch_size, left / max(rate, 1e-9),
-                                   float(optimizer.learning_rate.numpy())))
+                                   _lr(optimizer)))
                 if time.perf_counter() - last_pred >= PREDICT_EVERY_S:
                     self.emit(combos.event(step, *steps.evaluate(vxw, vyw)[1:], vyw))
                     last_pred = time.perf_counter()

@@ -10,7 +10,7 @@ from textual.widgets import Static
 from rnntui import baselines
 from rnntui.config import Config
 from rnntui.tui.app import make_app
-from rnntui.tui.screens.dialogs import HelpScreen
+from rnntui.tui.screens.dialogs import ConfirmScreen, HelpScreen
 
 
 def labels_for(base, rules):
@@ -136,3 +136,39 @@ async def test_resizing_never_crashes():
             await pilot.resize_terminal(*size)
             await pilot.pause()
         assert app.is_running
+
+
+async def test_up_and_down_step_numeric_fields():
+    app = make_app(preload_tf=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.query_one("#field-state_size").focus()
+        await pilot.press("up", "up", "down")
+        assert app.form.config.model.state_size == 5
+        app.query_one("#field-learning_rate").focus()
+        await pilot.press("up")  # rates step by a factor of 2
+        assert app.form.config.train.learning_rate == 0.2
+        await pilot.press("down", "down")
+        assert app.form.config.train.learning_rate == 0.05
+
+
+async def test_learning_rate_changes_live_and_other_changes_ask_to_restart(tmp_path):
+    config = Config().with_values(size=2_000_000, val_size=5000, batch_size=50, epochs=50)
+    app = make_app(config, preload_tf=False, runs_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: app.status.state == "training" and app.chart.num_points)
+        await type_into(pilot, "learning_rate", "0.05")
+        # Applied at the next chunk, and marked on the chart where it happened.
+        await wait_for(pilot, lambda: app.chart._lr, 30)
+        step, lr = app.chart._lr[-1]
+        assert lr == 0.05 and 0 < step <= app.chart.num_points
+        assert app.status.state == "training"
+        # Any other change asks whether to restart; "n" keeps the run going.
+        await type_into(pilot, "state_size", "6")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), 10)
+        run_id = app.run_id
+        await pilot.press("n")
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert app.run_id == run_id and app.status.state == "training"
+        await pilot.press("f8")
+        await wait_for(pilot, lambda: app.status.state == "stopped")
