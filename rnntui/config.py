@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from itertools import product
@@ -59,6 +60,7 @@ class TrainConfig:
     clip_norm: float = 0.0  # global-norm gradient clipping; 0 turns it off
     epochs: int = 1
     carry_state: bool = True  # carry each batch's final state into the next (off: reset each batch)
+    device: str = "auto"  # auto (the GPU when there is one), cpu, gpu or gpu:N
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,8 @@ class Field:
             return "true or false"
         if self.kind == "rules":
             return f"LAG:DELTA pairs, lag 1 to {MAX_LAG}, delta -1 to 1, at most {MAX_RULES}"
+        if self.kind == "device":
+            return "auto, cpu, gpu or gpu:N"
         noun = "an integer" if self.kind == "int" else "a number"
         lo = _fmt(self.lo)
         if self.open_lo:
@@ -134,6 +138,7 @@ def _fields() -> dict[str, Field]:
         Field("clip_norm", "train", "float", "global-norm clip (0 = off)", 0, 1e6),
         Field("epochs", "train", "int", "epochs", 1, 100_000),
         Field("carry_state", "train", "bool", "carry the state across batches"),
+        Field("device", "train", "device", "where to train"),
     ]
     return {x.name: x for x in f}
 
@@ -203,6 +208,11 @@ def parse_value(name: str, text: Any) -> Any:
         if s in ("false", "no", "off", "0"):
             return False
         raise ConfigError(name, f"{text!r} is not {f.allowed()}")
+    if f.kind == "device":
+        s = str(text).strip().lower()
+        if not re.fullmatch(r"auto|cpu|gpu(:[0-9]{1,2})?", s):
+            raise ConfigError(name, f"{str(text)!r} is not {f.allowed()}")
+        return s
     if f.kind == "choice":
         s = str(text).strip().lower()
         if s not in f.choices:

@@ -36,6 +36,7 @@ class Started(Event):
     steps_per_epoch: int
     total_steps: int
     chunk: int  # batches per compiled call
+    notice: str = ""  # e.g. a GPU was asked for and there is none: training on the CPU
 
 
 @dataclass

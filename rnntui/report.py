@@ -92,6 +92,8 @@ class PlainReport:
             self.started = event
             fl = "  ".join(f"{f.name} {f.loss:.4f}" for f in event.floors)
             self.line(f"device {event.device}; floors: {fl}; window-only {event.window_floor:.4f}")
+            if event.notice:
+                self.line(f"notice: {event.notice}")
         elif isinstance(event, Progress) and time.monotonic() - self.last >= PLAIN_EVERY_S:
             self.last = time.monotonic()
             total = self.started.total_steps if self.started else 0

@@ -100,7 +100,14 @@ class Steps:
         GIL: 6.8 + 2.7 s one after the other for GRU 16). Zero-trip calls update nothing."""
         empty = np.zeros((0, self.batch, self.num_steps), dtype=np.uint8)
         with ThreadPoolExecutor(1, thread_name_prefix="rnntui-compile") as pool:
-            done = pool.submit(self._eval, vxs, vys, self.tf.constant(0))
+            # Device scopes are per thread: the helper thread takes this thread's device.
+            device = self.tf.constant(0).device
+
+            def compile_eval():
+                with self.tf.device(device):
+                    return self._eval(vxs, vys, self.tf.constant(0))
+
+            done = pool.submit(compile_eval)
             self.train(empty, empty, self.zero_state())
             done.result()
 

@@ -31,9 +31,33 @@ def quiet_tensorflow():
             os.dup2(saved, 2)
             os.close(saved)
             os.close(null)
+        # Take GPU memory as it is needed, not all of it up front: the box is shared, and
+        # the app may train several models in one process.
+        for gpu in tf.config.list_physical_devices("GPU"):
+            try:
+                tf.config.experimental.set_memory_growth(gpu, True)
+            except (RuntimeError, ValueError):  # already initialised: leave it as it is
+                pass
         absl.logging.set_verbosity(absl.logging.ERROR)
         tf.get_logger().setLevel("ERROR")
         return tf
+
+
+def pick_device(tf, wanted: str) -> tuple[str, str, str]:
+    """(TensorFlow device, name to show, notice) for a config's device field.
+
+    auto takes the first GPU when there is one. A GPU that is not there is never a crash:
+    training goes to the CPU and the notice says so.
+    """
+    gpus = tf.config.list_physical_devices("GPU")
+    if wanted == "cpu" or (wanted == "auto" and not gpus):
+        return "/CPU:0", "CPU", ""
+    index = int(wanted.partition(":")[2] or 0) if wanted != "auto" else 0
+    if index >= len(gpus):
+        have = f"{len(gpus)} GPU{'s' if len(gpus) != 1 else ''} visible"
+        return "/CPU:0", "CPU", f"device: {wanted} asked for, {have}; training on the CPU"
+    details = tf.config.experimental.get_device_details(gpus[index])
+    return f"/GPU:{index}", details.get("device_name", f"GPU {index}"), ""
 
 
 def device_name(tf) -> str:

@@ -106,9 +106,14 @@ class Trainer:
                 feed.close()
 
     def _run(self, feed: EpochFeed) -> Event:
-        from .tfload import device_name, quiet_tensorflow
+        from .tfload import pick_device, quiet_tensorflow
 
         tf = quiet_tensorflow()
+        device, name, notice = pick_device(tf, self.config.train.device)
+        with tf.device(device):
+            return self._run_on(tf, feed, name, notice)
+
+    def _run_on(self, tf, feed: EpochFeed, device_name: str, notice: str) -> Event:
         from .model import build_model, build_optimizer
         from .steps import make_steps
 
@@ -118,9 +123,9 @@ class Trainer:
         vxw, vyw = windows(vx, t.batch_size, t.num_steps), windows(vy, t.batch_size, t.num_steps)
         steps_per_epoch = d.size // t.batch_size // t.num_steps
         k = self.chunk or choose_chunk(cfg, steps_per_epoch)
-        self.emit(Started(cfg, device_name(tf), fl,
+        self.emit(Started(cfg, device_name, fl,
                           baselines.window_floor(d.base, d.rules, t.num_steps),
-                          steps_per_epoch, steps_per_epoch * t.epochs, k))
+                          steps_per_epoch, steps_per_epoch * t.epochs, k, notice))
 
         model = build_model(cfg, seed=d.seed)
         optimizer = build_optimizer(cfg)

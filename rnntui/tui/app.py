@@ -311,6 +311,8 @@ class RnnTui(RunActions, App):
         if isinstance(e, Started):
             self.started = e
             status.device = e.device
+            if e.notice:
+                self.notify(e.notice, severity="warning", timeout=6)
             self.chart.set_floors([(f.name, f.loss) for f in e.floors])
             status.detail = f"compiling (chunks of {e.chunk} batches)"
         elif isinstance(e, Compiled):

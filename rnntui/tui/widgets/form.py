@@ -132,6 +132,8 @@ class ConfigForm(VerticalScroll):
                           id=f"field-{name}")
         if f.kind == "bool":
             return Switch(value=value, id=f"field-{name}")
+        if f.kind == "device":
+            return Input(value=value, id=f"field-{name}", select_on_focus=False)
         return NumberInput(name, value=format_value(name, value), id=f"field-{name}",
                            select_on_focus=False)
 

@@ -54,7 +54,7 @@ class PredictionsPanel(Horizontal):
     """Updated by the app with the newest Predictions event."""
 
     def compose(self) -> ComposeResult:
-        yield Static("predictions appear once training runs", id="pred-series")
+        yield Static("predictions show during training", id="pred-series")
         yield Static("", id="pred-combos")
 
     _last: Predictions | None = None
@@ -74,5 +74,5 @@ class PredictionsPanel(Horizontal):
 
     def clear(self) -> None:
         self._last = None
-        self.query_one("#pred-series", Static).update("predictions appear once training runs")
+        self.query_one("#pred-series", Static).update("predictions show during training")
         self.query_one("#pred-combos", Static).update("")
