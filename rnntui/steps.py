@@ -21,7 +21,7 @@ class Steps:
     """
 
     def __init__(self, tf, model, optimizer, config: Config, chunk: int, jit: bool = True):
-        self.tf, self.model, self.optimizer = tf, model, optimizer
+        self.tf = tf
         self.k = chunk
         t, m = config.train, config.model
         self.batch, self.num_steps = t.batch_size, t.num_steps
@@ -111,6 +111,3 @@ class Steps:
             self.train(empty, empty, self.zero_state())
             done.result()
 
-
-def make_steps(tf, model, optimizer, config: Config, chunk: int, jit: bool = True) -> Steps:
-    return Steps(tf, model, optimizer, config, chunk, jit)

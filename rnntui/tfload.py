@@ -61,9 +61,5 @@ def pick_device(tf, wanted: str) -> tuple[str, str, str]:
 
 
 def device_name(tf) -> str:
-    """'CPU', or the first GPU's name."""
-    gpus = tf.config.list_physical_devices("GPU")
-    if not gpus:
-        return "CPU"
-    details = tf.config.experimental.get_device_details(gpus[0])
-    return details.get("device_name", "GPU")
+    """'CPU', or the name of the GPU that `auto` would take."""
+    return pick_device(tf, "auto")[1]

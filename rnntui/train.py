@@ -115,7 +115,7 @@ class Trainer:
 
     def _run_on(self, tf, feed: EpochFeed, device_name: str, notice: str) -> Event:
         from .model import build_model, build_optimizer
-        from .steps import make_steps
+        from .steps import Steps
 
         cfg, d, t = self.config, self.config.data, self.config.train
         fl = baselines.floors(d.base, d.rules)
@@ -129,7 +129,7 @@ class Trainer:
 
         model = build_model(cfg, seed=d.seed)
         optimizer = build_optimizer(cfg)
-        steps = make_steps(tf, model, optimizer, cfg, k, jit=self.jit)
+        steps = Steps(tf, model, optimizer, cfg, k, jit=self.jit)
         ckpt = self.resume
         if ckpt is not None:
             ckpt.restore(self.checkpoint_path or Path("checkpoint"), model, optimizer)
@@ -201,7 +201,6 @@ class Trainer:
         if math.isnan(val_loss):  # stopped before the first epoch ended, or nothing left
             val_loss = steps.evaluate(vxw, vyw)[0]
         wall = time.perf_counter() - start
-        self.model = model
         trained = step - (ckpt.step if ckpt else 0)
         return self.emit(Finished(
             step, epochs_done, train_loss, val_loss,
