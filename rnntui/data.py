@@ -2,11 +2,17 @@
 
 X_t is a fair coin and P(Y_t=1) = base + sum_i delta_i * X_{t-lag_i}. Unlike the seed's
 gen_data, which reads X[i-3] at i < 3 from the end of the array, every Y here has a real
-history: the series starts max_lag draws of X before its first Y.
+history: X exists before the series' first step.
+
+Every draw is a pure function of (key, position): SplitMix64 (the generator behind Java's
+SplittableRandom) evaluated at the position, so any stretch of a series can be made on its
+own. That is what lets a 100M-step epoch be fed in slabs of about a million steps, each
+row's stretch made when it is needed, with memory that does not grow with the series.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
@@ -15,32 +21,84 @@ from .config import Config, DataConfig, Rules, check_probabilities, check_rules
 
 # Spawn keys that keep the training epochs and the validation series on separate streams.
 _TRAIN, _VAL = 0, 1
+SLAB_STEPS = 1 << 20  # series steps per slab of the feed: ~25 MB of temporaries at most
+_BLOCK = 1 << 20  # steps per piece when `generate` makes a long series
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+def _splitmix(key: np.uint64, pos: np.ndarray) -> np.ndarray:
+    """SplitMix64's output number pos+1 for seed `key`, for every position at once."""
+    z = pos.astype(np.uint64)  # negative positions (the history) wrap, which is fine
+    z += np.uint64(1)
+    z *= _GOLDEN
+    z += key
+    z ^= z >> np.uint64(30)
+    z *= _MIX1
+    z ^= z >> np.uint64(27)
+    z *= _MIX2
+    z ^= z >> np.uint64(31)
+    return z
+
+
+def _seed_sequence(seed: int | np.random.SeedSequence) -> np.random.SeedSequence:
+    return seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+
+
+class Series:
+    """One series of the task, any stretch of it on demand.
+
+    X_t is the top bit of one SplitMix64 output and Y_t compares 24 bits of another with
+    P(Y_t=1), so P(Y_t=1) is exact for probabilities that are multiples of 2^-24.
+    """
+
+    def __init__(self, seed: int | np.random.SeedSequence, base: float = 0.5,
+                 rules: Rules = ((3, 0.5), (8, -0.25))):
+        self.rules = check_rules(tuple(rules))
+        check_probabilities(base, self.rules)
+        self.base = base
+        self.pad = max((lag for lag, _ in self.rules), default=0)
+        self.kx, self.ky = _seed_sequence(seed).generate_state(2, np.uint64)
+
+    def rows(self, starts: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) of shape (len(starts), length): row i is steps starts[i] .. +length."""
+        pos = np.asarray(starts, dtype=np.int64)[:, None] + np.arange(-self.pad, length)
+        xe = (_splitmix(self.kx, pos) >> np.uint64(63)).astype(np.uint8)
+        # Probabilities are sums of a few deltas: float32 is exact enough and halves memory.
+        p = np.full((len(pos), length), self.base, dtype=np.float32)
+        for lag, delta in self.rules:
+            p += np.float32(delta) * xe[:, self.pad - lag: self.pad - lag + length]
+        u = (_splitmix(self.ky, pos[:, self.pad:]) >> np.uint64(40)).astype(np.float32)
+        u *= np.float32(2.0 ** -24)
+        return xe[:, self.pad:], (u < p).view(np.uint8)
 
 
 def generate(size: int, seed: int | np.random.SeedSequence, base: float = 0.5,
              rules: Rules = ((3, 0.5), (8, -0.25))) -> tuple[np.ndarray, np.ndarray]:
     """A series of `size` steps as uint8 arrays (x, y); the same seed gives the same series."""
-    rules = check_rules(tuple(rules))
-    check_probabilities(base, rules)
     if size < 0:
         raise ValueError(f"size: {size} is negative; it must be >= 0")
-    rng = np.random.default_rng(seed)
-    pad = max((lag for lag, _ in rules), default=0)
-    x = rng.integers(0, 2, size=size + pad, dtype=np.uint8)
-    # Probabilities are sums of a few deltas: float32 is exact enough and halves the memory.
-    p = np.full(size, base, dtype=np.float32)
-    for lag, delta in rules:
-        p += np.float32(delta) * x[pad - lag: pad - lag + size]
-    y = (rng.random(size, dtype=np.float32) < p).view(np.uint8)
-    return x[pad:], y
+    series = Series(seed, base, rules)
+    x, y = np.empty(size, np.uint8), np.empty(size, np.uint8)
+    for s in range(0, size, _BLOCK):
+        n = min(_BLOCK, size - s)
+        x[s:s + n], y[s:s + n] = (a[0] for a in series.rows(np.array([s]), n))
+    return x, y
 
 
 def series_seed(seed: int, stream: int, index: int = 0) -> np.random.SeedSequence:
     return np.random.SeedSequence([seed, stream, index])
 
 
-def train_series(cfg: DataConfig, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+def train_series_of(cfg: DataConfig, epoch: int) -> Series:
     """The training series for an epoch: a new one each epoch (fresh) or always the first."""
+    index = epoch if cfg.data_mode == "fresh" else 0
+    return Series(series_seed(cfg.seed, _TRAIN, index), cfg.base, cfg.rules)
+
+
+def train_series(cfg: DataConfig, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+    """The whole training series of an epoch, in memory (the trainer streams it instead)."""
     index = epoch if cfg.data_mode == "fresh" else 0
     return generate(cfg.size, series_seed(cfg.seed, _TRAIN, index), cfg.base, cfg.rules)
 
@@ -71,34 +129,55 @@ def unwindow(batches: np.ndarray) -> np.ndarray:
 
 
 class EpochFeed:
-    """Training windows per epoch, the next epoch's series made ahead in a thread.
+    """Training windows in slabs of about SLAB_STEPS series steps, the next slab made ahead
+    in a thread (across epoch ends too), so memory stays bounded for any series length.
 
-    numpy's generators release the GIL while they fill arrays, so making the next series
-    overlaps the TensorFlow work of the current epoch and training never waits on data.
+    numpy's array work releases the GIL, so making the next slab overlaps the TensorFlow
+    work on the current one and training does not wait on data.
     """
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, chunk: int = 1):
         self.config = config
+        t = config.train
+        self.chunk = chunk
+        self.part = config.data.size // t.batch_size  # steps per row, as in windows()
+        self.batches = self.part // t.num_steps  # per epoch
+        per_batch = t.batch_size * t.num_steps
+        self.slab = chunk * max(1, SLAB_STEPS // (chunk * per_batch))  # batches per slab
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rnntui-data")
-        self._next: dict[int, Future] = {}
-        self._fixed: tuple[np.ndarray, np.ndarray] | None = None
+        self._next: dict[tuple[int, int], Future] = {}
 
-    def _make(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+    def _make(self, epoch: int, s0: int) -> tuple[np.ndarray, np.ndarray]:
         t = self.config.train
-        x, y = train_series(self.config.data, epoch)
-        return windows(x, t.batch_size, t.num_steps), windows(y, t.batch_size, t.num_steps)
+        s1 = min(s0 + self.slab, self.batches)
+        starts = np.arange(t.batch_size, dtype=np.int64) * self.part + s0 * t.num_steps
+        x, y = train_series_of(self.config.data, epoch).rows(starts, (s1 - s0) * t.num_steps)
+        shape = (t.batch_size, s1 - s0, t.num_steps)
+        return tuple(np.ascontiguousarray(a.reshape(shape).transpose(1, 0, 2)) for a in (x, y))
+
+    def _take(self, epoch: int, s0: int) -> tuple[np.ndarray, np.ndarray]:
+        fut = self._next.pop((epoch, s0), None)
+        out = fut.result() if fut is not None else self._make(epoch, s0)
+        nxt = (epoch, s0 + self.slab) if s0 + self.slab < self.batches else (epoch + 1, 0)
+        if nxt[0] < self.config.train.epochs and nxt not in self._next:
+            self._next[nxt] = self._pool.submit(self._make, *nxt)
+        return out
+
+    def chunks(self, epoch: int, start: int = 0) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(first batch, x, y) for chunks of up to `chunk` batches of an epoch, from batch
+        `start` on; x and y have shape (batches, batch_size, num_steps)."""
+        for s0 in range(start, self.batches, self.slab):
+            xs, ys = self._take(epoch, s0)
+            for c0 in range(0, len(xs), self.chunk):
+                yield s0 + c0, xs[c0:c0 + self.chunk], ys[c0:c0 + self.chunk]
 
     def epoch(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
-        """(x, y) windows for `epoch`; starts making epoch+1 before returning."""
-        if self.config.data.data_mode == "fixed":
-            if self._fixed is None:
-                self._fixed = self._make(0)
-            return self._fixed
-        fut = self._next.pop(epoch, None)
-        out = fut.result() if fut is not None else self._make(epoch)
-        if epoch + 1 < self.config.train.epochs:
-            self._next[epoch + 1] = self._pool.submit(self._make, epoch + 1)
-        return out
+        """All of an epoch's windows at once (for tests and tools; training streams)."""
+        parts = list(self.chunks(epoch))
+        empty = np.zeros((0, self.config.train.batch_size, self.config.train.num_steps),
+                         np.uint8)
+        return tuple(np.concatenate([p[i] for p in parts]) if parts else empty
+                     for i in (1, 2))
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -95,25 +95,24 @@ class Trainer:
         return event
 
     def run(self) -> Event:
-        feed = None
+        self._feed: EpochFeed | None = None
         try:
-            feed = EpochFeed(self.config)
-            return self._run(feed)
+            return self._run()
         except Exception as exc:  # reported, never raised: the app and the CLI show it
             return self.emit(_fail(exc))
         finally:
-            if feed is not None:
-                feed.close()
+            if self._feed is not None:
+                self._feed.close()
 
-    def _run(self, feed: EpochFeed) -> Event:
+    def _run(self) -> Event:
         from .tfload import pick_device, quiet_tensorflow
 
         tf = quiet_tensorflow()
         device, name, notice = pick_device(tf, self.config.train.device)
         with tf.device(device):
-            return self._run_on(tf, feed, name, notice)
+            return self._run_on(tf, name, notice)
 
-    def _run_on(self, tf, feed: EpochFeed, device_name: str, notice: str) -> Event:
+    def _run_on(self, tf, device_name: str, notice: str) -> Event:
         from .model import build_model, build_optimizer
         from .steps import Steps
 
@@ -142,6 +141,7 @@ class Trainer:
                 save_checkpoint(self.checkpoint_path, Checkpoint.capture(
                     epoch, batch, step, model, optimizer, [s.numpy() for s in state]))
 
+        self._feed = feed = EpochFeed(cfg, k)
         combos = _ComboTable(vx, d.rules, d.base, vxw.shape, len(vx) // t.batch_size)
         step = ckpt.step if ckpt else 0
         first_epoch, first_batch = (ckpt.epoch, ckpt.batch) if ckpt else (0, 0)
@@ -149,13 +149,12 @@ class Trainer:
         rate, train_loss, val_loss = 0.0, math.nan, math.nan
         start = time.perf_counter()
         for epoch in range(first_epoch, t.epochs):
-            xw, yw = feed.epoch(epoch)
             b0 = first_batch if epoch == first_epoch else 0
             state = steps.zero_state()
             if b0 and ckpt is not None and ckpt.state:
                 state = [tf.constant(s) for s in ckpt.state]
             epoch_losses, done = [], b0
-            for c0 in range(b0, len(xw), k):
+            for c0, xs, ys in feed.chunks(epoch, b0):
                 self.control.wait_while_paused()
                 if self.control.stopped:
                     break
@@ -163,7 +162,7 @@ class Trainer:
                 if lr is not None:
                     optimizer.learning_rate = lr
                 t1 = time.perf_counter()
-                losses, norm, state = steps.train(xw[c0:c0 + k], yw[c0:c0 + k], state)
+                losses, norm, state = steps.train(xs, ys, state)
                 step += len(losses)
                 done = c0 + len(losses)
                 epoch_losses.append(losses)
@@ -183,7 +182,7 @@ class Trainer:
                     last_pred = time.perf_counter()
             if epoch_losses:
                 train_loss = float(np.mean(np.concatenate(epoch_losses)))
-            if self.control.stopped and done < len(xw):
+            if self.control.stopped and done < feed.batches:
                 # A partial epoch: save where it stands, and report the validation loss the
                 # model has now.
                 save(epoch, done, state)
