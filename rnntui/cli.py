@@ -11,6 +11,8 @@ import argparse
 import json
 import os
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from .config import (
@@ -205,19 +207,50 @@ def cmd_train(args: argparse.Namespace) -> int:
         truncate_metrics(path, resume.step)
     else:
         cfg = config_from_args(args, list(FIELDS))
+    # Before anything starts TensorFlow's runtime (the run's TensorBoard writer does):
+    # logical CPU devices and the multiworker collectives can only be set up before it.
+    strategy = _strategy(cfg)
+    scratch = None
+    if strategy is not None and not _is_chief(cfg):
+        # Multiworker: the chief records the run; the other workers train in step with it
+        # and keep their checkpoints in a scratch folder that goes when they finish.
+        scratch = tempfile.TemporaryDirectory(prefix="rnntui-worker-")
+        path = Path(scratch.name)
+    elif not args.resume:
         path = new_run(cfg, args.runs_dir, args.name)
     report = report_for(args.json, sys.stdout)
-    report.announce_run(str(path), resume.step if resume else 0)
+    report.announce_run(str(path) if scratch is None else "(not recorded: not the chief)",
+                        resume.step if resume else 0)
     recorder = Recorder(path)
 
     def on_event(event):
         recorder.on_event(event)
         report.on_event(event)
 
-    final = Trainer(cfg, on_event, checkpoint_path=path / CHECKPOINT, resume=resume).run()
+    final = Trainer(cfg, on_event, checkpoint_path=path / CHECKPOINT, resume=resume,
+                    strategy=strategy).run()
     recorder.close()
     report.close(final)
+    if scratch is not None:
+        scratch.cleanup()
     return 0 if final.kind == "finished" else 1
+
+
+def _strategy(cfg: Config):
+    """distribute.make_strategy for a distributed config (None for one device); a setting
+    that cannot be had here (replicas, batch split, TF_CONFIG) is a ConfigError: exit 2."""
+    if cfg.train.strategy == "none":
+        return None
+    from .distribute import make_strategy
+    from .tfload import quiet_tensorflow
+
+    return make_strategy(quiet_tensorflow(), cfg)
+
+
+def _is_chief(cfg: Config) -> bool:
+    from .distribute import is_chief
+
+    return cfg.train.strategy != "multiworker" or is_chief()
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:

@@ -22,6 +22,10 @@ Rules = tuple[tuple[int, float], ...]
 CELLS = ("basic", "rnn", "gru", "lstm")
 OPTIMIZERS = ("adagrad", "adam", "rmsprop", "sgd")
 DATA_MODES = ("fresh", "fixed")
+STRATEGIES = ("none", "mirrored", "multiworker")
+CUDNN = ("auto", "on", "off")
+PRECISIONS = ("float32", "mixed")
+MAX_REPLICAS = 64
 MAX_RULES = 10
 MAX_LAG = 1000
 
@@ -61,6 +65,17 @@ class TrainConfig:
     epochs: int = 1
     carry_state: bool = True  # carry each batch's final state into the next (off: reset each batch)
     device: str = "auto"  # auto (the GPU when there is one), cpu, gpu or gpu:N
+    # none: one device; mirrored: the local GPUs (or `replicas` logical CPU devices);
+    # multiworker: the hosts in TF_CONFIG. The batch's rows split evenly over replicas.
+    strategy: str = "none"
+    replicas: int = 0  # mirrored: how many (0: every local GPU, or 1 CPU device)
+    cudnn: str = "auto"  # on a GPU, LSTM/GRU: the fused cuDNN kernel (on) or XLA (off)
+    precision: str = "float32"  # mixed: float16 compute with float32 weights, on a GPU
+
+
+def states_per_layer(cell: str) -> int:
+    """State tensors each layer carries: (h, c) for the LSTM, h for the others."""
+    return 2 if cell == "lstm" else 1
 
 
 @dataclass(frozen=True)
@@ -139,6 +154,12 @@ def _fields() -> dict[str, Field]:
         Field("epochs", "train", "int", "epochs", 1, 100_000),
         Field("carry_state", "train", "bool", "carry the state across batches"),
         Field("device", "train", "device", "where to train"),
+        Field("strategy", "train", "choice", "tf.distribute strategy", choices=STRATEGIES),
+        Field("replicas", "train", "int", "mirrored replicas (0 = all GPUs)", 0, MAX_REPLICAS),
+        Field("cudnn", "train", "choice", "LSTM/GRU on a GPU: cuDNN kernel or XLA",
+              choices=CUDNN),
+        Field("precision", "train", "choice", "mixed = float16 compute on a GPU",
+              choices=PRECISIONS),
     ]
     return {x.name: x for x in f}
 
@@ -267,6 +288,14 @@ def cross_errors(values: dict[str, Any]) -> dict[str, str]:
                 errors[name] = (
                     f"{name}: {values[name]} is too small for one batch: needs at least"
                     f" batch_size x num_steps = {b} x {t} = {b * t}")
+    if values.get("replicas", 0) > 0 and "batch_size" in values:
+        b, r = values["batch_size"], values["replicas"]
+        if b % r:
+            errors["batch_size"] = (f"batch_size: {b} does not split evenly over {r} replicas;"
+                                    " it must be a multiple of replicas")
+    if values.get("replicas", 0) > 1 and values.get("strategy") == "none":
+        errors["replicas"] = (f"replicas: {values['replicas']} needs strategy mirrored;"
+                              " with strategy none it must be 0 or 1")
     return errors
 
 

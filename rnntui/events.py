@@ -43,6 +43,8 @@ class Started(Event):
 class Compiled(Event):
     kind = "compiled"
     seconds: float
+    kernel: str = ""  # how it runs: "XLA", "cuDNN fused kernel", precision, replicas
+    fused: bool = False  # the traced program runs a cuDNN RNN kernel
 
 
 @dataclass
@@ -104,3 +106,4 @@ class Failed(Event):
     kind = "failed"
     message: str
     detail: str = field(default="", repr=False)
+    bad_field: str = ""  # the config field at fault, when a setting cannot be had here

@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from .config import Config
+from .config import Config, states_per_layer
 
 UNROLL_MAX = 64  # windows up to this long are unrolled: faster for the short windows of the task
 
@@ -79,42 +79,56 @@ class GRUCell(keras.layers.Layer):
         return {**super().get_config(), "units": self.units}
 
 
-def states_per_layer(cell: str) -> int:
-    return 2 if cell == "lstm" else 1
-
-
-def _layer(cell: str, units: int, unroll: bool, name: str) -> keras.layers.Layer:
-    common = dict(return_sequences=True, return_state=True, unroll=unroll, name=name)
+def _layer(cell: str, units: int, unroll: bool, name: str, cudnn: bool,
+           dtype) -> keras.layers.Layer:
+    """One recurrent layer. With `cudnn` (LSTM/GRU on a GPU, see accel.py) Keras's own layer
+    takes its cuDNN path, which needs the loop rolled; otherwise cuDNN is turned off, since
+    a cuDNN op inside the XLA program would not compile."""
+    common = dict(return_sequences=True, return_state=True, unroll=unroll and not cudnn,
+                  name=name, dtype=dtype)
     if cell == "basic":
-        return keras.layers.RNN(BasicCell(units), **common)
+        return keras.layers.RNN(BasicCell(units, dtype=dtype), **common)
     if cell == "rnn":
         return keras.layers.SimpleRNN(units, **common)
     if cell == "gru":
-        return keras.layers.RNN(GRUCell(units), **common)
+        if cudnn:  # keras.layers.GRU(reset_after=True) is GRUCell's math and weight layout
+            return keras.layers.GRU(units, use_cudnn=True, **common)
+        return keras.layers.RNN(GRUCell(units, dtype=dtype), **common)
     if cell == "lstm":
-        return keras.layers.LSTM(units, **common)
+        return keras.layers.LSTM(units, use_cudnn=cudnn, **common)
     raise ValueError(f"cell: {cell!r} is not one of basic, rnn, gru, lstm")
 
 
-def build_model(config: Config, seed: int | None = None) -> keras.Model:
+def build_model(config: Config, seed: int | None = None, kernel: str = "xla",
+                mixed: bool = False) -> keras.Model:
     """The network for a config: one-hot x of shape (batch, num_steps, 2) and the states in,
-    logits over the 2 classes and the final states out. `seed` fixes the initial weights."""
+    logits over the 2 classes and the final states out. `seed` fixes the initial weights.
+
+    `kernel` is "xla" or "cudnn" (accel.choose_kernel). `mixed`: the recurrent layers
+    compute in float16 with float32 weights; the logits and the carried states stay
+    float32, so the loss and the state between batches keep their precision."""
     if seed is not None:
         keras.utils.set_random_seed(seed)
     m, t = config.model, config.train
     units, per = m.state_size, states_per_layer(m.cell)
+    policy = keras.DTypePolicy("mixed_float16") if mixed else None
     x_in = keras.Input((t.num_steps, 2), name="x")
     state_in = [keras.Input((units,), name=f"state{i}") for i in range(m.num_layers * per)]
     h, state_out = x_in, []
     for layer in range(m.num_layers):
-        rnn = _layer(m.cell, units, t.num_steps <= UNROLL_MAX, f"{m.cell}{layer}")
-        out = rnn(h, initial_state=state_in[layer * per:(layer + 1) * per])
-        h, state_out = out[0], state_out + list(out[1:])
-    logits = keras.layers.Dense(2, name="logits")(h)
+        rnn = _layer(m.cell, units, t.num_steps <= UNROLL_MAX, f"{m.cell}{layer}",
+                     kernel == "cudnn", policy)
+        initial = state_in[layer * per:(layer + 1) * per]
+        if mixed:
+            initial = [ops.cast(s, "float16") for s in initial]
+        out = rnn(h, initial_state=initial)
+        new = [ops.cast(s, "float32") for s in out[1:]] if mixed else list(out[1:])
+        h, state_out = out[0], state_out + new
+    logits = keras.layers.Dense(2, name="logits", dtype="float32")(h)
     return keras.Model([x_in, *state_in], [logits, *state_out], name="rnntui")
 
 
-def build_optimizer(config: Config) -> keras.optimizers.Optimizer:
+def build_optimizer(config: Config, mixed: bool = False) -> keras.optimizers.Optimizer:
     t = config.train
     kinds = {
         "adagrad": keras.optimizers.Adagrad,
@@ -123,7 +137,10 @@ def build_optimizer(config: Config) -> keras.optimizers.Optimizer:
         "sgd": keras.optimizers.SGD,
     }
     # Clipping is done by the trainer on the global norm it also reports.
-    return kinds[t.optimizer](learning_rate=t.learning_rate)
+    inner = kinds[t.optimizer](learning_rate=t.learning_rate)
+    # float16 gradients underflow without loss scaling; Keras's dynamic scaler skips the
+    # steps whose scaled gradients overflow and halves the scale.
+    return keras.optimizers.LossScaleOptimizer(inner) if mixed else inner
 
 
 def build_plain_model(config: Config, trained: keras.Model) -> keras.Model:

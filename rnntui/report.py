@@ -8,7 +8,7 @@ import math
 import time
 from typing import IO, Any
 
-from .events import Diverged, EpochEnd, Event, Failed, Finished, Progress, Started
+from .events import Compiled, Diverged, EpochEnd, Event, Failed, Finished, Progress, Started
 
 PLAIN_EVERY_S = 2.0  # off a terminal, a progress line at most this often
 
@@ -94,6 +94,8 @@ class PlainReport:
             self.line(f"device {event.device}; floors: {fl}; window-only {event.window_floor:.4f}")
             if event.notice:
                 self.line(f"notice: {event.notice}")
+        elif isinstance(event, Compiled):
+            self.line(f"compiled in {event.seconds:.1f}s; running {event.kernel}")
         elif isinstance(event, Progress) and time.monotonic() - self.last >= PLAIN_EVERY_S:
             self.last = time.monotonic()
             total = self.started.total_steps if self.started else 0

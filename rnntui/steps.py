@@ -9,8 +9,48 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .config import Config
-from .model import states_per_layer
+from .config import Config, states_per_layer
+
+
+def make_forward(tf, model, carry: bool):
+    """(x, y, state, training) -> (mean cross-entropy, logits, the state to carry on)."""
+
+    def forward(x, y, state, training):
+        logits, *new = model([tf.one_hot(tf.cast(x, tf.int32), 2), *state], training=training)
+        xent = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.cast(y, tf.int32), logits)
+        new = new if carry else [tf.zeros_like(s) for s in state]
+        return tf.reduce_mean(xent), logits, new
+
+    return forward
+
+
+def make_update(tf, optimizer, variables, clip: float, mixed: bool, reduce=None):
+    """(tape, loss) -> gradient norm, after one optimizer update.
+
+    `mixed`: the loss is scaled before the gradient (optimizer is a LossScaleOptimizer, which
+    unscales and skips overflowing steps); the norm is reported and clipped unscaled.
+    `reduce`: sums gradients over replicas (tf.distribute), so the norm and the clipping see
+    the whole batch's gradient, as one device would.
+    """
+
+    def update(tape, loss):
+        # Scaling the loss is scaling the gradient that backprop starts from.
+        start = optimizer.scale_loss(tf.ones_like(loss)) if mixed else None
+        grads = tape.gradient(loss, variables, output_gradients=start)
+        if reduce is not None:
+            grads, share = reduce(grads)
+        norm = tf.linalg.global_norm(grads)
+        if mixed:
+            norm = norm / optimizer.dynamic_scale
+        if clip > 0:
+            factor = tf.minimum(1.0, clip / norm)
+            grads = [g * factor for g in grads]
+        if reduce is not None:
+            grads = [g * share for g in grads]  # the optimizer sums over replicas again
+        optimizer.apply(grads, variables)
+        return norm
+
+    return update
 
 
 class Steps:
@@ -20,7 +60,8 @@ class Steps:
     caller. With carry_state off it is reset to zeros after every batch, in both.
     """
 
-    def __init__(self, tf, model, optimizer, config: Config, chunk: int, jit: bool = True):
+    def __init__(self, tf, model, optimizer, config: Config, chunk: int, jit: bool = True,
+                 mixed: bool = False):
         self.tf = tf
         self.k = chunk
         t, m = config.train, config.model
@@ -29,24 +70,15 @@ class Steps:
         self.n_states = m.num_layers * states_per_layer(m.cell)
         variables = model.trainable_variables
         optimizer.build(variables)
-        carry, clip = t.carry_state, float(t.clip_norm)
-
-        def forward(x, y, state, training):
-            logits, *new = model([tf.one_hot(tf.cast(x, tf.int32), 2), *state],
-                                 training=training)
-            xent = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.cast(y, tf.int32), logits)
-            new = new if carry else [tf.zeros_like(s) for s in state]
-            return tf.reduce_mean(xent), logits, new
+        forward = make_forward(tf, model, t.carry_state)
+        update = make_update(tf, optimizer, variables, float(t.clip_norm), mixed)
+        self._train_fn = None  # the traced training program, once compiled
 
         def train_chunk(xs, ys, n, state):
             def body(i, state, losses, norms):
                 with tf.GradientTape() as tape:
                     loss, _, new = forward(xs[i], ys[i], state, True)
-                grads = tape.gradient(loss, variables)
-                norm = tf.linalg.global_norm(grads)
-                if clip > 0:
-                    grads, _ = tf.clip_by_global_norm(grads, clip, use_norm=norm)
-                optimizer.apply(grads, variables)
+                norm = update(tape, loss)
                 return i + 1, new, losses.write(i, loss), norms.write(i, norm)
 
             losses = tf.TensorArray(tf.float32, size=self.k)
@@ -66,14 +98,28 @@ class Steps:
             losses = tf.TensorArray(tf.float32, size=size)
             probs = tf.TensorArray(tf.float32, size=size)
             _, _, losses, probs = tf.while_loop(
-                lambda i, *_: i < n, body, (tf.constant(0), self.zero_state(), losses, probs))
+                lambda i, *_: i < n, body, (tf.constant(0), self._zeros(), losses, probs))
             return losses.stack(), probs.stack()
 
         self._train = tf.function(train_chunk, jit_compile=jit)
         self._eval = tf.function(evaluate, jit_compile=jit)
 
-    def zero_state(self) -> list:
+    def _zeros(self) -> list:
         return [self.tf.zeros(self.shape) for _ in range(self.n_states)]
+
+    def zero_state(self) -> list:
+        return self._zeros()
+
+    def export_state(self, state) -> list[np.ndarray]:
+        """The carried state as (batch_size, state_size) arrays, for a checkpoint."""
+        return [s.numpy() for s in state]
+
+    def import_state(self, arrays) -> list:
+        return [self.tf.constant(a) for a in arrays]
+
+    def traced(self):
+        """The compiled training program (for graph_uses_cudnn)."""
+        return self._train_fn
 
     def _pad(self, a: np.ndarray) -> np.ndarray:
         if len(a) == self.k:
@@ -108,6 +154,8 @@ class Steps:
                     return self._eval(vxs, vys, self.tf.constant(0))
 
             done = pool.submit(compile_eval)
-            self.train(empty, empty, self.zero_state())
+            args = (self._pad(empty), self._pad(empty), self.tf.constant(0), self.zero_state())
+            self._train_fn = self._train.get_concrete_function(*args)
+            self._train(*args)
             done.result()
 

@@ -22,7 +22,7 @@ import numpy as np
 from . import baselines
 from .checkpoint import Checkpoint
 from .checkpoint import save as save_checkpoint
-from .config import Config, validate
+from .config import Config, ConfigError, validate
 from .control import Control
 from .data import EpochFeed, rule_combinations, unwindow, val_series, windows
 from .events import (
@@ -67,6 +67,8 @@ def _lr(optimizer) -> float:
 
 
 def _fail(exc: BaseException) -> Failed:
+    if isinstance(exc, ConfigError):  # a setting that cannot be had here: one line, its field
+        return Failed(str(exc), traceback.format_exc(), exc.field)
     return Failed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
 
 
@@ -79,9 +81,12 @@ class Trainer:
 
     def __init__(self, config: Config, callback: Callable[[Event], None] | None = None,
                  control: Control | None = None, chunk: int | None = None, jit: bool = True,
-                 checkpoint_path: str | Path | None = None, resume: Checkpoint | None = None):
+                 checkpoint_path: str | Path | None = None, resume: Checkpoint | None = None,
+                 strategy: tuple | None = None):
         """`checkpoint_path`: where to save a checkpoint at every epoch end and on stop.
-        `resume`: a checkpoint to continue from (its step, data position and state)."""
+        `resume`: a checkpoint to continue from (its step, data position and state).
+        `strategy`: distribute.make_strategy's result, made ahead (multiworker must be
+        made before TensorFlow runs anything); by default the trainer makes it."""
         self.config = validate(config)
         self.callback = callback or (lambda event: None)
         self.control = control or Control()
@@ -89,6 +94,7 @@ class Trainer:
         self.jit = jit
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
         self.resume = resume
+        self.strategy = strategy
 
     def emit(self, event: Event) -> Event:
         self.callback(event)
@@ -108,11 +114,19 @@ class Trainer:
         from .tfload import pick_device, quiet_tensorflow
 
         tf = quiet_tensorflow()
-        device, name, notice = pick_device(tf, self.config.train.device)
-        with tf.device(device):
-            return self._run_on(tf, name, notice)
+        t = self.config.train
+        if t.strategy == "none":
+            device, name, notice = pick_device(tf, t.device)
+            with tf.device(device):
+                return self._run_on(tf, None, name, device.startswith("/GPU"), notice)
+        from .distribute import make_strategy
 
-    def _run_on(self, tf, device_name: str, notice: str) -> Event:
+        strategy, name, on_gpu = self.strategy or make_strategy(tf, self.config)
+        with strategy.scope():
+            return self._run_on(tf, strategy, name, on_gpu, "")
+
+    def _run_on(self, tf, strategy, device_name: str, on_gpu: bool, notice: str) -> Event:
+        from .accel import choose_kernel, choose_precision, describe, graph_uses_cudnn
         from .model import build_model, build_optimizer
         from .steps import Steps
 
@@ -122,24 +136,38 @@ class Trainer:
         vxw, vyw = windows(vx, t.batch_size, t.num_steps), windows(vy, t.batch_size, t.num_steps)
         steps_per_epoch = d.size // t.batch_size // t.num_steps
         k = self.chunk or choose_chunk(cfg, steps_per_epoch)
+        kernel, why_kernel = choose_kernel(cfg, on_gpu)
+        mixed, why_mixed = choose_precision(cfg, on_gpu)
+        if strategy is not None:
+            from .distribute import DistSteps, chunk_for
+
+            k = chunk_for(k, steps_per_epoch)
+        notice = "; ".join(n for n in (notice, why_kernel, why_mixed) if n)
         self.emit(Started(cfg, device_name, fl,
                           baselines.window_floor(d.base, d.rules, t.num_steps),
                           steps_per_epoch, steps_per_epoch * t.epochs, k, notice))
 
-        model = build_model(cfg, seed=d.seed)
-        optimizer = build_optimizer(cfg)
-        steps = Steps(tf, model, optimizer, cfg, k, jit=self.jit)
+        model = build_model(cfg, seed=d.seed, kernel=kernel, mixed=mixed)
+        optimizer = build_optimizer(cfg, mixed)
+        jit = self.jit and kernel == "xla" and strategy is None
+        if strategy is None:
+            steps = Steps(tf, model, optimizer, cfg, k, jit=jit, mixed=mixed)
+        else:
+            steps = DistSteps(tf, strategy, model, optimizer, cfg, k, mixed=mixed)
         ckpt = self.resume
         if ckpt is not None:
             ckpt.restore(self.checkpoint_path or Path("checkpoint"), model, optimizer)
         t0 = time.perf_counter()
         steps.compile(vxw, vyw)
-        self.emit(Compiled(time.perf_counter() - t0))
+        replicas = strategy.num_replicas_in_sync if strategy is not None else 1
+        fused = graph_uses_cudnn(steps.traced())
+        self.emit(Compiled(time.perf_counter() - t0,
+                           describe(kernel, fused, jit, mixed, replicas), fused))
 
         def save(epoch: int, batch: int, state) -> None:
             if self.checkpoint_path is not None:
                 save_checkpoint(self.checkpoint_path, Checkpoint.capture(
-                    epoch, batch, step, model, optimizer, [s.numpy() for s in state]))
+                    epoch, batch, step, model, optimizer, steps.export_state(state)))
 
         self._feed = feed = EpochFeed(cfg, k)
         combos = _ComboTable(vx, d.rules, d.base, vxw.shape, len(vx) // t.batch_size)
@@ -152,7 +180,7 @@ class Trainer:
             b0 = first_batch if epoch == first_epoch else 0
             state = steps.zero_state()
             if b0 and ckpt is not None and ckpt.state:
-                state = [tf.constant(s) for s in ckpt.state]
+                state = steps.import_state(ckpt.state)
             epoch_losses, done = [], b0
             for c0, xs, ys in feed.chunks(epoch, b0):
                 self.control.wait_while_paused()

@@ -45,7 +45,7 @@ def fixed_events(config: Config, steps: int = 1200, seed: int = 7) -> list:
     fl = baselines.floors(d.base, d.rules)
     per_epoch = 400
     events = [Started(config, "CPU", fl, baselines.window_floor(d.base, d.rules, t.num_steps),
-                      per_epoch, per_epoch * t.epochs, 100), Compiled(2.5)]
+                      per_epoch, per_epoch * t.epochs, 100), Compiled(2.5, "XLA")]
     s = np.arange(1, steps + 1)
     curve = (fl[-1].loss + (fl[0].loss - fl[-1].loss) * 0.5 * (np.exp(-s / 150) + np.exp(-s / 600))
              + rng.normal(0, 0.02, steps))

@@ -316,6 +316,8 @@ class RnnTui(RunActions, App):
             self.chart.set_floors([(f.name, f.loss) for f in e.floors])
             status.detail = f"compiling (chunks of {e.chunk} batches)"
         elif isinstance(e, Compiled):
+            if self.started and e.kernel:
+                status.device = f"{self.started.device} · {e.kernel}"
             if status.state != "paused":
                 status.state = "training"
             if not self.chart.num_points:
@@ -338,6 +340,8 @@ class RnnTui(RunActions, App):
         elif isinstance(e, Failed):
             status.state = "failed"
             status.detail = e.message
+            if e.bad_field:
+                self.form.flag(e.bad_field, e.message)
         if not self.running and self.form.config is not None:
             self.show_form_config(self.form.config)
 

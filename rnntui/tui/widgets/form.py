@@ -186,6 +186,18 @@ class ConfigForm(VerticalScroll):
         self.config = config
         self.post_message(self.Changed(self, config, changed))
 
+    def flag(self, name: str, message: str) -> None:
+        """Show a problem the run found with a valid field (replicas that this machine does
+        not have) inline, as a parse error would be; the next edit re-checks and clears it."""
+        if name not in FIELDS:
+            return
+        box = self.query_one(f"#error-{name}", Static)
+        box.update(message)
+        box.display = True
+        for row in self.query(f"#row-{name}"):
+            row.set_class(True, "-invalid")
+        self._errors = {**self._errors, name: message}
+
     @property
     def errors(self) -> dict[str, str]:
         return dict(self._errors)

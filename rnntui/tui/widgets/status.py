@@ -38,7 +38,7 @@ class StatusPanel(Vertical):
     state: reactive[str] = reactive("idle")
     """idle / loading TensorFlow / compiling / training / paused / finished / diverged / failed"""
     device: reactive[str] = reactive("-")
-    """CPU, or the GPU's name, once TensorFlow has loaded."""
+    """CPU, or the GPU's name, once TensorFlow has loaded; then how the run uses it."""
     detail: reactive[str] = reactive("")
     """Epoch, step, steps/s, ETA, or the reason a run ended."""
     verdict: reactive[Verdict | None] = reactive(None)
@@ -78,9 +78,10 @@ class StatusPanel(Vertical):
                                                            layout=False)
 
     def watch_device(self) -> None:
+        # The one box sized to its text ("CPU · XLA" or a GPU's long name and its kernel):
+        # it changes twice a run, so its layout pass costs nothing.
         if hasattr(self, "_sparks"):
-            self.query_one("#status-device", Static).update(f"device [b]{self.device}[/]",
-                                                            layout=False)
+            self.query_one("#status-device", Static).update(f"device [b]{self.device}[/]")
 
     def watch_detail(self) -> None:
         if hasattr(self, "_sparks"):

@@ -1,0 +1,174 @@
+"""Training over several replicas with tf.distribute: mirrored (the local GPUs, or logical CPU
+devices for testing) and multiworker (the hosts in TF_CONFIG).
+
+How it keeps a single device's results:
+- The batch's rows split evenly: replica r takes rows r*B/R .. (r+1)*B/R of every batch
+  and carries the state of those rows only, so the carried state means what it does on one
+  device.
+- Each replica's loss is its rows' mean divided by R; summed over replicas it is the whole
+  batch's mean. The gradients are summed over replicas before the norm and the clipping,
+  so both see the whole batch's gradient. The Keras 3 optimizer sums gradients over
+  replicas once more inside `apply`, so each replica hands it 1/R of the summed gradient.
+
+Why not the one-device program: tf.distribute refuses an optimizer update (a sync point)
+inside a tf.while_loop, and XLA does not compile a program over several devices. So each
+batch is one call of a graph function. Unrolling 15 batches into one traced call was
+measured slower (LSTM 8, 2 CPU replicas, 120 batches: 13 s to trace, 7 s a call, 30 s in
+all, against 1.4 s to trace and 5.4 s in all for a call per batch), so a trainer chunk of
+up to DIST_CHUNK batches is a Python loop of calls, and the chunks keep the stop and pause
+response near 100 ms.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from .config import Config, ConfigError
+from .steps import Steps, make_forward, make_update
+from .tfload import split_cpu
+
+DIST_CHUNK = 25  # batches per trainer chunk: ~4 ms each for a small LSTM on 2 CPU replicas
+
+
+def chunk_for(chunk: int, steps_per_epoch: int) -> int:
+    """Batches per trainer chunk: at most `chunk` and DIST_CHUNK, in even chunks (an epoch
+    of 60 batches runs as 20 + 20 + 20, not 25 + 25 + 10)."""
+    k = max(1, min(chunk, DIST_CHUNK))
+    calls = -(-steps_per_epoch // k)
+    return max(1, -(-steps_per_epoch // calls))
+
+
+def is_chief() -> bool:
+    """Whether this process is the multiworker chief (worker 0 when there is no chief)."""
+    try:
+        cfg = json.loads(os.environ.get("TF_CONFIG", "") or "{}")
+    except ValueError:
+        return True
+    task = cfg.get("task", {})
+    kind, index = task.get("type", "worker"), int(task.get("index", 0))
+    has_chief = "chief" in cfg.get("cluster", {})
+    return kind == "chief" or (not has_chief and kind == "worker" and index == 0)
+
+
+def make_strategy(tf, config: Config):
+    """(strategy, device name to show, on a GPU). ConfigError when it cannot be had."""
+    t = config.train
+    if t.strategy == "multiworker":
+        if not os.environ.get("TF_CONFIG"):
+            raise ConfigError("strategy", "multiworker needs TF_CONFIG set (the cluster and"
+                              " this task); see the README")
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        gpus = tf.config.list_logical_devices("GPU")
+        where = f"{len(gpus)} GPU" if gpus else "CPU"
+        name = f"{strategy.num_replicas_in_sync} replicas, multiworker ({where} per worker)"
+        _check_split(t.batch_size, strategy.num_replicas_in_sync)
+        return strategy, name, bool(gpus)
+    # Physical, not logical: listing logical devices would start the runtime, after which
+    # the CPU can no longer be split.
+    gpus = [] if t.device == "cpu" else tf.config.list_physical_devices("GPU")
+    if gpus:
+        n = t.replicas or len(gpus)
+        if n > len(gpus):
+            raise ConfigError("replicas", f"{n} asked for, {len(gpus)} GPUs visible")
+        devices, kind = [f"/GPU:{i}" for i in range(n)], "GPU"
+    else:
+        n = t.replicas or 1
+        if n > 1:
+            split_cpu(tf, n)
+        have = len(tf.config.list_logical_devices("CPU"))
+        if have < n:
+            raise ConfigError("replicas", f"{n} CPU devices asked for; TensorFlow started in"
+                              f" this process with {have} (restart to change it)")
+        devices, kind = [f"/CPU:{i}" for i in range(n)], "CPU"
+    _check_split(t.batch_size, n)
+    # One device of each kind on one host: reduce by copying to one device (the default
+    # NCCL all-reduce is for GPUs only).
+    ops = None if kind == "GPU" else tf.distribute.ReductionToOneDevice()
+    strategy = tf.distribute.MirroredStrategy(devices, cross_device_ops=ops)
+    return strategy, f"{n} x {kind}, mirrored", kind == "GPU"
+
+
+def _check_split(batch_size: int, replicas: int) -> None:
+    if batch_size % replicas:
+        raise ConfigError("batch_size", f"{batch_size} does not split evenly over {replicas}"
+                          " replicas; it must be a multiple of the replica count")
+
+
+class DistSteps(Steps):
+    """Steps over a tf.distribute strategy. The state is a list of per-replica values.
+
+    Evaluation runs the one-device program on the first device over the whole batch, with
+    the mirrored weights: every replica holds the same weights, so it is the same result.
+    """
+
+    def __init__(self, tf, strategy, model, optimizer, config: Config, chunk: int,
+                 mixed: bool = False):
+        super().__init__(tf, model, optimizer, config, chunk, jit=False, mixed=mixed)
+        self.strategy = strategy
+        self.replicas = r = strategy.num_replicas_in_sync
+        self.rows = self.batch // r
+        variables = model.trainable_variables
+        forward = make_forward(tf, model, config.train.carry_state)
+        sum_op = tf.distribute.ReduceOp.SUM
+
+        def reduce(grads):
+            ctx = tf.distribute.get_replica_context()
+            return ctx.all_reduce(sum_op, grads), 1.0 / r
+
+        update = make_update(tf, optimizer, variables, float(config.train.clip_norm), mixed,
+                             reduce)
+
+        def replica_step(x, y, state):
+            with tf.GradientTape() as tape:
+                loss, _, state = forward(x, y, state, True)
+                part = loss / r  # summed over replicas: the whole batch's mean
+            norm = update(tape, part)
+            return tf.distribute.get_replica_context().all_reduce(sum_op, part), norm, state
+
+        def train_step(x, y, state):
+            loss, norm, state = strategy.run(replica_step, (x, y, state))
+            first = strategy.experimental_local_results
+            return first(loss)[0], first(norm)[0], state
+
+        self._dist_train = tf.function(train_step)
+
+    def _split(self, arrays: np.ndarray, axis: int):
+        """A per-replica value: replica r gets rows r*rows .. (r+1)*rows along `axis`."""
+        rows, tf = self.rows, self.tf
+
+        def part(ctx):
+            r = ctx.replica_id_in_sync_group
+            index = [slice(None)] * arrays.ndim
+            index[axis] = slice(r * rows, (r + 1) * rows)
+            return tf.constant(arrays[tuple(index)])
+
+        return self.strategy.experimental_distribute_values_from_function(part)
+
+    def zero_state(self) -> list:
+        zeros = np.zeros(self.shape, np.float32)
+        return [self._split(zeros, 0) for _ in range(self.n_states)]
+
+    def export_state(self, state) -> list[np.ndarray]:
+        return [self.strategy.gather(s, axis=0).numpy() for s in state]
+
+    def import_state(self, arrays) -> list:
+        return [self._split(np.asarray(a, np.float32), 0) for a in arrays]
+
+    def train(self, xs: np.ndarray, ys: np.ndarray, state: list):
+        losses, norms = [], []
+        for x, y in zip(xs, ys, strict=True):
+            loss, norm, state = self._dist_train(self._split(x, 0), self._split(y, 0), state)
+            losses.append(loss)
+            norms.append(norm)
+        losses = np.array([v.numpy() for v in losses], np.float32)
+        return losses, float(np.mean([v.numpy() for v in norms])) if norms else 0.0, state
+
+    def compile(self, vxs: np.ndarray, vys: np.ndarray) -> None:
+        """Trace the training step now (it runs nothing) and compile the evaluation, so the
+        first chunk does not pay for them."""
+        x = self._split(np.zeros((self.batch, self.num_steps), np.uint8), 0)
+        self._train_fn = self._dist_train.get_concrete_function(x, x, self.zero_state())
+        self._eval(vxs, vys, self.tf.constant(0))
