@@ -1,0 +1,79 @@
+"""The app with the device, strategy and kernel settings: chosen by keys, trained for real."""
+
+from __future__ import annotations
+
+from appsupport import TINY, type_into, wait_for
+from textual.widgets import Static
+
+from rnntui.tui.app import make_app
+
+
+async def choose(pilot, field: str, downs: int) -> None:
+    """Open a select by keys and move down `downs` options from the current one."""
+    pilot.app.query_one(f"#field-{field}").focus()
+    await pilot.pause()
+    await pilot.press("enter", *["down"] * downs, "enter")
+    await pilot.pause()
+
+
+def device_line(app) -> str:
+    return str(app.query_one("#status-device", Static).render())
+
+
+async def test_train_mirrored_over_two_cpu_devices_from_the_form(tmp_path):
+    app = make_app(preload_tf=False, runs_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for field, text in {**TINY, "epochs": "1", "replicas": "2"}.items():
+            await type_into(pilot, field, text)
+        # Replicas without a strategy: said inline, and F5 cannot start.
+        assert app.form.errors["replicas"].startswith("replicas: 2 needs strategy mirrored")
+        assert app.form.config is None
+        await choose(pilot, "strategy", 1)  # none -> mirrored
+        assert app.form.config is not None, app.form.errors
+        assert app.form.config.train.strategy == "mirrored"
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: app.status.state in ("finished", "failed", "diverged"))
+        assert app.status.state == "finished", app.status.detail
+        assert app.chart.num_points == 80  # 20000 // 50 // 5 batches, each on the chart
+        assert device_line(app) == "device 2 x CPU, mirrored · graph, no XLA, 2 replicas"
+
+
+async def test_a_single_device_run_shows_its_kernel(tmp_path):
+    app = make_app(preload_tf=False, runs_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for field, text in {**TINY, "epochs": "1"}.items():
+            await type_into(pilot, field, text)
+        await choose(pilot, "cudnn", 1)  # auto -> on: there is no GPU here
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: app.status.state in ("finished", "failed", "diverged"))
+        assert app.status.state == "finished", app.status.detail
+        assert device_line(app) == "device CPU · XLA"
+        notes = [n.message for n in app._notifications]
+        assert any("cudnn: on needs a GPU; using XLA on the CPU" in m for m in notes), notes
+
+
+async def test_replicas_the_machine_lacks_are_flagged_on_the_field(tmp_path):
+    from rnntui.tfload import quiet_tensorflow
+
+    have = len(quiet_tensorflow().config.list_logical_devices("CPU"))
+    want = have + 1
+    app = make_app(preload_tf=False, runs_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        values = {**TINY, "epochs": "1", "batch_size": str(10 * want), "replicas": str(want)}
+        for field, text in values.items():
+            await type_into(pilot, field, text)
+        await choose(pilot, "strategy", 1)
+        assert app.form.config is not None, app.form.errors
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: app.status.state in ("finished", "failed", "diverged"))
+        assert app.status.state == "failed"
+        message = f"replicas: {want} CPU devices asked for; TensorFlow started in this process"
+        assert app.status.detail.startswith(message)
+        assert app.form.errors["replicas"].startswith(message)
+        error_box = app.query_one("#error-replicas", Static)
+        assert error_box.display and str(error_box.render()).startswith(message)
+        # What the user typed is all still there, and fixing the field clears the flag.
+        assert app.form.config.train.batch_size == 10 * want
+        await type_into(pilot, "replicas", "2")
+        assert "replicas" not in app.form.errors
+        assert not app.query_one("#error-replicas", Static).display
