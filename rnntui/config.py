@@ -288,14 +288,16 @@ def cross_errors(values: dict[str, Any]) -> dict[str, str]:
                 errors[name] = (
                     f"{name}: {values[name]} is too small for one batch: needs at least"
                     f" batch_size x num_steps = {b} x {t} = {b * t}")
-    if values.get("replicas", 0) > 0 and "batch_size" in values:
-        b, r = values["batch_size"], values["replicas"]
-        if b % r:
-            errors["batch_size"] = (f"batch_size: {b} does not split evenly over {r} replicas;"
-                                    " it must be a multiple of replicas")
-    if values.get("replicas", 0) > 1 and values.get("strategy") == "none":
-        errors["replicas"] = (f"replicas: {values['replicas']} needs strategy mirrored;"
+    r = values.get("replicas", 0)
+    if r > 1 and values.get("strategy") == "none":
+        errors["replicas"] = (f"replicas: {r} needs strategy mirrored;"
                               " with strategy none it must be 0 or 1")
+    elif r > 0 and "batch_size" in values and values["batch_size"] % r:
+        b = values["batch_size"]
+        errors["replicas"] = (f"replicas: {r} does not divide batch_size {b}; each replica"
+                              " takes an equal share of the batch's rows")
+        errors.setdefault("batch_size", f"batch_size: {b} does not split evenly over {r}"
+                          " replicas; it must be a multiple of replicas")
     return errors
 
 

@@ -122,15 +122,20 @@ def test_replicas_this_machine_lacks_are_a_failed_event_naming_the_field():
 
 
 def test_uneven_split_and_replicas_without_a_strategy_are_rejected():
-    with pytest.raises(ConfigError, match="batch_size: 20 does not split evenly over 3"):
+    with pytest.raises(ConfigError, match="replicas: 3 does not divide batch_size 20; each"):
         validate(CFG.with_values(strategy="mirrored", replicas=3))
+    from rnntui.config import cross_errors
+
+    errors = cross_errors({"batch_size": 20, "replicas": 3, "strategy": "mirrored"})
+    assert errors["batch_size"].startswith("batch_size: 20 does not split evenly over 3")
     with pytest.raises(ConfigError, match="replicas: 2 needs strategy mirrored"):
         validate(CFG.with_values(replicas=2))
 
 
 @pytest.mark.parametrize("args, message", [
     (["--strategy", "mirrored", "--replicas", "3", "--batch-size", "10"],
-     "error: batch_size: 10 does not split evenly over 3 replicas"),
+     "error: replicas: 3 does not divide batch_size 10"),
+    (["--replicas", "3"], "error: replicas: 3 needs strategy mirrored"),
     (["--strategy", "mirrored", "--replicas", "9", "--batch-size", "9"],
      "error: replicas: 9 CPU devices asked for"),
     (["--strategy", "multiworker"], "error: strategy: multiworker needs TF_CONFIG"),
