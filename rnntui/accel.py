@@ -9,7 +9,7 @@ cluster, so a run takes one for its whole training program.
   GPU's arithmetic, XLA when it is small enough to be limited by kernel launches:
   - cuDNN runs a layer's whole window, forward or backward, as one kernel with its tuned
     recurrent matmuls, but the rest of the step (loss, Adam) runs op by op, unfused: a
-    fixed cost of the order of a millisecond per batch.
+    fixed cost per batch (estimated, not measured: some hundred ops at a few us each).
   - XLA fuses everything, but each time step is still a few kernel launches of its own.
   So XLA wins while the work per batch is small (the article's state 4, batch 200: nothing
   in it can fill a GPU), and cuDNN wins once num_steps x batch x state is large (LSTM 512,

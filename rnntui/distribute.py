@@ -54,7 +54,8 @@ def is_chief() -> bool:
 
 
 def make_strategy(tf, config: Config):
-    """(strategy, device name to show, on a GPU). ConfigError when it cannot be had."""
+    """(strategy, device name to show, on a GPU, notice). ConfigError when it cannot be had.
+    A GPU asked for (--device gpu) and not there trains on CPU devices with a notice."""
     t = config.train
     if t.strategy == "multiworker":
         if not os.environ.get("TF_CONFIG"):
@@ -65,7 +66,7 @@ def make_strategy(tf, config: Config):
         where = f"{len(gpus)} GPU" if gpus else "CPU"
         name = f"{strategy.num_replicas_in_sync} replicas, multiworker ({where} per worker)"
         _check_split(t.batch_size, strategy.num_replicas_in_sync)
-        return strategy, name, bool(gpus)
+        return strategy, name, bool(gpus), ""
     # Physical, not logical: listing logical devices would start the runtime, after which
     # the CPU can no longer be split.
     gpus = [] if t.device == "cpu" else tf.config.list_physical_devices("GPU")
@@ -88,7 +89,10 @@ def make_strategy(tf, config: Config):
     # NCCL all-reduce is for GPUs only).
     ops = None if kind == "GPU" else tf.distribute.ReductionToOneDevice()
     strategy = tf.distribute.MirroredStrategy(devices, cross_device_ops=ops)
-    return strategy, f"{n} x {kind}, mirrored", kind == "GPU"
+    notice = ""
+    if kind == "CPU" and t.device.startswith("gpu"):
+        notice = f"device: {t.device} asked for, no GPU visible; mirrored over CPU devices"
+    return strategy, f"{n} x {kind}, mirrored", kind == "GPU", notice
 
 
 def _check_split(batch_size: int, replicas: int) -> None:

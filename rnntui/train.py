@@ -121,9 +121,9 @@ class Trainer:
                 return self._run_on(tf, None, name, device.startswith("/GPU"), notice)
         from .distribute import make_strategy
 
-        strategy, name, on_gpu = self.strategy or make_strategy(tf, self.config)
+        strategy, name, on_gpu, notice = self.strategy or make_strategy(tf, self.config)
         with strategy.scope():
-            return self._run_on(tf, strategy, name, on_gpu, "")
+            return self._run_on(tf, strategy, name, on_gpu, notice)
 
     def _run_on(self, tf, strategy, device_name: str, on_gpu: bool, notice: str) -> Event:
         from .accel import choose_kernel, choose_precision, describe, graph_uses_cudnn

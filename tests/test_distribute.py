@@ -113,6 +113,19 @@ def test_the_run_says_how_it_is_distributed(pair):
     assert s2.chunk == 20
 
 
+def test_a_gpu_asked_for_and_not_there_is_a_notice(tmp_path):
+    from rnntui.tfload import quiet_tensorflow
+
+    if quiet_tensorflow().config.list_physical_devices("GPU"):
+        pytest.skip("this machine has a GPU")
+    cfg = CFG.with_values(strategy="mirrored", replicas=2, device="gpu", epochs=1, size=2000)
+    final, events = run(cfg, tmp_path, "gpu")
+    assert isinstance(final, Finished)
+    started = next(e for e in events if isinstance(e, Started))
+    assert started.device == "2 x CPU, mirrored"
+    assert started.notice == "device: gpu asked for, no GPU visible; mirrored over CPU devices"
+
+
 def test_replicas_this_machine_lacks_are_a_failed_event_naming_the_field():
     final = Trainer(CFG.with_values(strategy="mirrored", replicas=4, epochs=1)).run()
     assert isinstance(final, Failed)
