@@ -63,7 +63,7 @@ def make_strategy(tf, config: Config):
                               " this task); see the README")
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
         gpus = tf.config.list_logical_devices("GPU")
-        where = f"{len(gpus)} GPU" if gpus else "CPU"
+        where = f"{len(gpus)} GPU{'s' if len(gpus) > 1 else ''}" if gpus else "CPU"
         name = f"{strategy.num_replicas_in_sync} replicas, multiworker ({where} per worker)"
         _check_split(t.batch_size, strategy.num_replicas_in_sync)
         return strategy, name, bool(gpus), ""
@@ -85,8 +85,7 @@ def make_strategy(tf, config: Config):
                               f" this process with {have} (restart to change it)")
         devices, kind = [f"/CPU:{i}" for i in range(n)], "CPU"
     _check_split(t.batch_size, n)
-    # One device of each kind on one host: reduce by copying to one device (the default
-    # NCCL all-reduce is for GPUs only).
+    # The default all-reduce (NCCL) is for GPUs; CPU devices reduce by copying to one.
     ops = None if kind == "GPU" else tf.distribute.ReductionToOneDevice()
     strategy = tf.distribute.MirroredStrategy(devices, cross_device_ops=ops)
     notice = ""
