@@ -167,3 +167,23 @@ def test_the_largest_state_and_window_train(values):
     final, started, _ = run(cfg.with_values(size=per * 3, val_size=per, epochs=1))
     assert isinstance(final, Finished), final
     assert final.step == 3 and np.isfinite(final.val_loss)
+
+
+def test_the_graph_program_cudnn_mode_runs_matches_xla():
+    """cuDNN mode runs the same training program without XLA (a cuDNN op cannot sit in an
+    XLA cluster). Without a GPU the op itself is Keras's generic LSTM, but the rest of the
+    program is what a GPU runs: it must train to XLA's losses."""
+    cfg = preset("r2rt").with_values(cell="lstm", state_size=8, optimizer="adam",
+                                     learning_rate=0.02, clip_norm=0.5, **TINY)
+    runs = []
+    for jit in (True, False):
+        events = []
+        final = Trainer(cfg, events.append, jit=jit).run()
+        assert isinstance(final, Finished)
+        runs.append((np.concatenate([e.losses for e in events if e.kind == "progress"]),
+                     next(e.kernel for e in events if isinstance(e, Compiled)), final))
+    (xla, k1, f1), (graph, k2, f2) = runs
+    assert (k1, k2) == ("XLA", "graph, no XLA")
+    assert len(xla) == len(graph) == 40
+    np.testing.assert_allclose(graph, xla, atol=1e-5)
+    assert abs(f1.val_loss - f2.val_loss) < 1e-5
