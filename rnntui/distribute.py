@@ -169,9 +169,10 @@ class DistSteps(Steps):
         losses = np.array([v.numpy() for v in losses], np.float32)
         return losses, float(np.mean([v.numpy() for v in norms])) if norms else 0.0, state
 
-    def compile(self, vxs: np.ndarray, vys: np.ndarray) -> None:
+    def compile(self, vxs: np.ndarray, vys: np.ndarray, *more: np.ndarray) -> None:
         """Trace the training step now (it runs nothing) and compile the evaluation, so the
         first chunk does not pay for them."""
         x = self._split(np.zeros((self.batch, self.num_steps), np.uint8), 0)
         self._train_fn = self._dist_train.get_concrete_function(x, x, self.zero_state())
-        self._eval(vxs, vys, self.tf.constant(0))
+        for xs in (vxs, *more):
+            self._eval(xs, xs, self.tf.constant(0))

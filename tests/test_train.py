@@ -173,6 +173,23 @@ def test_predictions_show_what_was_learned(learned):
         assert pred == pytest.approx(expected, abs=0.1), (bits, pred)
 
 
+def test_mid_epoch_predictions_read_only_the_first_validation_windows(monkeypatch):
+    """A big validation series is evaluated whole at epoch ends only: between them, the
+    predictions come from its first PREDICTION_STEPS steps (here 2 windows of 5)."""
+    import rnntui.train as train
+
+    monkeypatch.setattr(train, "PREDICTION_STEPS", 2 * 50 * 5)
+    monkeypatch.setattr(train, "PREDICT_EVERY_S", 0.0)
+    _, events = run(preset("r2rt").with_values(**{**SMALL, "epochs": 1}), chunk=CHUNK)
+    preds = of(events, Predictions)
+    mid, end = preds[:-1], preds[-1]
+    assert len(mid) == 4  # one after each of the epoch's 4 chunks, then the epoch end's
+    # 2 windows x num_steps 5 of row 0, the same stretch in x, y and p
+    assert all(len(p.x) == len(p.y) == len(p.p) == 10 for p in mid)
+    assert len(end.x) == 120
+    assert all(0 <= p <= 1 for e in mid for p in e.p)
+
+
 def test_same_seed_and_config_give_identical_losses(learned, learned_again):
     (a, ea), (b, eb) = learned, learned_again
     la = [p.losses for p in of(ea, Progress)]
