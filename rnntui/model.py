@@ -82,8 +82,10 @@ class GRUCell(keras.layers.Layer):
 def _layer(cell: str, units: int, unroll: bool, name: str, cudnn: bool,
            dtype) -> keras.layers.Layer:
     """One recurrent layer. With `cudnn` (LSTM/GRU on a GPU, see accel.py) Keras's own layer
-    takes its cuDNN path, which needs the loop rolled; otherwise cuDNN is turned off, since
-    a cuDNN op inside the XLA program would not compile."""
+    takes its cuDNN path, which needs the loop rolled; "auto" there, so a GPU whose cuDNN
+    cannot run it falls back instead of failing (the status then says cuDNN is not in use).
+    Otherwise cuDNN is off: a cuDNN op inside the XLA program would not compile."""
+    use_cudnn = "auto" if cudnn else False
     common = dict(return_sequences=True, return_state=True, unroll=unroll and not cudnn,
                   name=name, dtype=dtype)
     if cell == "basic":
@@ -92,10 +94,10 @@ def _layer(cell: str, units: int, unroll: bool, name: str, cudnn: bool,
         return keras.layers.SimpleRNN(units, **common)
     if cell == "gru":
         if cudnn:  # keras.layers.GRU(reset_after=True) is GRUCell's math and weight layout
-            return keras.layers.GRU(units, use_cudnn=True, **common)
+            return keras.layers.GRU(units, use_cudnn=use_cudnn, **common)
         return keras.layers.RNN(GRUCell(units, dtype=dtype), **common)
     if cell == "lstm":
-        return keras.layers.LSTM(units, use_cudnn=cudnn, **common)
+        return keras.layers.LSTM(units, use_cudnn=use_cudnn, **common)
     raise ValueError(f"cell: {cell!r} is not one of basic, rnn, gru, lstm")
 
 
