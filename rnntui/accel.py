@@ -67,15 +67,11 @@ def graph_uses_cudnn(concrete_function) -> bool:
     return any(n.op.startswith("CudnnRNN") for n in nodes)
 
 
-def describe(kernel: str, fused: bool, jit: bool, mixed: bool = False,
-             replicas: int = 1) -> str:
-    """What the status shows: 'XLA', 'cuDNN fused kernel', ..., precision and replicas."""
+def describe(kernel: str, fused: bool, jit: bool, mixed: bool = False) -> str:
+    """What runs, as the status shows it after the device: 'XLA', 'cuDNN fused kernel',
+    'graph, no XLA' (tf.distribute), and the precision when it is mixed."""
     if kernel == "cudnn":
-        text = "cuDNN fused kernel" if fused else "cuDNN asked for, not in use"
+        text = "cuDNN fused kernel" if fused else "cuDNN allowed, not in use"
     else:
         text = "XLA" if jit else "graph, no XLA"
-    if mixed:
-        text += ", mixed float16"
-    if replicas > 1:
-        text += f", {replicas} replicas"
-    return text
+    return text + (", mixed float16" if mixed else "")

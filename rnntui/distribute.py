@@ -64,7 +64,7 @@ def make_strategy(tf, config: Config):
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
         gpus = tf.config.list_logical_devices("GPU")
         where = f"{len(gpus)} GPU{'s' if len(gpus) > 1 else ''}" if gpus else "CPU"
-        name = f"{strategy.num_replicas_in_sync} replicas, multiworker ({where} per worker)"
+        name = f"multiworker {strategy.num_replicas_in_sync} replicas ({where} per worker)"
         _check_split(t.batch_size, strategy.num_replicas_in_sync)
         return strategy, name, bool(gpus), ""
     # Physical, not logical: listing logical devices would start the runtime, after which
@@ -91,7 +91,7 @@ def make_strategy(tf, config: Config):
     notice = ""
     if kind == "CPU" and t.device.startswith("gpu"):
         notice = f"device: {t.device} asked for, no GPU visible; mirrored over CPU devices"
-    return strategy, f"{n} x {kind}, mirrored", kind == "GPU", notice
+    return strategy, f"mirrored {n}×{kind}", kind == "GPU", notice
 
 
 def _check_split(batch_size: int, replicas: int) -> None:

@@ -166,10 +166,8 @@ class Trainer:
         pxw, pyw = vxw[:pn], vyw[:pn]
         t0 = time.perf_counter()
         steps.compile(vxw, vyw, *([pxw] if pn < len(vxw) else []))
-        replicas = strategy.num_replicas_in_sync if strategy is not None else 1
         fused = graph_uses_cudnn(steps.traced())
-        self.emit(Compiled(time.perf_counter() - t0,
-                           describe(kernel, fused, jit, mixed, replicas), fused))
+        self.emit(Compiled(time.perf_counter() - t0, describe(kernel, fused, jit, mixed), fused))
 
         def save(epoch: int, batch: int, state) -> None:
             if self.checkpoint_path is not None:

@@ -58,8 +58,8 @@ def test_asking_for_what_cannot_be_had_says_so():
 def test_descriptions():
     assert describe("xla", False, True) == "XLA"
     assert describe("cudnn", True, False, mixed=True) == "cuDNN fused kernel, mixed float16"
-    assert describe("cudnn", False, False) == "cuDNN asked for, not in use"
-    assert describe("xla", False, False, replicas=4) == "graph, no XLA, 4 replicas"
+    assert describe("cudnn", False, False) == "cuDNN allowed, not in use"
+    assert describe("xla", False, False) == "graph, no XLA"
 
 
 def test_the_cudnn_check_reads_the_traced_graph():

@@ -35,7 +35,7 @@ async def test_train_mirrored_over_two_cpu_devices_from_the_form(tmp_path):
         await wait_for(pilot, lambda: app.status.state in ("finished", "failed", "diverged"))
         assert app.status.state == "finished", app.status.detail
         assert app.chart.num_points == 80  # 20000 // 50 // 5 batches, each on the chart
-        assert device_line(app) == "device 2 x CPU, mirrored · graph, no XLA, 2 replicas"
+        assert device_line(app) == "device mirrored 2×CPU · graph, no XLA"
 
 
 async def test_a_single_device_run_shows_its_kernel(tmp_path):

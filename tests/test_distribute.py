@@ -106,9 +106,9 @@ def test_each_replica_carries_the_state_of_its_own_rows(tmp_path):
 def test_the_run_says_how_it_is_distributed(pair):
     (_, e1), (_, e2), _ = pair
     s2 = next(e for e in e2 if isinstance(e, Started))
-    assert s2.device == "2 x CPU, mirrored"
+    assert s2.device == "mirrored 2×CPU"
     assert next(e for e in e1 if isinstance(e, Compiled)).kernel == "XLA"
-    assert next(e for e in e2 if isinstance(e, Compiled)).kernel == "graph, no XLA, 2 replicas"
+    assert next(e for e in e2 if isinstance(e, Compiled)).kernel == "graph, no XLA"
     # 60 batches an epoch, at most 25 a chunk: 3 chunks of 20.
     assert s2.chunk == 20
 
@@ -122,7 +122,7 @@ def test_a_gpu_asked_for_and_not_there_is_a_notice(tmp_path):
     final, events = run(cfg, tmp_path, "gpu")
     assert isinstance(final, Finished)
     started = next(e for e in events if isinstance(e, Started))
-    assert started.device == "2 x CPU, mirrored"
+    assert started.device == "mirrored 2×CPU"
     assert started.notice == "device: gpu asked for, no GPU visible; mirrored over CPU devices"
 
 
@@ -217,7 +217,7 @@ def test_multiworker_over_two_local_processes_matches_one_device(tmp_path):
     summaries = [json.loads(out.strip().splitlines()[-1]) for out, _ in outs]
     for s in summaries:
         assert s["status"] == "finished"
-        assert s["device"] == "2 replicas, multiworker (CPU per worker)"
+        assert s["device"] == "multiworker 2 replicas (CPU per worker)"
         assert abs(s["val_loss"] - one.val_loss) < 1e-5
     assert len(os.listdir(tmp_path / "runs")) == 1
     assert summaries[1]["run"] == "(not recorded: not the chief)"

@@ -54,15 +54,15 @@ class StatusPanel(Vertical):
         with Horizontal(id="status-line"):
             yield Static(id="status-state")
             yield Static(id="status-detail")
-        with Horizontal(id="verdict-line"):
-            yield Static(id="status-verdict")
-            yield Static(id="status-device")
+        yield Static(id="status-verdict")
         with Horizontal(id="sparks"):
             for key, title in (("loss", "loss"), ("rate", "steps/s"), ("grad", "grad norm")):
                 with Vertical(classes="spark-box"):
                     yield Label(title, classes="spark-title", id=f"spark-title-{key}")
                     yield Sparkline([], id=f"spark-{key}")
-        yield Static(id="status-run")
+        with Horizontal(id="run-line"):
+            yield Static(id="status-run")
+            yield Static(id="status-device")
 
     def on_mount(self) -> None:
         self._sparks = {k: (self.query_one(f"#spark-{k}", Sparkline),
