@@ -297,9 +297,14 @@ def cross_errors(values: dict[str, Any]) -> dict[str, str]:
         b = values["batch_size"]
         errors["replicas"] = (f"replicas: {r} does not divide batch_size {b}; each replica"
                               " takes an equal share of the batch's rows")
-        errors.setdefault("batch_size", f"batch_size: {b} does not split evenly over {r}"
-                          " replicas; it must be a multiple of replicas")
+        errors.setdefault("batch_size", str(split_error(b, r)))
     return errors
+
+
+def split_error(batch_size: int, replicas: int) -> ConfigError:
+    """The batch_size error for replica counts known only at run time (every GPU)."""
+    return ConfigError("batch_size", f"{batch_size} does not split evenly over {replicas}"
+                       " replicas; it must be a multiple of replicas")
 
 
 def validate(config: Config) -> Config:

@@ -79,7 +79,11 @@ def generate(size: int, seed: int | np.random.SeedSequence, base: float = 0.5,
     """A series of `size` steps as uint8 arrays (x, y); the same seed gives the same series."""
     if size < 0:
         raise ValueError(f"size: {size} is negative; it must be >= 0")
-    series = Series(seed, base, rules)
+    return _whole(Series(seed, base, rules), size)
+
+
+def _whole(series: Series, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Steps 0 .. size of a series, made in pieces of _BLOCK steps."""
     x, y = np.empty(size, np.uint8), np.empty(size, np.uint8)
     for s in range(0, size, _BLOCK):
         n = min(_BLOCK, size - s)
@@ -99,8 +103,7 @@ def train_series_of(cfg: DataConfig, epoch: int) -> Series:
 
 def train_series(cfg: DataConfig, epoch: int) -> tuple[np.ndarray, np.ndarray]:
     """The whole training series of an epoch, in memory (the trainer streams it instead)."""
-    index = epoch if cfg.data_mode == "fresh" else 0
-    return generate(cfg.size, series_seed(cfg.seed, _TRAIN, index), cfg.base, cfg.rules)
+    return _whole(train_series_of(cfg, epoch), cfg.size)
 
 
 def val_series(cfg: DataConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -170,14 +173,6 @@ class EpochFeed:
             xs, ys = self._take(epoch, s0)
             for c0 in range(0, len(xs), self.chunk):
                 yield s0 + c0, xs[c0:c0 + self.chunk], ys[c0:c0 + self.chunk]
-
-    def epoch(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
-        """All of an epoch's windows at once (for tests and tools; training streams)."""
-        parts = list(self.chunks(epoch))
-        empty = np.zeros((0, self.config.train.batch_size, self.config.train.num_steps),
-                         np.uint8)
-        return tuple(np.concatenate([p[i] for p in parts]) if parts else empty
-                     for i in (1, 2))
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -26,8 +26,8 @@ import os
 
 import numpy as np
 
-from .config import Config, ConfigError
-from .steps import Steps, make_forward, make_update
+from .config import Config, ConfigError, split_error
+from .steps import Steps, make_update
 from .tfload import split_cpu
 
 DIST_CHUNK = 25  # batches per trainer chunk: ~4 ms each for a small LSTM on 2 CPU replicas
@@ -96,8 +96,7 @@ def make_strategy(tf, config: Config):
 
 def _check_split(batch_size: int, replicas: int) -> None:
     if batch_size % replicas:
-        raise ConfigError("batch_size", f"{batch_size} does not split evenly over {replicas}"
-                          " replicas; it must be a multiple of the replica count")
+        raise split_error(batch_size, replicas)
 
 
 class DistSteps(Steps):
@@ -114,7 +113,7 @@ class DistSteps(Steps):
         self.replicas = r = strategy.num_replicas_in_sync
         self.rows = self.batch // r
         variables = model.trainable_variables
-        forward = make_forward(tf, model, config.train.carry_state)
+        forward = self.forward
         sum_op = tf.distribute.ReduceOp.SUM
 
         def reduce(grads):
@@ -124,15 +123,15 @@ class DistSteps(Steps):
         update = make_update(tf, optimizer, variables, float(config.train.clip_norm), mixed,
                              reduce)
 
-        def replica_step(x, y, state):
+        def replica_step(xs, ys, i, state):
             with tf.GradientTape() as tape:
-                loss, _, state = forward(x, y, state, True)
+                loss, _, state = forward(xs[i], ys[i], state, True)
                 part = loss / r  # summed over replicas: the whole batch's mean
             norm = update(tape, part)
             return tf.distribute.get_replica_context().all_reduce(sum_op, part), norm, state
 
-        def train_step(x, y, state):
-            loss, norm, state = strategy.run(replica_step, (x, y, state))
+        def train_step(xs, ys, i, state):
+            loss, norm, state = strategy.run(replica_step, (xs, ys, i, state))
             first = strategy.experimental_local_results
             return first(loss)[0], first(norm)[0], state
 
@@ -161,9 +160,12 @@ class DistSteps(Steps):
         return [self._split(np.asarray(a, np.float32), 0) for a in arrays]
 
     def train(self, xs: np.ndarray, ys: np.ndarray, state: list):
+        """A graph call per batch (see the module's docstring); the chunk is padded to K and
+        handed to the replicas once, each call picking its batch by index."""
+        xd, yd = self._split(self._pad(xs), 1), self._split(self._pad(ys), 1)
         losses, norms = [], []
-        for x, y in zip(xs, ys, strict=True):
-            loss, norm, state = self._dist_train(self._split(x, 0), self._split(y, 0), state)
+        for i in range(len(xs)):
+            loss, norm, state = self._dist_train(xd, yd, self.tf.constant(i), state)
             losses.append(loss)
             norms.append(norm)
         losses = np.array([v.numpy() for v in losses], np.float32)
@@ -172,7 +174,8 @@ class DistSteps(Steps):
     def compile(self, vxs: np.ndarray, vys: np.ndarray, *more: np.ndarray) -> None:
         """Trace the training step now (it runs nothing) and compile the evaluation, so the
         first chunk does not pay for them."""
-        x = self._split(np.zeros((self.batch, self.num_steps), np.uint8), 0)
-        self._train_fn = self._dist_train.get_concrete_function(x, x, self.zero_state())
+        xs = self._split(np.zeros((self.k, self.batch, self.num_steps), np.uint8), 1)
+        self._train_fn = self._dist_train.get_concrete_function(xs, xs, self.tf.constant(0),
+                                                                self.zero_state())
         for xs in (vxs, *more):
             self._eval(xs, xs, self.tf.constant(0))

@@ -70,7 +70,7 @@ class Steps:
         self.n_states = m.num_layers * states_per_layer(m.cell)
         variables = model.trainable_variables
         optimizer.build(variables)
-        forward = make_forward(tf, model, t.carry_state)
+        self.forward = forward = make_forward(tf, model, t.carry_state)
         update = make_update(tf, optimizer, variables, float(t.clip_norm), mixed)
         self._train_fn = None  # the traced training program, once compiled
 
@@ -108,6 +108,8 @@ class Steps:
         return [self.tf.zeros(self.shape) for _ in range(self.n_states)]
 
     def zero_state(self) -> list:
+        """The state a training chunk starts from (DistSteps: one part per replica); the
+        evaluation program always starts from `_zeros`, on one device."""
         return self._zeros()
 
     def export_state(self, state) -> list[np.ndarray]:

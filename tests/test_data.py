@@ -253,6 +253,12 @@ def test_windows_too_small_raises():
 X0, Y0 = "0001111111100100", "0111001111101000"
 
 
+def whole_epoch(feed: EpochFeed, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+    """All of an epoch's windows, from the feed's chunks."""
+    parts = list(feed.chunks(epoch))
+    return tuple(np.concatenate([p[i] for p in parts]) for i in (1, 2))
+
+
 def feed_config(**values):
     base = dict(size=2000, val_size=1000, batch_size=10, num_steps=4, epochs=3)
     return Config().with_values(**{**base, **values})
@@ -262,13 +268,13 @@ def test_fresh_feed_gives_a_new_series_each_epoch_made_ahead():
     cfg = feed_config()
     feed = EpochFeed(cfg, chunk=7)
     try:
-        x0, y0 = feed.epoch(0)
+        x0, y0 = whole_epoch(feed, 0)
         assert x0.shape == y0.shape == (2000 // 10 // 4, 10, 4)
         assert x0.dtype == np.uint8
         # The next epoch's first slab is already being made in the background.
         assert (1, 0) in feed._next
-        x1, y1 = feed.epoch(1)
-        x2, _ = feed.epoch(2)
+        x1, y1 = whole_epoch(feed, 1)
+        x2, _ = whole_epoch(feed, 2)
         assert not feed._next  # no epoch 3 to make
     finally:
         feed.close()
@@ -285,9 +291,9 @@ def test_fixed_feed_gives_the_same_series_each_epoch():
     cfg = feed_config(data_mode="fixed")
     feed = EpochFeed(cfg)
     try:
-        x0, y0 = feed.epoch(0)
-        x1, y1 = feed.epoch(1)
-        x2, y2 = feed.epoch(2)
+        x0, y0 = whole_epoch(feed, 0)
+        x1, y1 = whole_epoch(feed, 1)
+        x2, y2 = whole_epoch(feed, 2)
     finally:
         feed.close()
     np.testing.assert_array_equal(x0, x1)
@@ -302,7 +308,7 @@ def test_fresh_feed_same_config_same_epochs():
     a, b = EpochFeed(cfg), EpochFeed(cfg)
     try:
         for epoch in range(3):
-            np.testing.assert_array_equal(a.epoch(epoch)[1], b.epoch(epoch)[1])
+            np.testing.assert_array_equal(whole_epoch(a, epoch)[1], whole_epoch(b, epoch)[1])
     finally:
         a.close()
         b.close()
