@@ -81,6 +81,27 @@ class Predictions(Event):
 
 
 @dataclass
+class Insight(Event):
+    """What the network learned and why, measured on a warmed-up validation stretch
+    (rnntui.insight). Sent with the predictions (about once a second) and at epoch ends.
+
+    Lags count back from the prediction: lag k is X[t-k] for Y_t; lag 0 is the input the
+    network sees at t. Every list below is indexed by lag, 0..K.
+    """
+
+    kind = "insight"
+    step: int
+    effects: list[float]  # mean change of P(Y_t=1) when X[t-k] flips 0 -> 1 (lag 0 included)
+    true_deltas: list[float]  # the task's own effect at each lag: the rule's delta, else 0
+    reach: list[float]  # mean |dLoss_t / dX[t-k]|, untruncated backprop; [] if not measured
+    window_share: list[float]  # share of training positions whose window reaches lag k
+    hidden: list[list[float]] = field(default_factory=list)  # units x time, the predictions'
+    units: list[int] = field(default_factory=list)  # which units the rows of `hidden` are
+    gates: dict[str, list[list[float]]] = field(default_factory=dict)  # LSTM/GRU: name ->
+    # units x time, the same units and positions as `hidden`
+
+
+@dataclass
 class Diverged(Event):
     kind = "diverged"
     step: int
