@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import threading
 
-from appsupport import TINY, type_into, wait_for
+from appsupport import LONG, TINY, type_into, wait_for
 from textual.widgets import Static
 
 from rnntui import baselines
-from rnntui.config import Config
 from rnntui.tui.app import make_app
 from rnntui.tui.screens.dialogs import ConfirmScreen, HelpScreen
 
@@ -81,8 +80,7 @@ async def test_changing_a_rule_moves_the_floors():
 
 
 async def test_pause_resume_and_stop(tmp_path):
-    config = Config().with_values(size=2_000_000, val_size=5000, batch_size=50, epochs=50)
-    app = make_app(config, preload_tf=False, runs_dir=tmp_path)
+    app = make_app(LONG, preload_tf=False, runs_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("f5")
         await wait_for(pilot, lambda: app.status.state == "training" and app.chart.num_points)
@@ -97,7 +95,7 @@ async def test_pause_resume_and_stop(tmp_path):
         assert app.status.state == "training"
         await pilot.press("f8")
         await wait_for(pilot, lambda: app.status.state == "stopped")
-        assert app.chart.num_points < 50 * (2_000_000 // 50 // 5)
+        assert app.chart.num_points < 100_000_000 // 50 // 5
 
 
 async def test_help_screen_and_palette_commands():
@@ -112,8 +110,7 @@ async def test_help_screen_and_palette_commands():
 
 
 async def test_quitting_during_training_leaves_no_thread(tmp_path):
-    config = Config().with_values(size=2_000_000, val_size=5000, batch_size=50, epochs=50)
-    app = make_app(config, preload_tf=False, runs_dir=tmp_path)
+    app = make_app(LONG, preload_tf=False, runs_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("f5")
         await wait_for(pilot, lambda: app.status.state == "training" and app.chart.num_points)
@@ -152,23 +149,28 @@ async def test_up_and_down_step_numeric_fields():
 
 
 async def test_learning_rate_changes_live_and_other_changes_ask_to_restart(tmp_path):
-    config = Config().with_values(size=2_000_000, val_size=5000, batch_size=50, epochs=50)
-    app = make_app(config, preload_tf=False, runs_dir=tmp_path)
+    app = make_app(LONG, preload_tf=False, runs_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("f5")
         await wait_for(pilot, lambda: app.status.state == "training" and app.chart.num_points)
+        # Typed while paused: the pilot waits for an idle process after every key, and a
+        # training process is never idle (that made this test take 30-40 s).
+        await pilot.press("f6")
         await type_into(pilot, "learning_rate", "0.05")
+        assert not app.chart._lr  # nothing trains while paused
+        await pilot.press("f6")
         # Applied at the next chunk, and marked on the chart where it happened.
         await wait_for(pilot, lambda: app.chart._lr, 30)
         step, lr = app.chart._lr[-1]
         assert lr == 0.05 and 0 < step <= app.chart.num_points
         assert app.status.state == "training"
         # Any other change asks whether to restart; "n" keeps the run going.
+        await pilot.press("f6")
         await type_into(pilot, "state_size", "6")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), 10)
         run_id = app.run_id
         await pilot.press("n")
         assert not isinstance(app.screen, ConfirmScreen)
-        assert app.run_id == run_id and app.status.state == "training"
+        assert app.run_id == run_id and app.status.state == "paused"
         await pilot.press("f8")
         await wait_for(pilot, lambda: app.status.state == "stopped")

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
-from appsupport import wait_for
+from appsupport import LONG, wait_for
 from textual.widgets import DataTable, Input, Static
 
 from rnntui.cli import main
@@ -30,7 +30,6 @@ from rnntui.tui.screens.race import RaceScreen
 from rnntui.tui.screens.runs import RunsScreen
 
 # Long enough to stop mid-epoch (8,000 steps an epoch, ~17 chunks), small validation.
-SLOW = Config().with_values(size=2_000_000, val_size=5000, batch_size=50, epochs=50)
 TINY = Config().with_values(size=20000, val_size=5000, batch_size=50, num_steps=5, epochs=1,
                             state_size=8)
 TINY_FLAGS = ["--size", "20000", "--val-size", "5000", "--batch-size", "50", "--epochs", "1"]
@@ -64,7 +63,7 @@ def test_the_app_module_does_not_import_tensorflow():
 
 
 async def test_training_makes_a_run_that_resumes_and_exports(tmp_path):
-    app = make_app(SLOW, preload_tf=False, runs_dir=tmp_path)
+    app = make_app(LONG, preload_tf=False, runs_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("f5")
         await wait_for(pilot, lambda: app.status.state == "training" and app.chart.num_points)
@@ -75,15 +74,15 @@ async def test_training_makes_a_run_that_resumes_and_exports(tmp_path):
         assert run is not None and run.parent == tmp_path
         assert {CONFIG, METRICS, CHECKPOINT} <= {p.name for p in run.iterdir()}
         ckpt = open_run(run).checkpoint
-        assert 0 < ckpt.step < 50 * 8000 and ckpt.epoch < 50  # stopped, with epochs to go
+        assert 0 < ckpt.step < 400_000 and ckpt.epoch == 0  # stopped, with epochs to go
         assert run.name in text_of(app.query_one("#status-run", Static))
 
         # The runs screen lists it, with the config string that reproduces it.
         screen = await open_runs(pilot, 1)
         detail = text_of(screen.query_one("#runs-detail", Static))
         shown = detail.splitlines()[1]
-        assert shown == config_string(SLOW)
-        assert parse_config_string(shown) == SLOW
+        assert shown == config_string(LONG)
+        assert parse_config_string(shown) == LONG
 
         # r resumes it: the earlier curve comes back from the metrics, the steps continue.
         await pilot.press("r")
@@ -206,14 +205,14 @@ async def test_a_race_runs_every_config_and_ranks_them(tmp_path):
         await pilot.press("ctrl+s")
         assert len(list(tmp_path.glob("race-*.svg"))) == 1
         # F8 stops a race: the config running stops, the rest never start.
-        grid.value = "epochs=300,301"  # long enough that the stop lands mid-run
+        grid.value = "epochs=99999,100000"  # long enough that the stop lands mid-run
         await pilot.press("enter")
         await wait_for(pilot, lambda: race.racing, 30)
         await pilot.press("f8")
         await wait_for(pilot, lambda: not race.racing, 60)
         await pilot.pause(0.1)
         statuses = {race.board.get_row_at(i)[1]: race.board.get_row_at(i)[-1] for i in range(2)}
-        assert statuses == {"epochs=300": "stopped", "epochs=301": "not run"}
+        assert statuses == {"epochs=99999": "stopped", "epochs=100000": "not run"}
         assert "race stopped: 1/2 configs ran" in text_of(race.query_one("#race-status", Static))
         await pilot.press("escape")
         assert app.screen is not race
