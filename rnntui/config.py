@@ -322,15 +322,23 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Reaches both floors fast; chosen by measurement against basic, GRU and LSTM of the
     # same size (bench/time_to_floor.py; numbers in the README). GRU and LSTM learn no
     # faster here and take twice as long to compile.
-    "default": dict(cell="rnn", num_steps=10, state_size=16, batch_size=32, optimizer="adam",
-                    learning_rate=0.01, epochs=8, size=200_000, val_size=50_000),
+    "fast": dict(cell="rnn", num_steps=10, state_size=16, batch_size=32, optimizer="adam",
+                 learning_rate=0.01, epochs=8, size=200_000, val_size=50_000),
 }
+# Older names that still work: "default" was not what `rnntui` starts with, so it became "fast".
+PRESET_ALIASES = {"default": "fast"}
 
 
 def preset(name: str) -> Config:
+    name = PRESET_ALIASES.get(name, name)
     if name not in PRESETS:
         raise ConfigError("preset", f"{name!r} is not one of {', '.join(PRESETS)}")
     return Config().with_values(**PRESETS[name])
+
+
+def preset_of(config: Config) -> str | None:
+    """The preset whose config this is exactly, if any."""
+    return next((name for name in PRESETS if preset(name) == config), None)
 
 
 def from_mapping(data: dict[str, Any], base: Config) -> Config:

@@ -25,7 +25,7 @@ BIG_LSTM = Config().with_values(cell="lstm", state_size=512, num_steps=50, batch
     (preset("r2rt"), False, "xla"),
     (BIG_LSTM, False, "xla"),  # no GPU, no cuDNN
     (preset("r2rt"), True, "xla"),  # the seed's cell has no cuDNN kernel
-    (preset("default"), True, "xla"),  # SimpleRNN has none either
+    (preset("fast"), True, "xla"),  # SimpleRNN has none either
     (BIG_LSTM, True, "cudnn"),
     (BIG_LSTM.with_values(cell="gru"), True, "cudnn"),
     (BIG_LSTM.with_values(cudnn="off"), True, "xla"),

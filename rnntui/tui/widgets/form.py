@@ -27,6 +27,7 @@ from ...config import (
     format_value,
     parse_value,
     preset,
+    preset_of,
 )
 
 SECTIONS = (("Data", "data"), ("Model", "model"), ("Training", "train"))
@@ -95,6 +96,7 @@ class ConfigForm(VerticalScroll):
         self._errors: dict[str, str] = {}
         self._rule_count = 0
         self._loading = False
+        self._syncing_preset = False
         self.config: Config | None = config
 
     # ---- building -------------------------------------------------------------
@@ -149,11 +151,16 @@ class ConfigForm(VerticalScroll):
 
     # ---- reading --------------------------------------------------------------
     def _rules_text(self) -> str:
+        """The rules table as 'lag:delta, ...'; an empty cell is named by its row."""
         parts = []
-        for row in self.query(RuleRow):
+        for i, row in enumerate(self.query(RuleRow), 1):
             lag = row.query_one(".rule-lag", Input).value.strip()
             delta = row.query_one(".rule-delta", Input).value.strip()
-            parts.append(f"{lag or '?'}:{delta or '?'}")
+            if not lag:
+                raise ConfigError("rules", f"the lag of rule {i} is empty")
+            if not delta:
+                raise ConfigError("rules", f"the delta for lag {lag} is empty")
+            parts.append(f"{lag}:{delta}")
         return ", ".join(parts)
 
     def _raw(self, name: str) -> Any:
@@ -184,7 +191,17 @@ class ConfigForm(VerticalScroll):
                 row.set_class(bool(msg), "-invalid")
         self._errors = errors
         self.config = config
+        self._show_preset(config)
         self.post_message(self.Changed(self, config, changed))
+
+    def _show_preset(self, config: Config | None) -> None:
+        """The preset selector names the preset the form holds exactly, else 'custom'."""
+        name = preset_of(config) if config is not None else None
+        select = self.query_one("#preset", Select)
+        want = name if name is not None else Select.NULL
+        if select.value != want:
+            self._syncing_preset = True
+            select.value = want
 
     def flag(self, name: str, message: str) -> None:
         """Show a problem the run found with a valid field (replicas that this machine does
@@ -227,6 +244,9 @@ class ConfigForm(VerticalScroll):
         event.stop()
         wid = event.control.id or ""
         if wid == "preset":
+            if self._syncing_preset:  # set by _show_preset: the form already holds it
+                self._syncing_preset = False
+                return
             if event.value in PRESETS:
                 self.run_worker(self.load(preset(event.value)), exclusive=True, group="form")
             return
