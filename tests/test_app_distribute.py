@@ -48,8 +48,9 @@ async def test_a_single_device_run_shows_its_kernel(tmp_path):
         await wait_for(pilot, lambda: app.status.state in ("finished", "failed", "diverged"))
         assert app.status.state == "finished", app.status.detail
         assert device_line(app) == "device CPU · XLA"
-        notes = [n.message for n in app._notifications]
-        assert any("cudnn: on needs a GPU; using XLA on the CPU" in m for m in notes), notes
+        # The notice was a toast (gone after 6 s, so not looked for here) from the run's
+        # Started event, which the run state keeps.
+        assert "cudnn: on needs a GPU; using XLA on the CPU" in app.started.notice
 
 
 async def test_replicas_the_machine_lacks_are_flagged_on_the_field(tmp_path):
@@ -69,11 +70,10 @@ async def test_replicas_the_machine_lacks_are_flagged_on_the_field(tmp_path):
         assert app.status.state == "failed"
         message = f"replicas: {want} CPU devices asked for; TensorFlow started in this process"
         assert app.status.detail.startswith(message)
-        assert app.form.errors["replicas"].startswith(message)
+        assert "replicas" not in app.form.errors  # the form stays valid: the run failed
         error_box = app.query_one("#error-replicas", Static)
         assert error_box.display and str(error_box.render()).startswith(message)
         # What the user typed is all still there, and fixing the field clears the flag.
         assert app.form.config.train.batch_size == 10 * want
         await type_into(pilot, "replicas", "2")
-        assert "replicas" not in app.form.errors
         assert not app.query_one("#error-replicas", Static).display

@@ -97,6 +97,7 @@ class ConfigForm(VerticalScroll):
         self._rule_count = 0
         self._loading = False
         self._syncing_preset = False
+        self._hinted = ""  # the field a run's problem is shown on (see hint)
         self.config: Config | None = config
 
     # ---- building -------------------------------------------------------------
@@ -180,9 +181,10 @@ class ConfigForm(VerticalScroll):
         for name, message in cross_errors(values).items():
             errors.setdefault(name, message)
         config = None if errors else Config().with_values(**values)
+        hinted, self._hinted = self._hinted, ""
         for name in FIELDS:
             msg = errors.get(name, "")
-            if msg == self._errors.get(name, ""):
+            if msg == self._errors.get(name, "") and name != hinted:
                 continue  # untouched boxes cost no layout
             box = self.query_one(f"#error-{name}", Static)
             box.update(msg)
@@ -203,17 +205,19 @@ class ConfigForm(VerticalScroll):
             self._syncing_preset = True
             select.value = want
 
-    def flag(self, name: str, message: str) -> None:
-        """Show a problem the run found with a valid field (replicas that this machine does
-        not have) inline, as a parse error would be; the next edit re-checks and clears it."""
+    def hint(self, name: str, message: str) -> None:
+        """Show a problem a run found with a valid field (replicas that this machine does not
+        have) where the field is, without making the form invalid; the next edit of the form
+        or an empty message clears it. The run state owns the problem: this only draws it."""
         if name not in FIELDS:
             return
+        message = message or self._errors.get(name, "")
         box = self.query_one(f"#error-{name}", Static)
         box.update(message)
-        box.display = True
+        box.display = bool(message)
         for row in self.query(f"#row-{name}"):
-            row.set_class(True, "-invalid")
-        self._errors = {**self._errors, name: message}
+            row.set_class(bool(message), "-invalid")
+        self._hinted = name if message else ""
 
     @property
     def errors(self) -> dict[str, str]:
