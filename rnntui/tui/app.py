@@ -318,6 +318,8 @@ class RnnTui(RunActions, App):
         elif isinstance(e, Compiled):
             if self.started and e.kernel:
                 status.device = f"{self.started.device} · {e.kernel}"
+            if e.notice:
+                self.notify(e.notice, severity="warning", timeout=6)
             if status.state != "paused":
                 status.state = "training"
             if not self.chart.num_points:
