@@ -204,6 +204,7 @@ class Trainer:
                            compiled_notice))
 
         ckpt = self.resume
+
         def save(epoch: int, batch: int, state) -> None:
             if self.checkpoint_path is not None:
                 save_checkpoint(self.checkpoint_path, Checkpoint.capture(

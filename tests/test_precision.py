@@ -122,3 +122,32 @@ def test_the_reported_norm_is_that_of_applied_steps():
     assert applied_norm(norms, mixed=True) == 3.0
     assert math.isnan(applied_norm(np.array([np.inf], np.float32), mixed=True))
     assert applied_norm(norms, mixed=False) == np.inf
+
+
+def test_mixed_precision_over_two_replicas_matches_one_device(tf):
+    """The mixed path under a strategy (a GPU box's; here over 2 CPU devices): the loss
+    scaler wrapping an optimizer that applies the once-summed gradient as given, against
+    one device's mixed run from the same weights."""
+    from rnntui.data import generate, windows
+    from rnntui.distribute import DistSteps, make_strategy
+    from rnntui.model import build_model, build_optimizer
+    from rnntui.steps import Steps
+
+    cfg = CFG.with_values(strategy="mirrored", replicas=2, clip_norm=1.0)
+    x, y = generate(10 * 5 * 6, 2)
+    xw, yw = windows(x, 10, 5), windows(y, 10, 5)
+    with tf.device("/CPU:0"):
+        optimizer = build_optimizer(cfg, mixed=True)
+        one = Steps(tf, build_model(cfg, seed=0, mixed=True), optimizer, cfg, 6, jit=False,
+                    mixed=True)
+        a, norm_a, _ = one.train(xw, yw, one.zero_state())
+    strategy = make_strategy(tf, cfg)[0]
+    with strategy.scope():
+        summed = build_optimizer(cfg, mixed=True, summed=True)
+        two = DistSteps(tf, strategy, build_model(cfg, seed=0, mixed=True), summed, cfg, 6,
+                        mixed=True)
+        b, norm_b, _ = two.train(xw, yw, two.zero_state())
+    np.testing.assert_allclose(b, a, atol=1e-3)
+    assert abs(norm_b - norm_a) < 1e-2 * norm_a
+    assert float(summed.dynamic_scale.numpy()) == float(optimizer.dynamic_scale.numpy())
+    assert a[-2:].mean() < a[:2].mean()  # it trained
