@@ -134,13 +134,18 @@ def test_the_chosen_gpu_is_the_one_used_and_said(tf, tmp_path):
             "--json", "--runs-dir", str(tmp_path / "runs")]
     out = child("", tmp_path, "-m", "rnntui.cli", "train", *tiny, "--device", f"gpu:{last}")
     assert out.returncode == 0, out.stderr[-2000:]
-    started = json.loads(out.stdout.splitlines()[0])
+    started = started_event(out.stdout)
     assert started["device"].endswith(f"(gpu:{last})") and started["notice"] == ""
     if last >= 1:
         out = child("", tmp_path, "-m", "rnntui.cli", "train", *tiny, "--device", "gpu:1",
                     "--strategy", "mirrored", "--replicas", "1")
         assert out.returncode == 0, out.stderr[-2000:]
-        assert json.loads(out.stdout.splitlines()[0])["device"] == "mirrored 1×GPU (gpu:1)"
+        assert started_event(out.stdout)["device"] == "mirrored 1×GPU (gpu:1)"
+
+
+def started_event(stdout: str) -> dict:
+    lines = [json.loads(line) for line in stdout.splitlines()]
+    return next(x for x in lines if x.get("event") == "started")
 
 
 def test_a_later_run_wanting_a_hidden_gpu_is_one_line_on_device(tmp_path):
