@@ -247,9 +247,11 @@ def _strategy(cfg: Config):
     if cfg.train.strategy == "none":
         return None
     from .distribute import make_strategy
-    from .tfload import quiet_tensorflow
+    from .tfload import claim_gpus, quiet_tensorflow
 
-    return make_strategy(quiet_tensorflow(), cfg)
+    tf = quiet_tensorflow()
+    claim_gpus(tf, cfg)  # before the strategy starts the runtime
+    return make_strategy(tf, cfg)
 
 
 def _is_chief(cfg: Config) -> bool:

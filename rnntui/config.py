@@ -71,6 +71,9 @@ class TrainConfig:
     replicas: int = 0  # mirrored: how many (0: every local GPU, or 1 CPU device)
     cudnn: str = "auto"  # on a GPU, LSTM/GRU: the fused cuDNN kernel (on) or XLA (off)
     precision: str = "float32"  # mixed: float16 compute with float32 weights, on a GPU
+    # TensorFlow's op determinism (cuDNN, XLA and reductions too): a rerun matches bit for
+    # bit, on a GPU too, at some speed (see runs.config_string).
+    deterministic: bool = False
 
 
 def states_per_layer(cell: str) -> int:
@@ -161,6 +164,8 @@ def _fields() -> dict[str, Field]:
               choices=CUDNN),
         Field("precision", "train", "choice", "mixed = float16 compute on a GPU",
               choices=PRECISIONS),
+        Field("deterministic", "train", "bool",
+              "op determinism: GPU reruns match bit for bit, slower"),
     ]
     return {x.name: x for x in f}
 

@@ -1,4 +1,5 @@
-"""The app with the device, strategy and kernel settings: chosen by keys, trained for real."""
+"""The app with the device, strategy and kernel settings: chosen by keys, trained for real.
+On the CPU, and typed so (device cpu), so the same holds on a GPU box."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def device_line(app) -> str:
 async def test_train_mirrored_over_two_cpu_devices_from_the_form(tmp_path):
     app = make_app(preload_tf=False, runs_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        for field, text in {**TINY, "epochs": "1", "replicas": "2"}.items():
+        for field, text in {**TINY, "epochs": "1", "replicas": "2", "device": "cpu"}.items():
             await type_into(pilot, field, text)
         # Replicas without a strategy: said inline, and F5 cannot start.
         assert app.form.errors["replicas"].startswith("replicas: 2 needs strategy mirrored")
@@ -41,7 +42,7 @@ async def test_train_mirrored_over_two_cpu_devices_from_the_form(tmp_path):
 async def test_a_single_device_run_shows_its_kernel(tmp_path):
     app = make_app(preload_tf=False, runs_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        for field, text in {**TINY, "epochs": "1"}.items():
+        for field, text in {**TINY, "epochs": "1", "device": "cpu"}.items():
             await type_into(pilot, field, text)
         await choose(pilot, "cudnn", 1)  # auto -> on: there is no GPU here
         await pilot.press("f5")
@@ -60,7 +61,8 @@ async def test_replicas_the_machine_lacks_are_flagged_on_the_field(tmp_path):
     want = have + 1
     app = make_app(preload_tf=False, runs_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        values = {**TINY, "epochs": "1", "batch_size": str(10 * want), "replicas": str(want)}
+        values = {**TINY, "epochs": "1", "batch_size": str(10 * want), "replicas": str(want),
+                  "device": "cpu"}
         for field, text in values.items():
             await type_into(pilot, field, text)
         await choose(pilot, "strategy", 1)

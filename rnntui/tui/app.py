@@ -345,6 +345,8 @@ class RnnTui(RunActions, App):
         elif isinstance(e, Compiled):
             if self.started and e.kernel:
                 status.device = f"{self.started.device} · {e.kernel}"
+            if e.notice:
+                self.notify(e.notice, severity="warning", timeout=6)
         elif isinstance(e, EpochEnd):
             self.chart.add_val(e.step, e.val_loss)
             status.verdict = e.verdict
