@@ -35,8 +35,9 @@ async def wait_for(pilot, predicate, timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting; state={pilot.app.status.state!r} "
-                                 f"detail={pilot.app.status.detail!r}")
+            status = getattr(pilot.app, "status", None)
+            raise AssertionError(f"timed out waiting; state={getattr(status, 'state', '-')!r} "
+                                 f"detail={getattr(status, 'detail', '-')!r}")
         await asyncio.sleep(0.05)
         await pilot.pause()
 

@@ -112,7 +112,9 @@ async def test_pause_resume_and_stop(tmp_path):
         await wait_for(pilot, lambda: app.status.state == "training" and app.chart.num_points)
         await pilot.press("f6")
         assert app.status.state == "paused"
-        await pilot.pause(0.5)  # the chunk in flight lands
+        # The chunk in flight lands, and reaches the chart.
+        await wait_for(pilot, lambda: app.control.parked.is_set()
+                       and not app.bridge._pending.losses)
         held = app.chart.num_points
         await pilot.pause(0.6)
         assert app.chart.num_points == held

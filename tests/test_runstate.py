@@ -98,9 +98,9 @@ async def test_keys_move_a_real_run_through_its_phases_and_a_declined_restart_ke
         assert app.form.config.data.rules == ((3, 0.5), (8, -0.4))
         assert app.chart.floor_labels() == before
         assert app.run_state.phase == "paused"
-        # The last chunk before the pause is on the chart, though its Tick was held back.
-        await pilot.pause(0.7)
-        assert not app.bridge._pending.losses
+        # The last chunk before the pause reaches the chart, though its Tick was held back.
+        await wait_for(pilot, lambda: app.control.parked.is_set()
+                       and not app.bridge._pending.losses, 30)
         assert app.chart.num_points == app._latest.step
         await pilot.press("f8")
         await wait_for(pilot, lambda: app.run_state.phase == "stopped")
@@ -154,7 +154,7 @@ async def test_every_figure_of_the_status_fits_at_80_columns():
     async with app.run_test(size=(80, 24)) as pilot:
         events = fixed_events(CONFIG)
         await feed(pilot, events)
-        await pilot.pause(0.6)  # the progress text is painted on a timer
+        await wait_for(pilot, lambda: app.status.detail.startswith("epoch"), 30)  # a timer
         progress = app.status.detail
         assert progress.startswith("epoch 3/3") and "ETA" in progress
         assert all(word in screen_text(app) for word in progress.split()), progress
