@@ -171,7 +171,8 @@ class DistSteps(Steps):
         losses = np.array([v.numpy() for v in losses], np.float32)
         return losses, float(np.mean([v.numpy() for v in norms])) if norms else 0.0, state
 
-    def compile(self, vxs: np.ndarray, vys: np.ndarray, *more: np.ndarray) -> None:
+    def compile(self, vxs: np.ndarray, vys: np.ndarray, *more: np.ndarray,
+                also=None) -> None:
         """Trace the training step now (it runs nothing) and compile the evaluation, so the
         first chunk does not pay for them."""
         xs = self._split(np.zeros((self.k, self.batch, self.num_steps), np.uint8), 1)
@@ -179,3 +180,5 @@ class DistSteps(Steps):
                                                                 self.zero_state())
         for xs in (vxs, *more):
             self._eval(xs, xs, self.tf.constant(0))
+        if also is not None:
+            also()

@@ -68,6 +68,8 @@ class EpochEnd(Event):
     train_loss: float
     val_loss: float
     verdict: Verdict
+    # {"1": e1, ..., "K": eK}: the effect of X[t-k] on P(Y_t=1) (rnntui.insight); {} if off
+    lag_effects: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -120,6 +122,7 @@ class Finished(Event):
     steps_per_sec: float
     wall_s: float
     stopped: bool = False  # stopped by the user before the last epoch
+    lag_effects: dict[str, float] = field(default_factory=dict)  # the final model's, as EpochEnd
 
 
 @dataclass

@@ -28,7 +28,8 @@ def summary(final: Event, started: Started | None) -> dict[str, Any]:
                                          strict=True)},
             learned=[f"t-{lag}" for lag in final.verdict.learned],
             steps_per_sec=round(final.steps_per_sec, 1), epochs=final.epochs,
-            steps=final.step, wall_s=round(final.wall_s, 3), stopped=final.stopped)
+            steps=final.step, wall_s=round(final.wall_s, 3), stopped=final.stopped,
+            lag_effects=final.lag_effects)
     elif isinstance(final, Diverged):
         out.update(step=final.step, loss=str(final.loss))
     elif isinstance(final, Failed):

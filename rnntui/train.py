@@ -36,6 +36,7 @@ from .events import (
     Progress,
     Started,
 )
+from .insight import Insights, Probe, lag_effects
 
 PREDICT_EVERY_S = 1.0  # predictions events, about once a second
 TARGET_CHUNK_S = 0.1  # one compiled call should take 50-200 ms: that is how fast stop responds
@@ -86,11 +87,13 @@ class Trainer:
     def __init__(self, config: Config, callback: Callable[[Event], None] | None = None,
                  control: Control | None = None, chunk: int | None = None, jit: bool = True,
                  checkpoint_path: str | Path | None = None, resume: Checkpoint | None = None,
-                 strategy: tuple | None = None):
+                 strategy: tuple | None = None, insight: bool = True):
         """`checkpoint_path`: where to save a checkpoint at every epoch end and on stop.
         `resume`: a checkpoint to continue from (its step, data position and state).
         `strategy`: distribute.make_strategy's result, made ahead (multiworker must be
-        made before TensorFlow runs anything); by default the trainer makes it."""
+        made before TensorFlow runs anything); by default the trainer makes it.
+        `insight`: measure what the model learned (rnntui.insight) with the predictions
+        and at epoch ends, and report the lag effects (off: no Insight events)."""
         self.config = validate(config)
         self.callback = callback or (lambda event: None)
         self.control = control or Control()
@@ -99,9 +102,12 @@ class Trainer:
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
         self.resume = resume
         self.strategy = strategy
+        self.insight = insight
 
-    def emit(self, event: Event) -> Event:
-        self.callback(event)
+    def emit(self, event: Event | None) -> Event | None:
+        """Hand an event to the callback (None, a measurement not taken: nothing)."""
+        if event is not None:
+            self.callback(event)
         return event
 
     def run(self) -> Event:
@@ -164,8 +170,10 @@ class Trainer:
         # Mid-epoch predictions look at the first windows only (see PREDICTION_STEPS).
         pn = max(1, min(len(vxw), PREDICTION_STEPS // (t.batch_size * t.num_steps)))
         pxw, pyw = vxw[:pn], vyw[:pn]
+        probe = Probe(tf, model, cfg, vx, vy, jit) if self.insight else None
         t0 = time.perf_counter()
-        steps.compile(vxw, vyw, *([pxw] if pn < len(vxw) else []))
+        steps.compile(vxw, vyw, *([pxw] if pn < len(vxw) else []),
+                      also=probe.compile if probe else None)
         fused = graph_uses_cudnn(steps.traced())
         self.emit(Compiled(time.perf_counter() - t0, describe(kernel, fused, jit, mixed), fused))
 
@@ -178,6 +186,7 @@ class Trainer:
         part = len(vx) // t.batch_size
         combos = _ComboTable(vx, d.rules, d.base, vxw.shape, part)
         pcombos = _ComboTable(vx, d.rules, d.base, pxw.shape, part) if pn < len(vxw) else combos
+        insights = Insights(probe)
         step = ckpt.step if ckpt else 0
         first_epoch, first_batch = (ckpt.epoch, ckpt.batch) if ckpt else (0, 0)
         epochs_done, last_pred = first_epoch, 0.0
@@ -214,6 +223,7 @@ class Trainer:
                                    _lr(optimizer)))
                 if time.perf_counter() - last_pred >= PREDICT_EVERY_S:
                     self.emit(pcombos.event(step, *steps.evaluate(pxw, pyw)[1:], pyw))
+                    self.emit(insights.tick(step, pcombos.window))
                     last_pred = time.perf_counter()
             if epoch_losses:
                 train_loss = float(np.mean(np.concatenate(epoch_losses)))
@@ -225,21 +235,26 @@ class Trainer:
                 break
             val_loss, probs = steps.evaluate(vxw, vyw)[:2]
             epochs_done += 1
-            v = baselines.verdict(val_loss, d.base, d.rules, fl)
-            self.emit(EpochEnd(epoch, step, train_loss, val_loss, v))
+            seen = insights.epoch_end(step, combos.window, val_loss)
+            effects = seen.effects if seen else None
+            v = baselines.verdict(val_loss, d.base, d.rules, fl, effects)
+            self.emit(EpochEnd(epoch, step, train_loss, val_loss, v, lag_effects(effects)))
             if not math.isfinite(val_loss) or val_loss > DIVERGED_LOSS:
                 return self.emit(Diverged(step, val_loss))
             save(epoch + 1, 0, steps.zero_state())
             self.emit(combos.event(step, probs, vyw))
+            self.emit(seen)
             last_pred = time.perf_counter()
         if math.isnan(val_loss):  # stopped before the first epoch ended, or nothing left
             val_loss = steps.evaluate(vxw, vyw)[0]
         wall = time.perf_counter() - start
         trained = step - (ckpt.step if ckpt else 0)
+        effects = insights.final(step) if math.isfinite(val_loss) else None
         return self.emit(Finished(
             step, epochs_done, train_loss, val_loss,
-            baselines.verdict(val_loss, d.base, d.rules, fl), fl,
-            trained / max(wall, 1e-9), wall, stopped=self.control.stopped))
+            baselines.verdict(val_loss, d.base, d.rules, fl, effects), fl,
+            trained / max(wall, 1e-9), wall, stopped=self.control.stopped,
+            lag_effects=lag_effects(effects)))
 
 
 class _ComboTable:
@@ -258,6 +273,7 @@ class _ComboTable:
         # A stretch from the middle of row 0, where the carried state has warmed up.
         self.start = max(0, min(n * t - PREDICTION_WINDOW, (n // 2) * t))
         self.stop = min(self.start + PREDICTION_WINDOW, n * t)  # within the evaluated windows
+        self.window = (self.start, self.stop)  # validation positions (row 0) it shows
 
     def event(self, step: int, probs: np.ndarray, yw: np.ndarray) -> Predictions:
         p = unwindow(probs)
