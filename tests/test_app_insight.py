@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from appsupport import feed, fixed_events
+from appsupport import TINY, feed, fixed_events, wait_for
 from rich.color import Color, ColorSystem
 from textual.widgets import Static
 
@@ -153,6 +153,40 @@ async def test_help_and_palette_name_every_panel_and_a_basic_cell_has_no_gates(t
         await pilot.press("f7", "f7")
         assert on_show(app) == ["hidden"] and app.deck.hidden.view == "h"
         assert "F7:" not in text_of(app, "hidden")
+
+
+async def test_a_tiny_run_updates_the_panels(tmp_path):
+    config = Config().with_values(**{k: int(v) for k, v in TINY.items()})
+    seen: list[Insight] = []
+
+    def hook(message) -> None:
+        if isinstance(message, TrainerEvent) and isinstance(message.event, Insight):
+            seen.append(message.event)
+
+    app = make_app(config, preload_tf=False, runs_dir=tmp_path)
+    async with app.run_test(size=(120, 40), message_hook=hook) as pilot:
+        await pilot.press("f2")
+        panel = app.query_one("#effects")
+        await pilot.pause()
+        drawn = panel.paints
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: app.status.state in ("finished", "failed", "diverged"))
+        assert app.status.state == "finished", app.status.detail
+        await pilot.pause()
+        # One measurement at each of the 2 epoch ends at least, each drawn as it came.
+        assert len({tuple(e.effects) for e in seen}) >= 2
+        assert panel.paints >= drawn + 2
+        last = seen[-1]
+        assert f"{last.effects[3]:+.2f} of +0.50" in text_of(app, "effects")
+        app.deck.current = "hidden"
+        await pilot.pause()
+        rows = text_of(app, "hidden").splitlines()[4:]
+        assert [r.split()[0] for r in rows] == [str(u) for u in last.units[:len(rows)]]
+        await pilot.resize_terminal(40, 12)
+        for panel_id in IDS:
+            app.deck.current = panel_id
+            await pilot.pause()
+            assert on_show(app) == [panel_id] and text_of(app, panel_id).strip()
 
 
 def test_a_newer_insight_replaces_a_queued_one_of_the_same_run():
