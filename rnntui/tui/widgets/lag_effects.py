@@ -95,7 +95,8 @@ def effects_text(effects: list[float], true_deltas: list[float], width: int,
     else:
         shown, note = lags, ""
     colw = width // cols
-    nums = 14 if colw - 2 * (cols > 1) >= 5 + 14 + 10 else 5  # "-0.19 of -0.25" or "-0.19"
+    # "-0.19 of -0.25" while a bar of 7 cells still fits beside it, else "-0.19".
+    nums = 14 if colw - 2 * (cols > 1) >= 5 + 7 + 1 + 14 else 5
     per_col = math.ceil(len(shown) / cols)
     for r in range(per_col):
         text.append("\n")

@@ -51,9 +51,12 @@ def _bar_rows(reach, lags, rules, colw: int, rows: int) -> list[Text]:
         v = reach[k] if k < len(reach) else 0.0
         f = (math.log10(v) - lo) / (hi - lo) if v > 0 and math.isfinite(v) else 0.0
         eighths.append(max(0, min(rows * 8, round(f * rows * 8))))
-    out = []
+    out, per_row = [], (hi - lo) / rows
     for r in range(rows):
-        label = f"1e{hi}" if r == 0 else (f"1e{lo}" if r == rows - 1 else "")
+        # Each row is labelled with the largest decade in its span (the top row with hi).
+        top, bottom = hi - r * per_row, hi - (r + 1) * per_row
+        decades = [d for d in range(lo, hi + 1) if bottom - 1e-9 <= d < top - 1e-9]
+        label = f"1e{hi}" if r == 0 else (f"1e{max(decades)}" if decades else "")
         line = Text(label.rjust(LABEL - 1) + "│", style="dim")
         for k, n in zip(lags, eighths, strict=True):
             fill = max(0, min(8, n - (rows - 1 - r) * 8))
