@@ -7,10 +7,22 @@ panel that is not displayed, so a hidden panel costs nothing until it is shown.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from itertools import groupby
 from typing import Any
 
+from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
+
+
+def runs(pieces: Iterable[tuple[str, str | Style]]) -> Text:
+    """A line from (text, style) pieces, one span per run of a style: Textual's cost of
+    drawing a line grows with its spans, and a chart's cells come in long runs."""
+    line = Text()
+    for style, group in groupby(pieces, key=lambda piece: piece[1]):
+        line.append("".join(t for t, _ in group), style=style)
+    return line
 
 
 class DrawnPanel(Widget):

@@ -10,12 +10,13 @@ map as a truecolor one; the title line carries the scale.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 from rich.style import Style
 from rich.text import Text
 
 from ...events import Insight, Predictions
-from .drawn import DrawnPanel
+from .drawn import DrawnPanel, runs
 from .predictions import series_rows
 
 # Diverging, for the state (tanh-like, signed): from the weakest to the strongest.
@@ -81,11 +82,14 @@ def heat_text(pred: Predictions | None, rows: list[list[float]], units: list[int
         text.append_text(series_rows(pred, width, label, series))
     for name, row in list(zip(names, rows, strict=True))[:room - len(series)]:
         text.append("\n" + name.ljust(label), style="dim")
-        for v in row[:max(0, width - label)]:
-            color = cell_color(v, scale, gate)
-            text.append("?" if color is None else " ",
-                        style="red" if color is None else Style(bgcolor=color))
+        colors = (cell_color(v, scale, gate) for v in row[:max(0, width - label)])
+        text.append_text(runs(("?" if c is None else " ", _cell_style(c)) for c in colors))
     return text
+
+
+@lru_cache(maxsize=64)
+def _cell_style(color: str | None) -> Style:
+    return Style(color="red") if color is None else Style(bgcolor=color)
 
 
 class HiddenPanel(DrawnPanel):

@@ -36,9 +36,10 @@ def series_rows(event: Predictions, width: int, label_width: int = 3,
 
 
 def _shade_row(text: Text, ps: list[float]) -> None:
-    for p in ps:
-        i = 0 if not math.isfinite(p) else min(len(SHADES) - 1, int(p * len(SHADES)))
-        text.append(SHADES[i], style="green")
+    # One span for the row: Textual's cost of drawing a line grows with its spans.
+    shades = (0 if not math.isfinite(p) else min(len(SHADES) - 1, int(p * len(SHADES)))
+              for p in ps)
+    text.append("".join(SHADES[i] for i in shades), style="green")
 
 
 def combo_table(event: Predictions, lags: list[int]) -> Table:

@@ -14,7 +14,7 @@ import math
 from rich.text import Text
 
 from ...events import Insight
-from .drawn import DrawnPanel
+from .drawn import DrawnPanel, runs
 from .lag_effects import rule_lags
 from .ruler import RULE_STYLE
 
@@ -57,16 +57,16 @@ def _bar_rows(reach, lags, rules, colw: int, rows: int) -> list[Text]:
         top, bottom = hi - r * per_row, hi - (r + 1) * per_row
         decades = [d for d in range(lo, hi + 1) if bottom - 1e-9 <= d < top - 1e-9]
         label = f"1e{hi}" if r == 0 else (f"1e{max(decades)}" if decades else "")
-        line = Text(label.rjust(LABEL - 1) + "│", style="dim")
+        pieces = [(label.rjust(LABEL - 1) + "│", "dim")]
         for k, n in zip(lags, eighths, strict=True):
             fill = max(0, min(8, n - (rows - 1 - r) * 8))
             if fill:
                 style = FADED_BAR if faded is not None and k >= faded else BAR
-                line.append(EIGHTHS[fill] * (colw - 1), style=style)
+                pieces.append((EIGHTHS[fill] * (colw - 1) + " ", style))
             else:  # the rule lags' columns carry a guide, so they read on the bars too
-                line.append(("┊" if k in rules else " ").rjust(colw - 1), style="dim yellow")
-            line.append(" ")
-        out.append(line)
+                pieces.append((("┊" if k in rules else " ").rjust(colw - 1) + " ",
+                               "dim yellow"))
+        out.append(runs(pieces))
     return out
 
 
