@@ -264,18 +264,21 @@ class Probe:
         of the evaluation), warmed up; h is (steps, units), gates maps name -> the same."""
         return self._both(start, stop)[1]
 
-    def measure(self, step: int, window: tuple[int, int], reach: list[float] | None = None,
+    def measure(self, step: int, window: tuple[int, int],
+                reach: tuple[int, list[float]] | None = None,
                 units: int = HIDDEN_UNITS) -> Insight:
-        """An Insight event; `reach` measured unless given (a recent one reused)."""
+        """An Insight event; the gradient reach is measured unless given as (the step it
+        was measured at, its values): a recent one reused."""
         effects, (h, _, gates) = self._both(*window)
         top = np.sort(np.argsort(-np.abs(h).mean(axis=0), kind="stable")[:units])
 
         def rows(a: np.ndarray) -> list[list[float]]:
             return np.round(a[:, top].T, 4).tolist()
 
-        return Insight(step, [round(e, 6) for e in effects], self.deltas,
-                       self.reach() if reach is None else reach, self.share, rows(h),
-                       top.tolist(), {name: rows(g) for name, g in gates.items()})
+        reach_step, reach = (step, self.reach()) if reach is None else reach
+        return Insight(step, [round(e, 6) for e in effects], self.deltas, reach, self.share,
+                       rows(h), top.tolist(), {name: rows(g) for name, g in gates.items()},
+                       reach_step)
 
 
 def lag_effects(effects: list[float] | None) -> dict[str, float]:
@@ -296,7 +299,7 @@ class Insights:
         self.latest: Insight | None = None
         self.spent = 0.0
         self.start = self.reach_at = time.perf_counter()
-        self.reach: list[float] | None = None
+        self.reach: tuple[int, list[float]] | None = None  # (step, values)
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self.cost = {"measure": 0.0, "reach": 0.0}  # seconds, the latest of each
@@ -314,7 +317,7 @@ class Insights:
                 with tf.device(device):
                     self.probe.compile()
                     self._timed("reach", self.probe.reach)
-                    self._timed("measure", self.probe.measure, 0, (0, 1), [])
+                    self._timed("measure", self.probe.measure, 0, (0, 1), (0, []))
             except BaseException as exc:  # re-raised where a measurement waits for it
                 self._error = exc
             finally:
@@ -347,7 +350,7 @@ class Insights:
         t0 = time.perf_counter()
         if self.reach is None or (t0 - self.reach_at >= REACH_EVERY_S
                                   and self._affordable("measure", "reach")):
-            self.reach, self.reach_at = self._timed("reach", self.probe.reach), t0
+            self.reach, self.reach_at = (step, self._timed("reach", self.probe.reach)), t0
         self.latest = self._timed("measure", self.probe.measure, step, window, self.reach)
         self.spent += time.perf_counter() - t0
         return self.latest
