@@ -116,7 +116,8 @@ class Probe:
         # CPU to compile, more than a default-preset run trains (2 cores). Any number of
         # rows, as the hidden state's rows ride along with the effects' rows.
         rows = tf.TensorSpec((None, None), tf.uint8)
-        self._forward = tf.function(self._run, input_signature=[rows])
+        self._forward = tf.function(self._run, input_signature=[
+            rows, tf.TensorSpec((), tf.int32)])
         self._grad = tf.function(self._input_grads, input_signature=[
             rows, tf.TensorSpec((None,), tf.uint8)])
 
@@ -151,11 +152,13 @@ class Probe:
         tf = self.tf
         return tf.reshape(tf.one_hot(tf.cast(x, tf.int32), 2), (tf.shape(x)[0], -1, self.n, 2))
 
-    def _run(self, x):
+    def _run(self, x, keep):
         """Forward over whole windows from a zero state, carried or reset as in training:
-        (P(Y=1), the last layer's output sequence, its input sequence), (rows, steps, ...)."""
+        P(Y=1) (rows, steps), and the last layer's output and input sequences of the last
+        `keep` rows only (keep, steps, ...): a state of 1024 over every row would be GBs."""
         tf, n = self.tf, self.n
         rows, steps = tf.shape(x)[0], tf.shape(x)[1]
+        first = rows - keep
         onehot = self._windows(x)
         state = [tf.zeros((rows, *s)) for s in self.shape]
         parts = [tf.TensorArray(tf.float32, size=steps // n) for _ in range(3)]
@@ -166,15 +169,15 @@ class Probe:
             new = new if self.carry else [tf.zeros_like(s) for s in state]
             return (i + 1, [tf.cast(s, tf.float32) for s in new],
                     probs.write(i, tf.nn.softmax(logits)[..., 1]),
-                    hs.write(i, tf.cast(h, tf.float32)), ins.write(i, tf.cast(inp, tf.float32)))
+                    hs.write(i, tf.cast(h[first:], tf.float32)),
+                    ins.write(i, tf.cast(inp[first:], tf.float32)))
 
         _, _, *parts = tf.while_loop(lambda i, *_: i < steps // n, body,
                                      (tf.constant(0), state, *parts))
 
         def joined(ta):  # (windows, rows, n, ...) -> (rows, steps, ...)
-            a = ta.stack()
-            a = tf.experimental.numpy.moveaxis(a, 0, 1)
-            return tf.reshape(a, tf.concat([[rows, steps], tf.shape(a)[3:]], 0))
+            a = tf.experimental.numpy.moveaxis(ta.stack(), 0, 1)
+            return tf.reshape(a, tf.concat([tf.shape(a)[:1], [steps], tf.shape(a)[3:]], 0))
 
         return tuple(joined(p) for p in parts)
 
@@ -228,7 +231,8 @@ class Probe:
 
     def effects(self) -> list[float]:
         """Mean change of P(Y_t=1) when X[t-k] flips 0 -> 1, for k = 0..K."""
-        return self._effects_of(self._forward(self.tf.constant(self.effect_x))[0].numpy())
+        p = self._forward(self.tf.constant(self.effect_x), self.tf.constant(0))[0]
+        return self._effects_of(p.numpy())
 
     def reach(self) -> list[float]:
         """Mean |dLoss_t / dX[t-k]| for k = 0..K, untruncated."""
@@ -241,8 +245,8 @@ class Probe:
         hidden state's rows ride along with the effects' rows."""
         pieces, first = self._pieces(start, stop)
         x = np.concatenate([self.effect_x, pieces])
-        p, h, inputs = (v.numpy()[2 * self.rows:] if i else v.numpy()
-                        for i, v in enumerate(self._forward(self.tf.constant(x))))
+        p, h, inputs = (v.numpy() for v in self._forward(self.tf.constant(x),
+                                                         self.tf.constant(len(pieces))))
         effects = self._effects_of(p)
         p = p[2 * self.rows:]
         # The state before each step: the previous h, zero at each reset.
