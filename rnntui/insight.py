@@ -18,6 +18,7 @@ passed in as `tf`, as in steps.py, so this module imports without it.
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -26,14 +27,13 @@ from .config import Config, Rules
 from .events import Insight
 
 MAX_K = 64  # lags shown at most, whatever the rules
-ROWS = 256  # rows per measurement: the effects' noise is ~0.05/sqrt(ROWS) for a trained model
+ROWS = 128  # rows per measurement (each flipped both ways): see `Probe.rows`
 HIDDEN_UNITS = 16  # units in the hidden-state heat map
 MIN_WARMUP = 32  # steps run before anything is read, so the zero start state is forgotten
 # Mid-epoch, measuring may take at most this share of the training time so far: training
 # with insight on stays >= 95% of the speed with it off (bench/insight_cost.py).
 BUDGET = 0.03
-# Gradient reach costs about three forwards; mid-epoch it is measured at most this often
-# (and at every epoch end): the curve changes slowly.
+# Gradient reach costs about three forwards and changes slowly: measured at most this often.
 REACH_EVERY_S = 5.0
 
 
@@ -59,6 +59,14 @@ def window_share(num_steps: int, k: int) -> list[float]:
     return [max(0, num_steps - lag) / num_steps for lag in range(k + 1)]
 
 
+def reach_horizon(reach: list[float], share: float = 0.01) -> int | None:
+    """The first lag whose gradient reach is below `share` of lag 0's (None: none is)."""
+    for k, g in enumerate(reach):
+        if reach and g < share * reach[0]:
+            return k
+    return None
+
+
 def _gates(cell: str, weights: dict, inputs: np.ndarray, h: np.ndarray,
            h_prev: np.ndarray) -> dict[str, np.ndarray]:
     """The gates of one LSTM/GRU layer over time from its weights, its input sequence and
@@ -82,8 +90,7 @@ class Probe:
     retrace. `compile()` traces them ahead (from any thread).
     """
 
-    def __init__(self, tf, model, config: Config, vx: np.ndarray, vy: np.ndarray,
-                 jit: bool = True):
+    def __init__(self, tf, model, config: Config, vx: np.ndarray, vy: np.ndarray):
         import keras
 
         self.tf = tf
@@ -104,12 +111,15 @@ class Probe:
         self.rows = max(n, ROWS // n * n)  # a multiple of n: every offset equally often
         self.effect_len = self._whole(self.warmup + n + k + 1)
         self.reach_len = self._whole(self.warmup + k + 1)
-        self.hidden_len = self._whole(self.warmup + n + 120)
         self._effect_rows()
-        # XLA, as training (`jit` off where training's is: cuDNN, tf.distribute): 2-3x
-        # faster per call here, for ~0.7 s more to compile on the compile thread.
-        self._forward = tf.function(self._run, jit_compile=jit)
-        self._grad = tf.function(self._input_grads, jit_compile=jit)
+        # Graph mode, not XLA: XLA ran the effects 1.6-4x faster but took 1-1.5 s more of
+        # CPU to compile, more than a default-preset run trains (2 cores). Any number of
+        # rows, as the hidden state's rows ride along with the effects' rows.
+        rows = tf.TensorSpec((None, None), tf.uint8)
+        self._forward = tf.function(self._run, input_signature=[
+            rows, tf.TensorSpec((), tf.int32)])
+        self._grad = tf.function(self._input_grads, input_signature=[
+            rows, tf.TensorSpec((None,), tf.uint8)])
 
     def _whole(self, steps: int) -> int:
         """Steps rounded up to whole windows."""
@@ -142,11 +152,13 @@ class Probe:
         tf = self.tf
         return tf.reshape(tf.one_hot(tf.cast(x, tf.int32), 2), (tf.shape(x)[0], -1, self.n, 2))
 
-    def _run(self, x, carry: bool):
-        """Forward over whole windows, from a zero state: (P(Y=1), the last layer's output
-        sequence, its input sequence), each (rows, steps, ...)."""
+    def _run(self, x, keep):
+        """Forward over whole windows from a zero state, carried or reset as in training:
+        P(Y=1) (rows, steps), and the last layer's output and input sequences of the last
+        `keep` rows only (keep, steps, ...): a state of 1024 over every row would be GBs."""
         tf, n = self.tf, self.n
-        rows, steps = tf.shape(x)[0], x.shape[1]
+        rows, steps = tf.shape(x)[0], tf.shape(x)[1]
+        first = rows - keep
         onehot = self._windows(x)
         state = [tf.zeros((rows, *s)) for s in self.shape]
         parts = [tf.TensorArray(tf.float32, size=steps // n) for _ in range(3)]
@@ -154,19 +166,18 @@ class Probe:
         def body(i, state, probs, hs, ins):
             logits, *out = self.model([onehot[:, i], *state], training=False)
             new, h, inp = out[:-2], out[-2], out[-1]
-            new = new if carry else [tf.zeros_like(s) for s in state]
+            new = new if self.carry else [tf.zeros_like(s) for s in state]
             return (i + 1, [tf.cast(s, tf.float32) for s in new],
                     probs.write(i, tf.nn.softmax(logits)[..., 1]),
-                    hs.write(i, tf.cast(h, tf.float32)), ins.write(i, tf.cast(inp, tf.float32)))
+                    hs.write(i, tf.cast(h[first:], tf.float32)),
+                    ins.write(i, tf.cast(inp[first:], tf.float32)))
 
         _, _, *parts = tf.while_loop(lambda i, *_: i < steps // n, body,
-                                     (tf.constant(0), state, *parts),
-                                     maximum_iterations=steps // n)
+                                     (tf.constant(0), state, *parts))
 
         def joined(ta):  # (windows, rows, n, ...) -> (rows, steps, ...)
-            a = ta.stack()
-            a = tf.experimental.numpy.moveaxis(a, 0, 1)
-            return tf.reshape(a, (rows, steps, *a.shape[3:]))
+            a = tf.experimental.numpy.moveaxis(ta.stack(), 0, 1)
+            return tf.reshape(a, tf.concat([tf.shape(a)[:1], [steps], tf.shape(a)[3:]], 0))
 
         return tuple(joined(p) for p in parts)
 
@@ -174,11 +185,11 @@ class Probe:
         """|dLoss_T / d onehot(X_t)| for every t, where T is each row's last step; the
         state is carried throughout (untruncated backprop)."""
         tf, n = self.tf, self.n
-        rows, steps = tf.shape(x)[0], x.shape[1]
+        rows, steps = tf.shape(x)[0], tf.shape(x)[1]
         onehot = tf.one_hot(tf.cast(x, tf.int32), 2)
         with tf.GradientTape() as tape:
             tape.watch(onehot)
-            xs = tf.reshape(onehot, (rows, steps // n, n, 2))
+            xs = tf.reshape(onehot, (rows, -1, n, 2))
             state = [tf.zeros((rows, *s)) for s in self.shape]
 
             def body(i, state, logits):
@@ -186,32 +197,42 @@ class Probe:
                 return i + 1, [tf.cast(s, tf.float32) for s in out[:-2]], logits[:, -1]
 
             _, _, logits = tf.while_loop(lambda i, *_: i < steps // n, body,
-                                         (tf.constant(0), state, tf.zeros((rows, 2))),
-                                         maximum_iterations=steps // n)
+                                         (tf.constant(0), state, tf.zeros((rows, 2))))
             # Rows are independent: the gradient of the sum is each row's own.
             loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(
                 tf.cast(y, tf.int32), logits))
         return tf.norm(tape.gradient(loss, onehot), axis=-1)
 
     def compile(self) -> None:
-        """Trace the programs now, so that the first measurement does not pay for it."""
-        tf = self.tf
-        for length, rows in ((self.effect_len, 2 * self.rows), (self.hidden_len, 1)):
-            self._forward.get_concrete_function(
-                tf.TensorSpec((rows, length), tf.uint8), self.carry)
-        self._grad.get_concrete_function(tf.TensorSpec((self.rows, self.reach_len), tf.uint8),
-                                         tf.TensorSpec((self.rows,), tf.uint8))
+        """Make the programs ready now, so that the first measurement does not pay for it:
+        tracing, and the graph optimisation TensorFlow runs at a program's first call."""
+        self.hidden(0, 1)
+        self.reach()
 
     # -- the measurements ------------------------------------------------------------------
 
-    def effects(self) -> list[float]:
-        """Mean change of P(Y_t=1) when X[t-k] flips 0 -> 1, for k = 0..K."""
-        p = self._forward(self.tf.constant(self.effect_x), self.carry)[0].numpy()
+    def _pieces(self, start: int, stop: int) -> tuple[np.ndarray, int]:
+        """Rows as long as the effects' rows that cover validation positions start..stop:
+        each runs `lead` steps (whole windows) of warm-up, then reports the rest. With
+        carry_state off the windows line up with the evaluation's, so its values are the
+        evaluation's own. Returns the rows and the first position reported."""
+        lead = self._whole(self.warmup)
+        fresh = self.effect_len - lead
+        first = start // self.n * self.n
+        count = max(1, -(-(stop - first) // fresh))
+        return self._take(self.vx, first - lead + fresh * np.arange(count), self.effect_len), first
+
+    def _effects_of(self, p: np.ndarray) -> list[float]:
         r = self.rows
         at = self.flip[:, None] + np.arange(self.k + 1)[None, :]
         rows = np.arange(r)[:, None]
-        diff = p[r:][rows, at].astype(np.float64) - p[:r][rows, at]
+        diff = p[r:2 * r][rows, at].astype(np.float64) - p[:r][rows, at]
         return diff.mean(axis=0).tolist()
+
+    def effects(self) -> list[float]:
+        """Mean change of P(Y_t=1) when X[t-k] flips 0 -> 1, for k = 0..K."""
+        p = self._forward(self.tf.constant(self.effect_x), self.tf.constant(0))[0]
+        return self._effects_of(p.numpy())
 
     def reach(self) -> list[float]:
         """Mean |dLoss_t / dX[t-k]| for k = 0..K, untruncated."""
@@ -219,34 +240,49 @@ class Probe:
         last = self.reach_len - 1
         return [float(g[:, last - k].mean()) for k in range(self.k + 1)]
 
-    def hidden(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, dict]:
-        """(h, P(Y=1), gates) at validation positions start..stop, run from a zero state
-        `warmup` steps or more before (window-aligned: with carry_state off it is the
-        evaluation's own value). h is (steps, units); gates maps name -> (steps, units)."""
-        a = max(0, (start - self.warmup) // self.n * self.n)
-        x = self._take(self.vx, np.array([a]), self.hidden_len)
-        p, h, inputs = (v.numpy()[0] for v in self._forward(self.tf.constant(x), self.carry))
-        # The state before each step: the previous h, zero at each reset and at the start.
-        h_prev = np.concatenate([np.zeros_like(h[:1]), h[:-1]])
+    def _both(self, start: int, stop: int):
+        """The effects and (h, P(Y=1), gates) at positions start..stop, in one forward: the
+        hidden state's rows ride along with the effects' rows."""
+        pieces, first = self._pieces(start, stop)
+        x = np.concatenate([self.effect_x, pieces])
+        p, h, inputs = (v.numpy() for v in self._forward(self.tf.constant(x),
+                                                         self.tf.constant(len(pieces))))
+        effects = self._effects_of(p)
+        p = p[2 * self.rows:]
+        # The state before each step: the previous h, zero at each reset.
+        h_prev = np.concatenate([np.zeros_like(h[:, :1]), h[:, :-1]], axis=1)
         if not self.carry:
-            h_prev[::self.n] = 0
+            h_prev[:, ::self.n] = 0
         weights = {w.name: w.numpy() for w in self.top.cell.weights}
         gates = _gates(self.cell, weights, inputs, h, h_prev)
-        s = slice(start - a, stop - a)
-        return h[s], p[s], {name: g[s] for name, g in gates.items()}
+        lead = self._whole(self.warmup)
 
-    def measure(self, step: int, window: tuple[int, int], reach: list[float] | None = None,
+        def reported(a: np.ndarray) -> np.ndarray:  # pieces -> positions start..stop
+            a = a[:, lead:].reshape(-1, *a.shape[2:])
+            return a[start - first:stop - first]
+
+        return effects, (reported(h), reported(p), {k: reported(g) for k, g in gates.items()})
+
+    def hidden(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, dict]:
+        """(h, P(Y=1), gates) of the last layer at validation positions start..stop (row 0
+        of the evaluation), warmed up; h is (steps, units), gates maps name -> the same."""
+        return self._both(start, stop)[1]
+
+    def measure(self, step: int, window: tuple[int, int],
+                reach: tuple[int, list[float]] | None = None,
                 units: int = HIDDEN_UNITS) -> Insight:
-        """An Insight event; `reach` measured unless given (a recent one reused)."""
-        h, _, gates = self.hidden(*window)
+        """An Insight event; the gradient reach is measured unless given as (the step it
+        was measured at, its values): a recent one reused."""
+        effects, (h, _, gates) = self._both(*window)
         top = np.sort(np.argsort(-np.abs(h).mean(axis=0), kind="stable")[:units])
 
         def rows(a: np.ndarray) -> list[list[float]]:
             return np.round(a[:, top].T, 4).tolist()
 
-        return Insight(step, [round(e, 6) for e in self.effects()], self.deltas,
-                       self.reach() if reach is None else reach, self.share, rows(h),
-                       top.tolist(), {name: rows(g) for name, g in gates.items()})
+        reach_step, reach = (step, self.reach()) if reach is None else reach
+        return Insight(step, [round(e, 6) for e in effects], self.deltas, reach, self.share,
+                       rows(h), top.tolist(), {name: rows(g) for name, g in gates.items()},
+                       reach_step)
 
 
 def lag_effects(effects: list[float] | None) -> dict[str, float]:
@@ -256,37 +292,84 @@ def lag_effects(effects: list[float] | None) -> dict[str, float]:
 
 class Insights:
     """When the trainer measures, so that it costs little: with each mid-epoch predictions
-    event while measuring has taken at most BUDGET of the training time, and at every epoch
-    end. Gradient reach at most every REACH_EVERY_S mid-epoch (the latest is repeated in
-    between). With no probe (insight off) it measures nothing and returns None."""
+    event while measuring has taken at most BUDGET of the training time so far, and at
+    every epoch end (its lag effects go into the EpochEnd event). Gradient reach costs the
+    most (a backward pass) and changes slowly: it is measured first, then at most every
+    REACH_EVERY_S and only within the budget, even at an epoch end; in between, the
+    latest is repeated. With no probe (insight off) nothing is measured: None."""
 
     def __init__(self, probe: Probe | None):
         self.probe = probe
         self.latest: Insight | None = None
         self.spent = 0.0
         self.start = self.reach_at = time.perf_counter()
-        self.reach: list[float] | None = None
+        self.reach: tuple[int, list[float]] | None = None  # (step, values)
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self.cost = {"measure": 0.0, "reach": 0.0}  # seconds, the latest of each
 
-    def _measure(self, step: int, window: tuple[int, int], fresh_reach: bool) -> Insight:
+    def prepare(self, tf) -> None:
+        """Make the probe's programs ready in a thread of their own (~1-2 s of CPU), beside
+        the training program's compile, which leaves a core idle on 2 cores: the first
+        step does not wait for them. Measuring waits for them, except `tick`, which skips."""
+        if self.probe is None:
+            return
+        device = tf.constant(0).device  # device scopes are per thread: take this one's
+
+        def run():
+            try:
+                with tf.device(device):
+                    self.probe.compile()
+                    self._timed("reach", self.probe.reach)
+                    self._timed("measure", self.probe.measure, 0, (0, 1), (0, []))
+            except BaseException as exc:  # re-raised where a measurement waits for it
+                self._error = exc
+            finally:
+                self._ready.set()
+
+        threading.Thread(target=run, name="rnntui-insight", daemon=True).start()
+
+    def begin(self) -> None:
+        """Training starts now: the budget counts from here."""
+        self.start = self.reach_at = time.perf_counter()
+
+    def _wait(self) -> None:
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
+
+    def _timed(self, what: str, fn, *args):
         t0 = time.perf_counter()
-        if fresh_reach or self.reach is None:
-            self.reach, self.reach_at = self.probe.reach(), t0
-        self.latest = self.probe.measure(step, window, self.reach)
+        out = fn(*args)
+        self.cost[what] = time.perf_counter() - t0
+        return out
+
+    def _affordable(self, *what: str) -> bool:
+        """Whether measuring `what` now keeps the time spent within BUDGET."""
+        cost = sum(self.cost[w] for w in what)
+        return self.spent + cost <= BUDGET * (time.perf_counter() - self.start)
+
+    def _measure(self, step: int, window: tuple[int, int]) -> Insight:
+        self._wait()
+        t0 = time.perf_counter()
+        if self.reach is None or (t0 - self.reach_at >= REACH_EVERY_S
+                                  and self._affordable("measure", "reach")):
+            self.reach, self.reach_at = (step, self._timed("reach", self.probe.reach)), t0
+        self.latest = self._timed("measure", self.probe.measure, step, window, self.reach)
         self.spent += time.perf_counter() - t0
         return self.latest
 
     def tick(self, step: int, window: tuple[int, int]) -> Insight | None:
         """With a mid-epoch predictions event: an Insight, or None while over budget."""
-        now = time.perf_counter()
-        if self.probe is None or self.spent > BUDGET * (now - self.start):
+        if self.probe is None or not self._ready.is_set() or not self._affordable("measure"):
             return None
-        return self._measure(step, window, now - self.reach_at >= REACH_EVERY_S)
+        return self._measure(step, window)
 
     def epoch_end(self, step: int, window: tuple[int, int], val_loss: float) -> Insight | None:
         """At an epoch end: an Insight, or None when off or the model has diverged."""
         if self.probe is None or not np.isfinite(val_loss):
             return None
-        return self._measure(step, window, True)
+        return self._measure(step, window)
 
     def final(self, step: int) -> list[float] | None:
         """The effects of the model at `step`, measured now unless they are known."""
@@ -294,4 +377,5 @@ class Insights:
             return None
         if self.latest is not None and self.latest.step == step:
             return self.latest.effects
+        self._wait()
         return self.probe.effects()

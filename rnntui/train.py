@@ -170,10 +170,10 @@ class Trainer:
         # Mid-epoch predictions look at the first windows only (see PREDICTION_STEPS).
         pn = max(1, min(len(vxw), PREDICTION_STEPS // (t.batch_size * t.num_steps)))
         pxw, pyw = vxw[:pn], vyw[:pn]
-        probe = Probe(tf, model, cfg, vx, vy, jit) if self.insight else None
+        insights = Insights(Probe(tf, model, cfg, vx, vy) if self.insight else None)
+        insights.prepare(tf)
         t0 = time.perf_counter()
-        steps.compile(vxw, vyw, *([pxw] if pn < len(vxw) else []),
-                      also=probe.compile if probe else None)
+        steps.compile(vxw, vyw, *([pxw] if pn < len(vxw) else []))
         fused = graph_uses_cudnn(steps.traced())
         self.emit(Compiled(time.perf_counter() - t0, describe(kernel, fused, jit, mixed), fused))
 
@@ -186,7 +186,7 @@ class Trainer:
         part = len(vx) // t.batch_size
         combos = _ComboTable(vx, d.rules, d.base, vxw.shape, part)
         pcombos = _ComboTable(vx, d.rules, d.base, pxw.shape, part) if pn < len(vxw) else combos
-        insights = Insights(probe)
+        insights.begin()
         step = ckpt.step if ckpt else 0
         first_epoch, first_batch = (ckpt.epoch, ckpt.batch) if ckpt else (0, 0)
         epochs_done, last_pred = first_epoch, 0.0
@@ -257,6 +257,13 @@ class Trainer:
             lag_effects=lag_effects(effects)))
 
 
+def prediction_window(windows: int, num_steps: int) -> tuple[int, int]:
+    """The validation positions (row 0) a predictions event shows, for that many windows:
+    a stretch from the middle of the row, where the carried state has warmed up."""
+    start = max(0, min(windows * num_steps - PREDICTION_WINDOW, (windows // 2) * num_steps))
+    return start, min(start + PREDICTION_WINDOW, windows * num_steps)
+
+
 class _ComboTable:
     """Turns validation predictions into a Predictions event: a window of the series and,
     per combination of the rule lags' X values, mean predicted vs true P(Y=1)."""
@@ -270,10 +277,7 @@ class _ComboTable:
         self.valid = self.codes >= 0
         self.count = np.bincount(self.codes[self.valid], minlength=2 ** len(rules))
         self.x = unwindow(windows(vx, b, t))
-        # A stretch from the middle of row 0, where the carried state has warmed up.
-        self.start = max(0, min(n * t - PREDICTION_WINDOW, (n // 2) * t))
-        self.stop = min(self.start + PREDICTION_WINDOW, n * t)  # within the evaluated windows
-        self.window = (self.start, self.stop)  # validation positions (row 0) it shows
+        self.window = self.start, self.stop = prediction_window(n, t)
 
     def event(self, step: int, probs: np.ndarray, yw: np.ndarray) -> Predictions:
         p = unwindow(probs)
