@@ -173,9 +173,10 @@ async def test_a_tiny_run_updates_the_panels(tmp_path):
         await wait_for(pilot, lambda: app.status.state in ("finished", "failed", "diverged"))
         assert app.status.state == "finished", app.status.detail
         await pilot.pause()
-        # One measurement at each of the 2 epoch ends at least, each drawn as it came.
+        # A measurement at each of the 2 epoch ends at least; the panel drew the newest
+        # (two that land within one frame are drawn once).
         assert len({tuple(e.effects) for e in seen}) >= 2
-        assert panel.paints >= drawn + 2
+        assert panel.paints > drawn
         last = seen[-1]
         assert f"{last.effects[3]:+.2f} of +0.50" in text_of(app, "effects")
         app.deck.current = "hidden"
