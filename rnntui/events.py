@@ -68,7 +68,9 @@ class EpochEnd(Event):
     train_loss: float
     val_loss: float
     verdict: Verdict
-    # {"1": e1, ..., "K": eK}: the effect of X[t-k] on P(Y_t=1) (rnntui.insight); {} if off
+    # {"1": e1, ..., "K": eK}: the effect of X[t-k] on P(Y_t=1) (rnntui.insight); {} when
+    # not measured: insight off, or epochs so short that only some ends are (the first
+    # and the last always are)
     lag_effects: dict[str, float] = field(default_factory=dict)
 
 

@@ -291,16 +291,17 @@ def lag_effects(effects: list[float] | None) -> dict[str, float]:
 
 
 class Insights:
-    """When the trainer measures, so that it costs little: with each mid-epoch predictions
-    event while measuring has taken at most BUDGET of the training time so far, and at
-    every epoch end (its lag effects go into the EpochEnd event). Gradient reach costs the
-    most (a backward pass) and changes slowly: it is measured first, then at most every
-    REACH_EVERY_S and only within the budget, even at an epoch end; in between, the
-    latest is repeated. With no probe (insight off) nothing is measured: None."""
+    """When the trainer measures, so that it costs little (bench/insight_cost.py): while
+    measuring has taken at most BUDGET of the training time so far, with a mid-epoch
+    predictions event or at an epoch end; and always at the first and the last epoch end.
+    Gradient reach costs the most (a backward pass) and changes slowly: measured first,
+    then at most every REACH_EVERY_S within the budget; in between the latest is repeated
+    (Insight.reach_step). With no probe (insight off) nothing is measured: None."""
 
     def __init__(self, probe: Probe | None):
         self.probe = probe
         self.latest: Insight | None = None
+        self.first_end = True  # no epoch end measured yet
         self.spent = 0.0
         self.start = self.reach_at = time.perf_counter()
         self.reach: tuple[int, list[float]] | None = None  # (step, values)
@@ -309,9 +310,10 @@ class Insights:
         self.cost = {"measure": 0.0, "reach": 0.0}  # seconds, the latest of each
 
     def prepare(self, tf) -> None:
-        """Make the probe's programs ready in a thread of their own (~1-2 s of CPU), beside
-        the training program's compile, which leaves a core idle on 2 cores: the first
-        step does not wait for them. Measuring waits for them, except `tick`, which skips."""
+        """Start making the probe's programs ready (~0.5-2 s of CPU: tracing, and the graph
+        optimisation of a first call) in a thread beside the training program's compile,
+        which leaves a core idle on 2 cores. `wait` before training: done beside the
+        training, it slowed a 2 s run by ~10%."""
         if self.probe is None:
             return
         device = tf.constant(0).device  # device scopes are per thread: take this one's
@@ -333,7 +335,10 @@ class Insights:
         """Training starts now: the budget counts from here."""
         self.start = self.reach_at = time.perf_counter()
 
-    def _wait(self) -> None:
+    def wait(self) -> None:
+        """Until `prepare` is done (at once when off); its error, if it failed, is raised."""
+        if self.probe is None:
+            return
         self._ready.wait()
         if self._error is not None:
             raise self._error
@@ -350,7 +355,7 @@ class Insights:
         return self.spent + cost <= BUDGET * (time.perf_counter() - self.start)
 
     def _measure(self, step: int, window: tuple[int, int]) -> Insight:
-        self._wait()
+        self.wait()
         t0 = time.perf_counter()
         if self.reach is None or (t0 - self.reach_at >= REACH_EVERY_S
                                   and self._affordable("measure", "reach")):
@@ -365,10 +370,15 @@ class Insights:
             return None
         return self._measure(step, window)
 
-    def epoch_end(self, step: int, window: tuple[int, int], val_loss: float) -> Insight | None:
-        """At an epoch end: an Insight, or None when off or the model has diverged."""
+    def epoch_end(self, step: int, window: tuple[int, int], val_loss: float,
+                  last: bool) -> Insight | None:
+        """At an epoch end: an Insight, or None when off, over budget (epochs of 0.1 s
+        would spend ~5% on it) or the model has diverged. Always at the first and `last`."""
         if self.probe is None or not np.isfinite(val_loss):
             return None
+        if not (last or self.first_end or self._affordable("measure")):
+            return None
+        self.first_end = False
         return self._measure(step, window)
 
     def final(self, step: int) -> list[float] | None:
@@ -377,5 +387,5 @@ class Insights:
             return None
         if self.latest is not None and self.latest.step == step:
             return self.latest.effects
-        self._wait()
+        self.wait()
         return self.probe.effects()

@@ -174,6 +174,7 @@ class Trainer:
         insights.prepare(tf)
         t0 = time.perf_counter()
         steps.compile(vxw, vyw, *([pxw] if pn < len(vxw) else []))
+        insights.wait()
         fused = graph_uses_cudnn(steps.traced())
         self.emit(Compiled(time.perf_counter() - t0, describe(kernel, fused, jit, mixed), fused))
 
@@ -235,7 +236,7 @@ class Trainer:
                 break
             val_loss, probs = steps.evaluate(vxw, vyw)[:2]
             epochs_done += 1
-            seen = insights.epoch_end(step, combos.window, val_loss)
+            seen = insights.epoch_end(step, combos.window, val_loss, epoch == t.epochs - 1)
             effects = seen.effects if seen else None
             v = baselines.verdict(val_loss, d.base, d.rules, fl, effects)
             self.emit(EpochEnd(epoch, step, train_loss, val_loss, v, lag_effects(effects)))

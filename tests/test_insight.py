@@ -189,11 +189,12 @@ def test_training_recovers_the_rules_signs(trained):
 def test_epoch_ends_and_insight_events_carry_the_effects(trained):
     events, _ = trained
     ends = [e for e in events if e["event"] == "epoch_end"]
-    assert len(ends) == 3 and all(len(e["lag_effects"]) == 12 for e in ends)
+    assert len(ends) == 3 and all(len(e["lag_effects"]) in (0, 12) for e in ends)
+    assert ends[0]["lag_effects"] and ends[-1]["lag_effects"]  # always measured
     assert ends[-1]["lag_effects"] == events[-1]["lag_effects"]
     assert ends[-1]["verdict"]["effects"][0] == ends[-1]["lag_effects"]["2"]
     insights = [e for e in events if e["event"] == "insight"]
-    assert len(insights) >= 3
+    assert len(insights) >= 2  # the first and the last epoch end at least
     last = insights[-1]
     assert len(last["effects"]) == len(last["reach"]) == len(last["window_share"]) == 13
     assert last["window_share"][:6] == [1.0, 0.8, 0.6, 0.4, 0.2, 0.0]
