@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import time
 
+from rnntui import insight, train
 from rnntui.config import preset
 from rnntui.events import Compiled, Finished, Insight
 from rnntui.report import dumps
@@ -29,14 +31,35 @@ CASES = {
 }
 
 
-def one(name: str, insight: bool) -> tuple[float, float, int]:
-    """(steps/s, compile seconds, Insight events) of one run of a preset."""
+class TimedInsights(insight.Insights):
+    """The trainer's Insights, timed: what measuring took of the training wall time is a
+    steadier number than the ratio of two runs on a busy machine."""
+
+    spent = 0.0
+
+    def _measure(self, *args):
+        t0 = time.perf_counter()
+        try:
+            return super()._measure(*args)
+        finally:
+            TimedInsights.spent += time.perf_counter() - t0
+
+
+train.Insights = TimedInsights
+
+
+def one(name: str, insight: bool) -> tuple[float, float, int, float]:
+    """(steps/s, compile seconds, Insight events, share of the training wall measuring and
+    serialising Insight events took) of one run."""
     seen, compiled = [], []
+    TimedInsights.spent = 0.0
 
     def on(event):
+        t0 = time.perf_counter()
         dumps(event.to_json())
         if isinstance(event, Insight):
             seen.append(event)
+            TimedInsights.spent += time.perf_counter() - t0
         elif isinstance(event, Compiled):
             compiled.append(event.seconds)
 
@@ -44,7 +67,7 @@ def one(name: str, insight: bool) -> tuple[float, float, int]:
     final = Trainer(preset(base).with_values(**values), on, insight=insight).run()
     if not isinstance(final, Finished):
         raise SystemExit(f"{name}: the run ended with {final.kind}")
-    return final.steps_per_sec, compiled[0], len(seen)
+    return final.steps_per_sec, compiled[0], len(seen), TimedInsights.spent / final.wall_s
 
 
 def main() -> None:
@@ -56,18 +79,22 @@ def main() -> None:
     for name in args.case or list(CASES):
         rates: dict[bool, list[float]] = {True: [], False: []}
         compiles: dict[bool, list[float]] = {True: [], False: []}
+        shares: list[float] = []
         for r in range(args.rounds):
             for on in (r % 2 == 0, r % 2 != 0):  # alternate which goes first
-                rate, comp, n = one(name, on)
+                rate, comp, n, share = one(name, on)
                 rates[on].append(rate)
                 compiles[on].append(comp)
+                shares.append(share) if on else None
                 print(f"{name} round {r + 1} insight {'on ' if on else 'off'}: {rate:,.0f} "
                       f"steps/s, compiled in {comp:.2f}s"
-                      + (f" ({n} Insight events)" if on else ""), flush=True)
+                      + (f" ({n} Insight events, {share:.1%} of the wall)" if on else ""),
+                      flush=True)
         on_, off = statistics.median(rates[True]), statistics.median(rates[False])
         print(f"{name}: median {on_:,.0f} steps/s with insight, {off:,.0f} without: "
               f"{on_ / off:.1%}; compile {statistics.median(compiles[True]):.2f}s vs "
-              f"{statistics.median(compiles[False]):.2f}s", flush=True)
+              f"{statistics.median(compiles[False]):.2f}s; measuring took a median "
+              f"{statistics.median(shares):.1%} of the training wall time", flush=True)
 
 
 if __name__ == "__main__":

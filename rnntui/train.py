@@ -167,7 +167,10 @@ class Trainer:
         from .accel import graph_uses_cudnn
 
         model, optimizer, steps, jit = self._build(tf, strategy, k, kernel, mixed)
-        insights = Insights(Probe(tf, model, self.config, vx, vy) if self.insight else None)
+        # Not under multiworker: its workers hung (test_distribute) with the probe's programs
+        # beside the collective ones.
+        measure = self.insight and self.config.train.strategy != "multiworker"
+        insights = Insights(Probe(tf, model, self.config, vx, vy) if measure else None)
         insights.prepare(tf)
         steps.compile(vxw, vyw, *([pxw] if len(pxw) < len(vxw) else []))
         insights.wait()
