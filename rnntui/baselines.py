@@ -76,10 +76,15 @@ class Verdict:
     fractions: tuple[float, ...]  # per rule lag, in lag order, each in [0, 1]
     learned: tuple[int, ...]  # the lags whose fraction >= LEARNED
     lags: tuple[int, ...]
+    prefix: str = "t-"  # what names a step: "t-3" (a rule lag) or "window 4" (a file's)
+
+    def label(self, lag: int) -> str:
+        return f"{self.prefix}{lag}"
 
     def describe(self) -> str:
-        return "  ".join(f"t-{lag} {f:4.0%}" for lag, f in zip(self.lags, self.fractions,
-                                                                strict=True))
+        return "  ".join(f"{self.label(lag)} {f:4.0%}" for lag, f in zip(self.lags,
+                                                                         self.fractions,
+                                                                         strict=True))
 
 
 def verdict(loss: float, base: float, rules: Rules, fl: list[Floor] | None = None) -> Verdict:

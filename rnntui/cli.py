@@ -206,6 +206,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         if run.checkpoint is None:
             raise BadInput(f"--resume: {run.path} has no checkpoint yet; nothing to resume")
         cfg = run.config
+        if cfg.data.data_file:
+            from .datafile import check_unchanged
+
+            check_unchanged(cfg.data.data_file, run.path)
         if args.epochs is not None:
             cfg = validate(cfg.with_values(epochs=parse_value("epochs", args.epochs)))
         path, resume = run.path, run.checkpoint

@@ -97,8 +97,8 @@ def run_one(values: dict, config: Config, runs_dir: str, control=None,
     if final.kind != "finished":
         return SweepResult(values, str(run), final.kind, math.nan, {}, reached, wall,
                            getattr(final, "step", 0), getattr(final, "message", ""))
-    fractions = {f"t-{lag}": f for lag, f in zip(final.verdict.lags, final.verdict.fractions,
-                                                 strict=True)}
+    v = final.verdict
+    fractions = {v.label(lag): f for lag, f in zip(v.lags, v.fractions, strict=True)}
     return SweepResult(values, str(run), "stopped" if final.stopped else "finished",
                        final.val_loss, fractions, reached, wall, final.step)
 

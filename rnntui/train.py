@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import baselines
+from . import source
 from .checkpoint import Checkpoint
 from .checkpoint import save as save_checkpoint
 from .config import Config, ConfigError, validate
@@ -167,7 +167,7 @@ class Trainer:
         from .accel import choose_kernel, choose_precision, cudnn_failed, describe
 
         cfg, d, t = self.config, self.config.data, self.config.train
-        fl = baselines.floors(d.base, d.rules)
+        fl = source.floors(d)  # analytic for the generator, empirical for a file
         vx, vy = val_series(d)
         vxw, vyw = windows(vx, t.batch_size, t.num_steps), windows(vy, t.batch_size, t.num_steps)
         steps_per_epoch = d.size // t.batch_size // t.num_steps
@@ -180,7 +180,7 @@ class Trainer:
             k = chunk_for(k, steps_per_epoch)
         notice = "; ".join(n for n in (notice, why_kernel, why_mixed) if n)
         self.emit(Started(cfg, device_name, fl,
-                          baselines.window_floor(d.base, d.rules, t.num_steps),
+                          source.window_floor(d, t.num_steps),
                           steps_per_epoch, steps_per_epoch * t.epochs, k, notice))
 
         # Mid-epoch predictions look at the first windows only (see PREDICTION_STEPS).
@@ -212,8 +212,10 @@ class Trainer:
 
         self._feed = feed = EpochFeed(cfg, k)
         part = len(vx) // t.batch_size
-        combos = _ComboTable(vx, d.rules, d.base, vxw.shape, part)
-        pcombos = _ComboTable(vx, d.rules, d.base, pxw.shape, part) if pn < len(vxw) else combos
+        rules = () if d.data_file else d.rules  # a file has no rules: no combination table
+        combos = _ComboTable(vx, rules, d.base, vxw.shape, part, not d.data_file)
+        pcombos = (_ComboTable(vx, rules, d.base, pxw.shape, part, not d.data_file)
+                   if pn < len(vxw) else combos)
         step = ckpt.step if ckpt else 0
         first_epoch, first_batch = (ckpt.epoch, ckpt.batch) if ckpt else (0, 0)
         epochs_done, last_pred = first_epoch, 0.0
@@ -268,7 +270,7 @@ class Trainer:
                 break
             val_loss, probs = steps.evaluate(vxw, vyw)[:2]
             epochs_done += 1
-            v = baselines.verdict(val_loss, d.base, d.rules, fl)
+            v = source.verdict(val_loss, d, fl)
             self.emit(EpochEnd(epoch, step, train_loss, val_loss, v))
             if not math.isfinite(val_loss) or val_loss > DIVERGED_LOSS:
                 return self.emit(Diverged(step, val_loss))
@@ -281,7 +283,7 @@ class Trainer:
         trained = step - (ckpt.step if ckpt else 0)
         return self.emit(Finished(
             step, epochs_done, train_loss, val_loss,
-            baselines.verdict(val_loss, d.base, d.rules, fl), fl,
+            source.verdict(val_loss, d, fl), fl,
             trained / max(wall, 1e-9), wall, stopped=self.control.stopped))
 
 
@@ -289,9 +291,10 @@ class _ComboTable:
     """Turns validation predictions into a Predictions event: a window of the series and,
     per combination of the rule lags' X values, mean predicted vs true P(Y=1)."""
 
-    def __init__(self, vx: np.ndarray, rules, base: float, shape: tuple, part: int):
+    def __init__(self, vx: np.ndarray, rules, base: float, shape: tuple, part: int,
+                 known: bool = True):
         n, b, t = shape
-        self.rules, self.base = rules, base
+        self.rules, self.base, self.known = rules, base, known  # known: the true P(Y=1)
         codes = rule_combinations(vx, rules)
         pos = np.arange(b)[:, None] * part + np.arange(n * t)[None, :]
         self.codes = codes[pos]  # (batch_size, n*t), the layout of unwindow()
@@ -307,7 +310,7 @@ class _ComboTable:
         sums = np.bincount(self.codes[self.valid], weights=p[self.valid],
                            minlength=len(self.count))
         combos = []
-        for c in range(len(self.count)):
+        for c in range(len(self.count) if self.known else 0):
             bits = tuple((c >> i) & 1 for i in range(len(self.rules)))
             true = self.base + sum(d * x for (_, d), x in zip(self.rules, bits, strict=True))
             pred = float(sums[c] / self.count[c]) if self.count[c] else math.nan

@@ -135,7 +135,7 @@ class ConfigForm(VerticalScroll):
                           id=f"field-{name}")
         if f.kind == "bool":
             return Switch(value=value, id=f"field-{name}")
-        if f.kind == "device":
+        if f.kind in ("device", "path"):
             return Input(value=value, id=f"field-{name}", select_on_focus=False)
         return NumberInput(name, value=format_value(name, value), id=f"field-{name}",
                            select_on_focus=False)
