@@ -15,6 +15,7 @@ import codecs
 import hashlib
 import itertools
 import os
+import warnings
 import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
@@ -132,7 +133,7 @@ def _read_npz(path: str) -> FileData:
     step. Never unpickles: an object array is refused from its header."""
     try:
         with zipfile.ZipFile(path) as zf:
-            names = {n.removesuffix(".npy") for n in zf.namelist()}
+            names = {n.removesuffix(".npy") for n in zf.namelist() if n.endswith(".npy")}
             for name in ("x", "y"):
                 if name not in names:
                     have = ", ".join(sorted(names)) or "none"
@@ -248,8 +249,10 @@ def _is_int(text: str) -> bool:
 def _parse(path: str, chunk: list[str], line: int, names: list[str], as_int: bool):
     """One chunk of rows as a (rows, columns) array; `line` is the chunk's first line."""
     try:
-        return np.loadtxt(chunk, delimiter=",", dtype=np.int64 if as_int else str,
-                          ndmin=2, comments=None, encoding=None)
+        with warnings.catch_warnings():  # blank lines are skipped, which it warns of
+            warnings.simplefilter("ignore", UserWarning)
+            return np.loadtxt(chunk, delimiter=",", dtype=np.int64 if as_int else str,
+                              ndmin=2, comments=None, encoding=None)
     except ValueError as err:
         # np.loadtxt counts rows differently per error and skips blank lines: find the
         # line here instead (Python per row, on this error path only).

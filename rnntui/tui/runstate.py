@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .. import baselines
+from .. import source
 from ..config import Config
 from ..events import Compiled, Diverged, Event, Failed, Finished, Started
 
@@ -21,8 +21,7 @@ LABELS = {"loading": "loading TensorFlow"}  # how a phase reads in the status
 
 def floors_of(config: Config) -> tuple[tuple[str, float], ...]:
     """The chart's floor lines for a config: (name, loss) per floor."""
-    d = config.data
-    return tuple((f.name, f.loss) for f in baselines.floors(d.base, d.rules))
+    return tuple((f.name, f.loss) for f in source.floors(config.data))
 
 
 @dataclass(frozen=True)
