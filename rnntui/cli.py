@@ -135,9 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the trained model in Keras's own layers (default: none)")
     ex.add_argument("--out", metavar="FILE", help="where the CSV goes (default: stdout)")
 
-    da = sub.add_parser("data", help="write a series as .npz (uint8 arrays x and y)")
+    da = sub.add_parser("data", help="write a series as .npz (uint8 arrays x and y) or as an"
+                        " x,y .csv")
     add_config_flags(da, SERIES_FIELDS)
-    da.add_argument("--out", required=True, metavar="FILE.npz", help="where to write (required)")
+    da.add_argument("--out", required=True, metavar="FILE.npz", help="where to write, .npz or"
+                    " .csv (required)")
 
     bl = sub.add_parser("baselines", help="print the task's analytic loss floors")
     add_config_flags(bl, ["base", "rules"])
@@ -163,7 +165,11 @@ def cmd_data(args: argparse.Namespace) -> int:
     check_probabilities(cfg.base, cfg.rules)
     x, y = generate(cfg.size, cfg.seed, cfg.base, cfg.rules)
     try:
-        np.savez(args.out, x=x, y=y)
+        if args.out.lower().endswith(".csv"):  # the x,y CSV that --data-file reads
+            np.savetxt(args.out, np.stack([x, y], 1), fmt="%d", delimiter=",", header="x,y",
+                       comments="")
+        else:
+            np.savez(args.out, x=x, y=y)
     except OSError as err:
         raise BadInput(f"--out: cannot write {args.out}: {err.strerror or err}") from None
     print(f"wrote {cfg.size} steps (seed {cfg.seed}) to {args.out}")

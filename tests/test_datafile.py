@@ -185,3 +185,18 @@ def test_npz_members_are_streamed_not_unpickled(tmp_path):
         zf.writestr("y.npy", b"\x80\x04K\x01.")
     with pytest.raises(ConfigError, match="not a valid .npy"):
         datafile.load(tmp_path / "p.npz")
+
+
+def test_cli_trains_a_file_and_resume_refuses_it_once_changed(tmp_path, capsys):
+    assert main(["data", "--size", "3000", "--seed", "1", "--out", "s.csv"]) == 0
+    assert datafile.load("s.csv").x.tolist() == generate(3000, 1)[0][:3000].tolist()
+    args = ["--batch-size", "10", "--state-size", "4", "--epochs", "1", "--runs-dir", "r"]
+    assert main(["train", "--data-file", "s.csv", "--json", *args]) == 0
+    out = capsys.readouterr().out
+    assert '"window 0"' in out
+    run = next((tmp_path / "r").iterdir())
+    with open("s.csv", "a") as f:
+        f.write("1,1\n")
+    assert main(["train", "--resume", str(run), "--epochs", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "s.csv: changed since the run started" in err and "\n" not in err
