@@ -106,18 +106,17 @@ def _counts(x, y, n_fit, n_train, inner, outer, vx, vy):
     for k in range(top + 1, MAX_WINDOW + 1):
         ctx = ctx * vx  # ctx < n here (renumbered), so this stays far from overflow
         ctx[k - 1:] += x[: n - k + 1]  # X_{t-k+1}; before the file's start, symbol 0
-        n_ctx, ctx = _renumber(ctx)
-        n_joint, joint = _renumber(ctx * vy + y64)
+        # One sort renumbers both: sorted (context, target) pairs come grouped by context.
+        pairs, joint = np.unique(ctx * vy + y64, return_inverse=True)
+        joint = joint.reshape(-1)
+        n_joint = len(pairs)
+        pair_ctx = np.cumsum(np.diff(pairs // vy, prepend=-1) != 0) - 1  # context of a pair
+        n_ctx, ctx = int(pair_ctx[-1]) + 1, pair_ctx[joint]
         f, fc = (np.bincount(a[:n_fit], minlength=m) for a, m in ((joint, n_joint),
                                                                  (ctx, n_ctx)))
         w = f + np.bincount(joint[n_fit:n_train], minlength=n_joint)
         wc = fc + np.bincount(ctx[n_fit:n_train], minlength=n_ctx)
         yield f, w, fc, wc, joint[inner], joint[outer], ctx[inner], ctx[outer]
-
-
-def _renumber(codes: np.ndarray) -> tuple[int, np.ndarray]:
-    uniq, inv = np.unique(codes, return_inverse=True)
-    return len(uniq), inv.reshape(-1).astype(np.int64)
 
 
 def _rolling(x: np.ndarray, k: int, v: int) -> np.ndarray:
