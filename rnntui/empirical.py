@@ -51,92 +51,118 @@ class Windows:
 def windows(x: np.ndarray, y: np.ndarray, n_train: int, vx: int, vy: int) -> Windows:
     """The windows' losses for codes x (0..vx-1) and y (0..vy-1); positions from n_train on
     are the validation part. Both parts must be non-empty."""
-    n = len(y)
     n_fit = n_train - max(1, n_train // 10)  # the inner split that chooses the weights
+    top = 0  # the widest window counted in dense tables
+    while top < MAX_WINDOW and vx ** (top + 1) * vy <= _BINS and vx ** (top + 1) <= n_train:
+        top += 1
+    code = _rolling(x, top, vx)
+    losses, p_fit, p_all = _dense(code * vy + y, n_fit, n_train, top, vx, vy)
+    if len(losses) == top + 1:  # still populated: wider windows, counted position by position
+        losses += _sparse(x, y, code, n_fit, n_train, top, vx, vy, p_fit, p_all)
+    return Windows(tuple(losses), _floors(losses))
+
+
+def _dense(joint, n_fit, n_train, top, vx, vy):
+    """Windows 0..top from count tables: (losses, the last window's probability tables fitted
+    on the fit part and on the whole training part).
+
+    Counted once, at window `top`; window k-1's tables sum window k's over its oldest input
+    (a code's highest digit). Every loss is a sum over the table's cells weighted by the
+    validation counts, so the cost per window is its table's size, not the file's length."""
+    size = vx ** top * vy
+    tables = [tuple(np.bincount(joint[a:b], minlength=size).reshape(-1, vy)
+                    for a, b in ((0, n_fit), (n_fit, n_train), (n_train, len(joint))))]
+    for _ in range(top):
+        tables.append(tuple(t.reshape(vx, -1, vy).sum(0) for t in tables[-1]))
+    tables.reverse()  # tables[k]: (fit, inner, validation) counts of window k
+    n_val = len(joint) - n_train
+    p_fit = p_all = np.full((1, vy), 1.0 / vy)  # window -1: every target alike
+    losses: list[float] = []
+    for k, (fit, inner, val) in enumerate(tables):
+        whole = fit + inner
+        whole_c = whole.sum(1, keepdims=True)
+        if k and val.sum(1)[whole_c[:, 0] >= MIN_SEEN].sum() < POPULATED * n_val:
+            break
+        # The shorter window's prediction, for every context of this window.
+        prior_fit, prior_all = (np.broadcast_to(p, (vx if k else 1, *p.shape)).reshape(-1, vy)
+                                for p in (p_fit, p_all))
+        fit_c = fit.sum(1, keepdims=True)
+        a = _choose(fit, fit_c, prior_fit, inner)
+        p_fit = (fit + a * prior_fit) / (fit_c + a)
+        p_all = (whole + a * prior_all) / (whole_c + a)
+        seen = val > 0
+        losses.append(float(-(val[seen] * np.log(p_all[seen])).sum() / n_val))
+    return losses, p_fit, p_all
+
+
+def _choose(fit, fit_c, prior, inner) -> float:
+    """The prior weight whose model, fitted on `fit`, predicts the `inner` counts best."""
+    seen = inner > 0
+    j, c = fit[seen], np.broadcast_to(fit_c, fit.shape)[seen]
+    q, w = prior[seen], inner[seen]
+    scores = [-(w * np.log((j + a * q) / (c + a))).sum() for a in _PRIORS]
+    return float(_PRIORS[int(np.argmin(scores))])
+
+
+def _sparse(x, y, code, n_fit, n_train, top, vx, vy, p_fit, p_all) -> list[float]:
+    """Windows top+1 .. while populated, position by position: the contexts and pairs seen
+    are renumbered by sorting (seconds for ten million steps)."""
+    n = len(y)
+    y64 = y.astype(np.int64)
     inner = np.arange(n_fit, n_train)
     if len(inner) > _CHOOSE_ON:
         inner = np.sort(np.random.default_rng(0).choice(inner, _CHOOSE_ON, replace=False))
     outer = np.arange(n_train, n)
-    prev_in = np.full(len(inner), 1.0 / vy)
-    prev_out = np.full(len(outer), 1.0 / vy)
-    losses: list[float] = []
-    for fit_j, all_j, fit_c, all_c, j_in, j_out, c_in, c_out in _counts(
-            x, y, n_fit, n_train, inner, outer, vx, vy):
-        c_out = all_c[c_out]
-        if losses and np.mean(c_out >= MIN_SEEN) < POPULATED:
-            break
-        # The weight that predicts the training part's tail best, from counts before it.
-        jn, cn = fit_j[j_in], fit_c[c_in]
-        a = _PRIORS[int(np.argmin([_xent(jn, cn, prev_in, a) for a in _PRIORS]))]
-        prev_in = (jn + a * prev_in) / (cn + a)
-        prev_out = (all_j[j_out] + a * prev_out) / (c_out + a)
-        losses.append(float(-np.mean(np.log(prev_out))))
-    return Windows(tuple(losses), _floors(losses))
-
-
-def _counts(x, y, n_fit, n_train, inner, outer, vx, vy):
-    """Per window k = 0, 1, ...: the counts of (context, target) and of the context on the fit
-    part and on the whole training part, then the (context, target) and the context codes at
-    the inner and at the outer positions.
-
-    Up to the widest window K whose table fits in _BINS, the counts are taken once, at K,
-    and summed down: window k's context is K's code modulo vx^k (X_t is the lowest digit).
-    Wider windows count again, with the contexts and pairs seen renumbered densely (a sort
-    each: seconds for ten million steps)."""
-    n = len(y)
-    y64 = y.astype(np.int64)
-    top = 0
-    while top < MAX_WINDOW and vx ** (top + 1) * vy <= _BINS and vx ** (top + 1) <= n_train:
-        top += 1
-    code = _rolling(x, top, vx)
-    joint = code * vy + y64
-    size = vx ** top * vy
-    fit_j = np.bincount(joint[:n_fit], minlength=size)
-    all_j = fit_j + np.bincount(joint[n_fit:n_train], minlength=size)
-    del joint
-    tables = [(fit_j, all_j, fit_j.reshape(-1, vy).sum(1), all_j.reshape(-1, vy).sum(1))]
-    for _ in range(top):  # window k-1's tables sum window k's over its oldest input
-        tables.append(tuple(t.reshape(vx, -1).sum(0) for t in tables[-1]))
-    y_in, y_out = y64[inner], y64[outer]
-    for k in range(top + 1):
-        c_in, c_out = code[inner] % vx ** k, code[outer] % vx ** k
-        yield *tables[top - k], c_in * vy + y_in, c_out * vy + y_out, c_in, c_out
-    ctx = code
-    del tables
+    prev_in = p_fit[code[inner], y64[inner]]
+    prev_out = p_all[code[outer], y64[outer]]
+    ctx, losses = code, []
     for k in range(top + 1, MAX_WINDOW + 1):
         ctx = ctx * vx  # ctx < n here (renumbered), so this stays far from overflow
         ctx[k - 1:] += x[: n - k + 1]  # X_{t-k+1}; before the file's start, symbol 0
         # One sort renumbers both: sorted (context, target) pairs come grouped by context.
         pairs, joint = np.unique(ctx * vy + y64, return_inverse=True)
         joint = joint.reshape(-1)
-        n_joint = len(pairs)
         pair_ctx = np.cumsum(np.diff(pairs // vy, prepend=-1) != 0) - 1  # context of a pair
         n_ctx, ctx = int(pair_ctx[-1]) + 1, pair_ctx[joint]
-        f, fc = (np.bincount(a[:n_fit], minlength=m) for a, m in ((joint, n_joint),
-                                                                 (ctx, n_ctx)))
-        w = f + np.bincount(joint[n_fit:n_train], minlength=n_joint)
-        wc = fc + np.bincount(ctx[n_fit:n_train], minlength=n_ctx)
-        yield f, w, fc, wc, joint[inner], joint[outer], ctx[inner], ctx[outer]
+        fit_j = np.bincount(joint[:n_fit], minlength=len(pairs))
+        fit_c = np.bincount(ctx[:n_fit], minlength=n_ctx)
+        all_j = fit_j + np.bincount(joint[n_fit:n_train], minlength=len(pairs))
+        all_c = fit_c + np.bincount(ctx[n_fit:n_train], minlength=n_ctx)
+        c_out = all_c[ctx[outer]]
+        if np.mean(c_out >= MIN_SEEN) < POPULATED:
+            break
+        jn, cn = fit_j[joint[inner]], fit_c[ctx[inner]]
+        a = _PRIORS[int(np.argmin([_xent(jn, cn, prev_in, a) for a in _PRIORS]))]
+        prev_in = (jn + a * prev_in) / (cn + a)
+        prev_out = (all_j[joint[outer]] + a * prev_out) / (c_out + a)
+        losses.append(float(-np.mean(np.log(prev_out))))
+    return losses
 
 
 def _rolling(x: np.ndarray, k: int, v: int) -> np.ndarray:
-    """code[t] = sum over j < k of X_{t-j} v^j (symbol 0 before the start), by doubling:
-    about log2(k) passes over the series instead of k."""
+    """code[t] = sum over j < k of X_{t-j} v^j (symbol 0 before the start), as int64, by
+    doubling: about log2(k) passes over the series instead of k. The passes run in int32
+    (codes below _BINS fit) with their temporaries reused: this is the floors' biggest cost."""
     n = len(x)
-    out = np.zeros(n, dtype=np.int64)
-    block, width = x.astype(np.int64), 1  # block[t] codes the `width` inputs ending at t
+    small = np.int32 if v ** k < 2 ** 31 else np.int64
+    out = np.zeros(n, dtype=small)
+    block, width = x.astype(small), 1  # block[t] codes the `width` inputs ending at t
+    tmp = np.empty(n, dtype=small)
     done = 0  # out codes the `done` most recent inputs
     while k:
-        if k & 1:  # out gains `width` older inputs: those ending at t - done
-            if done < n:
-                out[done:] += block[: n - done] * v ** done
+        if k & 1 and done < n:  # out gains `width` older inputs: those ending at t - done
+            np.multiply(block[: n - done], small(v ** done), out=tmp[: n - done])
+            out[done:] += tmp[: n - done]
+        if k & 1:
             done += width
         k >>= 1
-        if k:
-            wider = block.copy()
-            wider[width:] += block[: n - width] * v ** width
-            block, width = wider, width * 2
-    return out
+        if k and width < n:
+            np.multiply(block[: n - width], small(v ** width), out=tmp[: n - width])
+            block[width:] += tmp[: n - width]  # in place: numpy buffers the overlap
+            width *= 2
+        elif k:
+            width *= 2
+    return out.astype(np.int64)
 
 
 def _xent(j: np.ndarray, c: np.ndarray, prior: np.ndarray, a: float) -> float:
