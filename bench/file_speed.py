@@ -5,7 +5,7 @@ The peer is rnntui's own generator: the same config, the same series (the genera
 training and validation series written to an .npz), alternated so drift hits both. Rates
 are medians of per-call steps/s after warm-up (bench/train_speed.ours).
 
-    python bench/file_speed.py            # 2M-step series, rnn 16; floors up to 10M steps
+    python bench/file_speed.py            # 4M-step series, rnn 16; floors up to 10M steps
     python bench/file_speed.py --quick    # smaller
 """
 
@@ -77,9 +77,12 @@ def floor_times(n: int) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--reps", type=int, default=5, help="runs of each, alternated")
+    p.add_argument("--no-floors", action="store_true", help="time the training only")
     a = p.parse_args()
-    training(200_000 if a.quick else 2_000_000, 3)
-    floor_times(1_000_000 if a.quick else 10_000_000)
+    training(200_000 if a.quick else 4_000_000, a.reps)
+    if not a.no_floors:
+        floor_times(1_000_000 if a.quick else 10_000_000)
 
 
 if __name__ == "__main__":

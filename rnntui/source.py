@@ -19,7 +19,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from . import baselines, datafile, empirical
 from .baselines import Floor, Verdict
-from .config import DataConfig
+from .config import FIELDS, DataConfig
 
 
 def split(n_steps: int, val_fraction: float) -> tuple[int, int]:
@@ -38,6 +38,11 @@ def file_errors(values: dict[str, Any]) -> dict[str, str]:
     b, t = values.get("batch_size", 1), values.get("num_steps", 1)
     vf = values.get("val_fraction", 0.1)
     n_train, n_val = split(len(data.y), vf)
+    most = (FIELDS["size"].hi, FIELDS["val_size"].hi)
+    if n_train > most[0] or n_val > most[1]:
+        return {"data_file": f"data_file: {path}: {len(data.y)} steps split by val_fraction"
+                             f" {vf:g} into {n_train} training and {n_val} validation steps;"
+                             f" at most {most[0]:.0f} and {most[1]:.0f} train here"}
     if min(n_train, n_val) < b * t:
         return {"data_file": f"data_file: {path}: {len(data.y)} steps split by val_fraction"
                              f" {vf:g} into {n_train} training and {n_val} validation steps;"

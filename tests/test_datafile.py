@@ -200,3 +200,33 @@ def test_cli_trains_a_file_and_resume_refuses_it_once_changed(tmp_path, capsys):
     assert main(["train", "--resume", str(run), "--epochs", "2"]) == 2
     err = capsys.readouterr().err.strip()
     assert "s.csv: changed since the run started" in err and "\n" not in err
+
+
+def test_fresh_rotates_a_files_rows_each_epoch_and_fixed_does_not(tmp_path):
+    x, y = generate(5000, 2)
+    np.savez(tmp_path / "s.npz", x=x, y=y)
+    base = Config().with_values(data_file=str(tmp_path / "s.npz"), batch_size=10)
+    starts = np.array([0, 4000])
+    for mode in ("fixed", "fresh"):
+        d = validate(base.with_values(data_mode=mode)).data
+        first = source.FileSeries(d, 0).rows(starts, 400)  # epoch 0: the part as it is
+        assert first[0].tolist() == [x[0:400].tolist(), x[4000:4400].tolist()]
+        later = source.FileSeries(d, 1)
+        assert (later.shift == 0) == (mode == "fixed")
+        idx = (starts[:, None] + np.arange(600) + later.shift) % d.size
+        got = later.rows(starts, 600)
+        assert (got[0] == x[idx]).all() and (got[1] == y[idx]).all()
+
+
+def test_a_text_file_trains_past_its_first_floor(tmp_path):
+    from rnntui.train import Trainer
+
+    (tmp_path / "t.txt").write_text("abcabd" * 2000)
+    cfg = validate(Config().with_values(data_file=str(tmp_path / "t.txt"), batch_size=20,
+                                        num_steps=10, cell="rnn", state_size=16,
+                                        optimizer="adam", learning_rate=0.01, epochs=3))
+    fl = source.floors(cfg.data)
+    assert [f.name for f in fl][0] == "window 0" and fl[-1].loss < 0.05
+    final = Trainer(cfg, jit=False).run()
+    assert final.kind == "finished", final
+    assert final.val_loss < fl[0].loss - 0.3 and final.verdict.prefix == "window "
