@@ -209,13 +209,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise BadInput("--resume: the run keeps its own config; only --epochs may change"
                            + (f" (got --{changed[0].replace('_', '-')})" if changed else ""))
         run = open_run(args.resume)
-        if run.checkpoint is None:
-            raise BadInput(f"--resume: {run.path} has no checkpoint yet; nothing to resume")
         cfg = run.config
-        if cfg.data.data_file:
+        if cfg.data.data_file:  # the same data first: nothing else matters if it changed
             from .datafile import check_unchanged
 
             check_unchanged(cfg.data.data_file, run.path)
+        if run.checkpoint is None:
+            raise BadInput(f"--resume: {run.path} has no checkpoint yet; nothing to resume")
         if args.epochs is not None:
             cfg = validate(cfg.with_values(epochs=parse_value("epochs", args.epochs)))
         path, resume = run.path, run.checkpoint

@@ -187,14 +187,12 @@ def test_npz_members_are_streamed_not_unpickled(tmp_path):
         datafile.load(tmp_path / "p.npz")
 
 
-def test_cli_trains_a_file_and_resume_refuses_it_once_changed(tmp_path, capsys):
+def test_cli_data_writes_csv_and_resume_refuses_a_changed_file(tmp_path, capsys):
+    from rnntui.runs import new_run
+
     assert main(["data", "--size", "3000", "--seed", "1", "--out", "s.csv"]) == 0
-    assert datafile.load("s.csv").x.tolist() == generate(3000, 1)[0][:3000].tolist()
-    args = ["--batch-size", "10", "--state-size", "4", "--epochs", "1", "--runs-dir", "r"]
-    assert main(["train", "--data-file", "s.csv", "--json", *args]) == 0
-    out = capsys.readouterr().out
-    assert '"window 0"' in out
-    run = next((tmp_path / "r").iterdir())
+    assert datafile.load("s.csv").x.tolist() == generate(3000, 1)[0].tolist()
+    run = new_run(validate(Config().with_values(data_file="s.csv", batch_size=10)), "r")
     with open("s.csv", "a") as f:
         f.write("1,1\n")
     assert main(["train", "--resume", str(run), "--epochs", "2"]) == 2
