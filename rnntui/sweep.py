@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
-from . import baselines
+from . import source
 from .config import FIELDS, Config, ConfigError, parse_value, validate
 
 
@@ -76,7 +76,7 @@ def run_one(values: dict, config: Config, runs_dir: str, control=None,
     name = "sweep-" + "-".join(f"{k}{v}" for k, v in values.items())
     run = new_run(config, runs_dir, name)
     recorder = Recorder(run)
-    fl = baselines.floors(config.data.base, config.data.rules)
+    fl = source.floors(config.data)  # analytic, or a data file's empirical windows
     reached: dict[str, int | None] = {f.name: None for f in fl[1:]}
 
     def on(event):
@@ -125,13 +125,18 @@ def sweep(items: list[tuple[dict, Config]], runs_dir: str | Path, jobs: int = 1,
     return results  # type: ignore[return-value]
 
 
+def _step_number(label: str) -> int:
+    """3 for "t-3" (a rule lag) and for "window 3" (a file's window)."""
+    return int(label.replace("-", " ").split()[-1])
+
+
 def table(results: list[SweepResult]) -> str:
     """A plain-text table, one row per config."""
     if not results:
         return "no runs"
     keys = list(results[0].values)
     floors = list(results[0].steps_to_floor)
-    lags = sorted({k for r in results for k in r.fractions}, key=lambda s: int(s[2:]))
+    lags = sorted({k for r in results for k in r.fractions}, key=_step_number)
     head = keys + ["val_loss"] + lags + [f"steps to {f}" for f in floors] + ["wall_s", "status"]
     rows = []
     for r in results:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from .. import source
-from ..config import Config
+from ..config import Config, ConfigError
 from ..events import Compiled, Diverged, Event, Failed, Finished, Started
 
 PHASES = ("idle", "loading", "compiling", "training", "paused", "stopped", "finished",
@@ -20,8 +20,12 @@ LABELS = {"loading": "loading TensorFlow"}  # how a phase reads in the status
 
 
 def floors_of(config: Config) -> tuple[tuple[str, float], ...]:
-    """The chart's floor lines for a config: (name, loss) per floor."""
-    return tuple((f.name, f.loss) for f in source.floors(config.data))
+    """The chart's floor lines for a config: (name, loss) per floor; none for a data file
+    that cannot be read now (a run listed after its file went)."""
+    try:
+        return tuple((f.name, f.loss) for f in source.floors(config.data))
+    except ConfigError:
+        return ()
 
 
 @dataclass(frozen=True)
