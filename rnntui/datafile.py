@@ -188,10 +188,12 @@ def _npy_codes(path: str, zf: zipfile.ZipFile, name: str, n: int, dtype: np.dtyp
     return vocab.finish(parts)
 
 
-# The CSV reader is np.loadtxt on chunks of lines: its C parser read a 10M-row 0/1 CSV as
-# int64 in 1.0 s here, with the csv module's Python objects per row being several times
-# slower and pandas not installed. Integer columns take that fast path; a file whose first
-# row is not all integers is read as text symbols (np.loadtxt with str, ~2.7 s for 10M).
+# The CSV reader, chosen by measurement on a 10M-row 0/1 file here (pandas and pyarrow are
+# not installed): np.loadtxt's C parser on chunks of 2^20 lines 1.2 s; on the whole file
+# 0.5 s, but then its int64 table takes 16 bytes a row (1.6 GB for 100M rows); the csv
+# module 1.9 s only to split the rows into Python strings, before any conversion. With
+# the symbol coding, load() reads it in 1.4 s (2.9 s with the 2 cores busy). A file whose
+# first row is not all integers is read as text symbols (np.loadtxt with str, ~2.7 s).
 
 
 def _read_csv(path: str) -> FileData:
@@ -205,16 +207,15 @@ def _read_csv(path: str) -> FileData:
         _check_header(path, names)
         as_int = all(_is_int(c) for c in first.strip("\r\n").split(","))
         cols = [_Vocab(path, f"column {n!r}") for n in names]
-        if len(names) == 1:
-            cols = cols * 2  # x and y share the column's symbols
         parts: list[list[np.ndarray]] = [[] for _ in names]
         line = 2
         lines = itertools.chain([first], f)
         try:
             while chunk := list(itertools.islice(lines, CHUNK)):
                 table = _parse(path, chunk, line, names, as_int)
-                for i in range(len(names)):
-                    parts[i].append(cols[i].codes(table[:, i]))
+                if len(table):  # (a chunk of blank lines parses to no rows)
+                    for i in range(len(names)):
+                        parts[i].append(cols[i].codes(table[:, i]))
                 line += len(chunk)
         except UnicodeDecodeError as err:
             raise bad(path, f"is not UTF-8 text after line {line}: {err.reason}") from None

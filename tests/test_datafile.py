@@ -228,3 +228,10 @@ def test_a_text_file_trains_past_its_first_floor(tmp_path):
     final = Trainer(cfg, jit=False).run()
     assert final.kind == "finished", final
     assert final.val_loss < fl[0].loss - 0.3 and final.verdict.prefix == "window "
+
+
+@pytest.mark.parametrize("text", ["x,y", "x,y\n", "x,y\n\n\n", "s\n\n"])
+def test_a_header_without_rows_is_named(tmp_path, text):
+    (tmp_path / "h.csv").write_text(text)
+    with pytest.raises(ConfigError, match="has a header but no rows"):
+        datafile.load(tmp_path / "h.csv")
