@@ -81,6 +81,10 @@ class Verdict:
     # P(Y_t=1) (nan past the lags measured), and the rule's own delta. () if not measured.
     effects: tuple[float, ...] = ()
     deltas: tuple[float, ...] = ()
+    prefix: str = "t-"  # what names a step: "t-3" (a rule lag) or "window 4" (a file's)
+
+    def label(self, lag: int) -> str:
+        return f"{self.prefix}{lag}"
 
     def effect_text(self, i: int) -> str:
         """'-0.19 of -0.25': rule i's learned effect against its delta ('' if unmeasured)."""
@@ -92,7 +96,7 @@ class Verdict:
         parts = []
         for i, (lag, f) in enumerate(zip(self.lags, self.fractions, strict=True)):
             effect = self.effect_text(i)
-            parts.append(f"t-{lag} {f:4.0%}" + (f" ({effect})" if effect else ""))
+            parts.append(f"{self.label(lag)} {f:4.0%}" + (f" ({effect})" if effect else ""))
         return "  ".join(parts)
 
 

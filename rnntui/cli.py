@@ -143,9 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
     ins.add_argument("run", metavar="RUN", help="a run folder")
     ins.add_argument("--json", action="store_true", help="one JSON object (default: a table)")
 
-    da = sub.add_parser("data", help="write a series as .npz (uint8 arrays x and y)")
+    da = sub.add_parser("data", help="write a series as .npz (uint8 arrays x and y) or as an"
+                        " x,y .csv")
     add_config_flags(da, SERIES_FIELDS)
-    da.add_argument("--out", required=True, metavar="FILE.npz", help="where to write (required)")
+    da.add_argument("--out", required=True, metavar="FILE.npz", help="where to write, .npz or"
+                    " .csv (required)")
 
     bl = sub.add_parser("baselines", help="print the task's analytic loss floors")
     add_config_flags(bl, ["base", "rules"])
@@ -171,7 +173,11 @@ def cmd_data(args: argparse.Namespace) -> int:
     check_probabilities(cfg.base, cfg.rules)
     x, y = generate(cfg.size, cfg.seed, cfg.base, cfg.rules)
     try:
-        np.savez(args.out, x=x, y=y)
+        if args.out.lower().endswith(".csv"):  # the x,y CSV that --data-file reads
+            np.savetxt(args.out, np.stack([x, y], 1), fmt="%d", delimiter=",", header="x,y",
+                       comments="")
+        else:
+            np.savez(args.out, x=x, y=y)
     except OSError as err:
         raise BadInput(f"--out: cannot write {args.out}: {err.strerror or err}") from None
     print(f"wrote {cfg.size} steps (seed {cfg.seed}) to {args.out}")
@@ -211,9 +217,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise BadInput("--resume: the run keeps its own config; only --epochs may change"
                            + (f" (got --{changed[0].replace('_', '-')})" if changed else ""))
         run = open_run(args.resume)
+        cfg = run.config
+        if cfg.data.data_file:  # the same data first: nothing else matters if it changed
+            from .datafile import check_unchanged
+
+            check_unchanged(cfg.data.data_file, run.path)
         if run.checkpoint is None:
             raise BadInput(f"--resume: {run.path} has no checkpoint yet; nothing to resume")
-        cfg = run.config
         if args.epochs is not None:
             cfg = validate(cfg.with_values(epochs=parse_value("epochs", args.epochs)))
         path, resume = run.path, run.checkpoint

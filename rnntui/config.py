@@ -46,6 +46,10 @@ class DataConfig:
     rules: Rules = ((3, 0.5), (8, -0.25))  # (lag, delta): P(Y_t=1) += delta * X_{t-lag}
     data_mode: str = "fresh"  # fresh: a new series each epoch (the seed's gen_epochs); fixed: one
     val_size: int = 100_000  # held-out validation series length, with its own seed
+    # A .npz, .csv or .txt to train on instead of the rules generator ("": the generator).
+    # With a file, size and val_size come from it (see source.py), split by val_fraction.
+    data_file: str = ""
+    val_fraction: float = 0.1  # a file's last part, held out for validation
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,8 @@ class Field:
             return f"LAG:DELTA pairs, lag 1 to {MAX_LAG}, delta -1 to 1, at most {MAX_RULES}"
         if self.kind == "device":
             return "auto, cpu, gpu or gpu:N"
+        if self.kind == "path":
+            return "a .npz, .csv or .txt file, or empty for the rules generator"
         noun = "an integer" if self.kind == "int" else "a number"
         lo = _fmt(self.lo)
         if self.open_lo:
@@ -147,6 +153,8 @@ def _fields() -> dict[str, Field]:
               choices=DATA_MODES),
         # Held whole in memory and evaluated whole at each epoch end: 10M is ~0.5 GB more.
         Field("val_size", "data", "int", "validation series length (steps)", 1, 10_000_000),
+        Field("data_file", "data", "path", "train on a file (empty: the rules generator)"),
+        Field("val_fraction", "data", "float", "a file's last part held out", 0.01, 0.9),
         Field("cell", "model", "choice", "recurrent cell", choices=CELLS),
         Field("num_layers", "model", "int", "stacked layers", 1, 8),
         Field("state_size", "model", "int", "units per layer", 1, 1024),
@@ -240,6 +248,8 @@ def parse_value(name: str, text: Any) -> Any:
         if not re.fullmatch(r"auto|cpu|gpu(:[0-9]{1,2})?", s):
             raise ConfigError(name, f"{str(text)!r} is not {f.allowed()}")
         return s
+    if f.kind == "path":
+        return str(text).strip()
     if f.kind == "choice":
         s = str(text).strip().lower()
         if s not in f.choices:
@@ -287,7 +297,11 @@ def cross_errors(values: dict[str, Any]) -> dict[str, str]:
             check_probabilities(values["base"], values["rules"])
         except ConfigError as err:
             errors[err.field] = str(err)
-    if "batch_size" in values and "num_steps" in values:
+    if values.get("data_file"):
+        from .source import file_errors  # reads the file (cached): numpy, no TensorFlow
+
+        errors.update(file_errors(values))
+    elif "batch_size" in values and "num_steps" in values:
         b, t = values["batch_size"], values["num_steps"]
         for name in ("size", "val_size"):
             if name in values and values[name] < b * t:
@@ -317,6 +331,10 @@ def validate(config: Config) -> Config:
     values = {name: parse_value(name, value) for name, value in config.flat().items()}
     for name, message in cross_errors(values).items():
         raise ConfigError(name, message.split(": ", 1)[1])
+    if values["data_file"]:
+        from .source import file_sizes
+
+        values.update(file_sizes(values))
     return config.with_values(**values)
 
 

@@ -96,7 +96,12 @@ def series_seed(seed: int, stream: int, index: int = 0) -> np.random.SeedSequenc
 
 
 def train_series_of(cfg: DataConfig, epoch: int) -> Series:
-    """The training series for an epoch: a new one each epoch (fresh) or always the first."""
+    """The training series for an epoch: a new one each epoch (fresh) or always the first;
+    with a data file, the file's training part (source.FileSeries)."""
+    if cfg.data_file:
+        from .source import FileSeries
+
+        return FileSeries(cfg, epoch)
     index = epoch if cfg.data_mode == "fresh" else 0
     return Series(series_seed(cfg.seed, _TRAIN, index), cfg.base, cfg.rules)
 
@@ -107,6 +112,10 @@ def train_series(cfg: DataConfig, epoch: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def val_series(cfg: DataConfig) -> tuple[np.ndarray, np.ndarray]:
+    if cfg.data_file:
+        from .source import val_part
+
+        return val_part(cfg)
     return generate(cfg.val_size, series_seed(cfg.seed, _VAL), cfg.base, cfg.rules)
 
 

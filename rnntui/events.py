@@ -105,6 +105,7 @@ class Insight(Event):
     gates: dict[str, list[list[float]]] = field(default_factory=dict)  # LSTM/GRU: name ->
     # units x time, the same units and positions as `hidden`
     reach_step: int = -1  # the step `reach` was measured at: it is re-measured less often
+    off: str = ""  # why nothing is measured for this run (its data are not 0/1), else ""
 
 
 @dataclass

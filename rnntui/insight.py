@@ -18,6 +18,7 @@ passed in as `tf`, as in steps.py, so this module imports without it.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 
@@ -96,8 +97,9 @@ class Probe:
         self.tf = tf
         d, m, t = config.data, config.model, config.train
         self.cell, self.n, self.carry = m.cell, t.num_steps, t.carry_state
-        self.k = k = lags_shown(d.rules)
-        self.deltas = true_deltas(d.rules, k)
+        self.k = k = lags_shown(() if d.data_file else d.rules)
+        # A file's process is unknown: no true effect to draw against (nan, not 0).
+        self.deltas = [math.nan] * (k + 1) if d.data_file else true_deltas(d.rules, k)
         self.share = window_share(self.n, k)
         self.vx, self.vy = vx, vy
         self.shape = [(m.state_size,)] * len(model.inputs[1:])

@@ -11,6 +11,7 @@ import keras
 from keras import ops
 
 from .config import Config, states_per_layer
+from .source import io_sizes
 
 UNROLL_MAX = 64  # windows up to this long are unrolled: faster for the short windows of the task
 
@@ -103,8 +104,9 @@ def _layer(cell: str, units: int, unroll: bool, name: str, cudnn: bool,
 
 def build_model(config: Config, seed: int | None = None, kernel: str = "xla",
                 mixed: bool = False) -> keras.Model:
-    """The network for a config: one-hot x of shape (batch, num_steps, 2) and the states in,
-    logits over the 2 classes and the final states out. `seed` fixes the initial weights.
+    """The network for a config: one-hot x of shape (batch, num_steps, symbols) and the states
+    in, logits over the classes and the final states out (2 and 2 for the generator; a data
+    file's vocabularies otherwise, source.io_sizes). `seed` fixes the initial weights.
 
     `kernel` is "xla" or "cudnn" (accel.choose_kernel). `mixed`: the recurrent layers
     compute in float16 with float32 weights; the logits and the carried states stay
@@ -114,7 +116,8 @@ def build_model(config: Config, seed: int | None = None, kernel: str = "xla",
     m, t = config.model, config.train
     units, per = m.state_size, states_per_layer(m.cell)
     policy = keras.DTypePolicy("mixed_float16") if mixed else None
-    x_in = keras.Input((t.num_steps, 2), name="x")
+    n_in, n_out = io_sizes(config.data)
+    x_in = keras.Input((t.num_steps, n_in), name="x")
     state_in = [keras.Input((units,), name=f"state{i}") for i in range(m.num_layers * per)]
     h, state_out = x_in, []
     for layer in range(m.num_layers):
@@ -126,7 +129,7 @@ def build_model(config: Config, seed: int | None = None, kernel: str = "xla",
         out = rnn(h, initial_state=initial)
         new = [ops.cast(s, "float32") for s in out[1:]] if mixed else list(out[1:])
         h, state_out = out[0], state_out + new
-    logits = keras.layers.Dense(2, name="logits", dtype="float32")(h)
+    logits = keras.layers.Dense(n_out, name="logits", dtype="float32")(h)
     return keras.Model([x_in, *state_in], [logits, *state_out], name="rnntui")
 
 
@@ -178,7 +181,8 @@ def build_plain_model(config: Config, trained: keras.Model) -> keras.Model:
     units, per = m.state_size, states_per_layer(m.cell)
     kinds = {"basic": keras.layers.SimpleRNN, "rnn": keras.layers.SimpleRNN,
              "gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
-    x_in = keras.Input((None, 2), name="x")
+    n_in, n_out = trained.inputs[0].shape[-1], trained.outputs[0].shape[-1]
+    x_in = keras.Input((None, n_in), name="x")
     state_in = [keras.Input((units,), name=f"state{i}") for i in range(m.num_layers * per)]
     h, state_out = x_in, []
     for layer in range(m.num_layers):
@@ -192,7 +196,7 @@ def build_plain_model(config: Config, trained: keras.Model) -> keras.Model:
             n_in = kernel.shape[0] - units
             src = [kernel[:n_in], kernel[n_in:], bias]
         rnn.set_weights(src)
-    dense = keras.layers.Dense(2, name="logits")
+    dense = keras.layers.Dense(n_out, name="logits")
     logits = dense(h)
     dense.set_weights(trained.get_layer("logits").get_weights())
     return keras.Model([x_in, *state_in], [logits, *state_out], name="rnntui_plain")

@@ -23,10 +23,10 @@ def summary(final: Event, started: Started | None) -> dict[str, Any]:
         out.update(
             train_loss=_num(final.train_loss), val_loss=_num(final.val_loss),
             floors={f.name: round(f.loss, 6) for f in final.floors},
-            fractions={f"t-{lag}": round(x, 4)
+            fractions={final.verdict.label(lag): round(x, 4)
                        for lag, x in zip(final.verdict.lags, final.verdict.fractions,
                                          strict=True)},
-            learned=[f"t-{lag}" for lag in final.verdict.learned],
+            learned=[final.verdict.label(lag) for lag in final.verdict.learned],
             steps_per_sec=round(final.steps_per_sec, 1), epochs=final.epochs,
             steps=final.step, wall_s=round(final.wall_s, 3), stopped=final.stopped,
             lag_effects=final.lag_effects)

@@ -59,6 +59,10 @@ def new_run(config: Config, runs_dir: str | Path = DEFAULT_RUNS_DIR,
             except FileExistsError:
                 continue
         write_atomic(path / CONFIG, to_toml(config))
+        if config.data.data_file:
+            from .datafile import record
+
+            record(config.data.data_file, path)
     except OSError as err:
         raise BadFile(root, f"cannot make a run folder there: {err.strerror or err}") from None
     return path

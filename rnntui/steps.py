@@ -17,13 +17,24 @@ from .config import Config, states_per_layer
 def make_forward(tf, model, carry: bool):
     """(x, y, state, training) -> (mean cross-entropy, logits, the state to carry on)."""
 
+    width = model.inputs[0].shape[-1]  # symbols: 2 for the generator
+
     def forward(x, y, state, training):
-        logits, *new = model([tf.one_hot(tf.cast(x, tf.int32), 2), *state], training=training)
+        logits, *new = model([tf.one_hot(tf.cast(x, tf.int32), width), *state],
+                             training=training)
         xent = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.cast(y, tf.int32), logits)
         new = new if carry else [tf.zeros_like(s) for s in state]
         return tf.reduce_mean(xent), logits, new
 
     return forward
+
+
+def _shown_probability(tf, logits, y):
+    """P(Y=1) for two classes; with more, the probability given to the true symbol."""
+    p = tf.nn.softmax(logits)
+    if logits.shape[-1] == 2:
+        return p[..., 1]
+    return tf.gather(p, tf.cast(y, tf.int32), batch_dims=2)
 
 
 def make_update(tf, optimizer, variables, clip: float, mixed: bool, reduce=None):
@@ -108,7 +119,7 @@ class Steps:
         def evaluate(xs, ys, n):
             def body(i, state, losses, probs):
                 loss, logits, new = forward(xs[i], ys[i], state, False)
-                p1 = tf.nn.softmax(logits)[..., 1]
+                p1 = _shown_probability(tf, logits, ys[i])
                 return i + 1, new, losses.write(i, loss), probs.write(i, p1)
 
             size = tf.shape(xs)[0]

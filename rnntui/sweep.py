@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
-from . import baselines
+from . import source
 from .config import FIELDS, Config, ConfigError, parse_value, validate
 
 # XLA takes 2-4 CPU-s to compile what a plain graph traces in ~0.6 s, and saves about 0.5 ms
@@ -89,7 +89,7 @@ def run_one(values: dict, config: Config, runs_dir: str, control=None,
     name = "sweep-" + "-".join(f"{k}{v}" for k, v in values.items())
     run = new_run(config, runs_dir, name)
     recorder = Recorder(run)
-    fl = baselines.floors(config.data.base, config.data.rules)
+    fl = source.floors(config.data)  # analytic, or a data file's empirical windows
     reached: dict[str, int | None] = {f.name: None for f in fl[1:]}
 
     def on(event):
@@ -111,8 +111,8 @@ def run_one(values: dict, config: Config, runs_dir: str, control=None,
     if final.kind != "finished":
         return SweepResult(values, str(run), final.kind, math.nan, {}, reached, wall,
                            getattr(final, "step", 0), getattr(final, "message", ""))
-    fractions = {f"t-{lag}": f for lag, f in zip(final.verdict.lags, final.verdict.fractions,
-                                                 strict=True)}
+    v = final.verdict
+    fractions = {v.label(lag): f for lag, f in zip(v.lags, v.fractions, strict=True)}
     return SweepResult(values, str(run), "stopped" if final.stopped else "finished",
                        final.val_loss, fractions, reached, wall, final.step)
 
@@ -141,13 +141,18 @@ def sweep(items: list[tuple[dict, Config]], runs_dir: str | Path, jobs: int = 1,
     return results  # type: ignore[return-value]
 
 
+def _step_number(label: str) -> int:
+    """3 for "t-3" (a rule lag) and for "window 3" (a file's window)."""
+    return int(label.replace("-", " ").split()[-1])
+
+
 def table(results: list[SweepResult]) -> str:
     """A plain-text table, one row per config."""
     if not results:
         return "no runs"
     keys = list(results[0].values)
     floors = list(results[0].steps_to_floor)
-    lags = sorted({k for r in results for k in r.fractions}, key=lambda s: int(s[2:]))
+    lags = sorted({k for r in results for k in r.fractions}, key=_step_number)
     head = keys + ["val_loss"] + lags + [f"steps to {f}" for f in floors] + ["wall_s", "status"]
     rows = []
     for r in results:

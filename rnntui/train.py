@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import baselines
+from . import source
 from .checkpoint import Checkpoint
 from .checkpoint import save as save_checkpoint
 from .config import Config, ConfigError, validate
@@ -32,6 +32,7 @@ from .events import (
     Event,
     Failed,
     Finished,
+    Insight,
     Predictions,
     Progress,
     Started,
@@ -169,7 +170,8 @@ class Trainer:
         model, optimizer, steps, jit = self._build(tf, strategy, k, kernel, mixed)
         # Not under multiworker: its workers hung (test_distribute) with the probe's programs
         # beside the collective ones.
-        measure = self.insight and self.config.train.strategy != "multiworker"
+        measure = (self.insight and self.config.train.strategy != "multiworker"
+                   and not source.insight_off(self.config.data))
         insights = Insights(Probe(tf, model, self.config, vx, vy) if measure else None)
         insights.prepare(tf)
         steps.compile(vxw, vyw, *([pxw] if len(pxw) < len(vxw) else []))
@@ -180,7 +182,7 @@ class Trainer:
         from .accel import choose_kernel, choose_precision, cudnn_failed, describe
 
         cfg, d, t = self.config, self.config.data, self.config.train
-        fl = baselines.floors(d.base, d.rules)
+        fl = source.floors(d)  # analytic for the generator, empirical for a file
         vx, vy = val_series(d)
         vxw, vyw = windows(vx, t.batch_size, t.num_steps), windows(vy, t.batch_size, t.num_steps)
         steps_per_epoch = d.size // t.batch_size // t.num_steps
@@ -193,7 +195,7 @@ class Trainer:
             k = chunk_for(k, steps_per_epoch)
         notice = "; ".join(n for n in (notice, why_kernel, why_mixed) if n)
         self.emit(Started(cfg, device_name, fl,
-                          baselines.window_floor(d.base, d.rules, t.num_steps),
+                          source.window_floor(d, t.num_steps),
                           steps_per_epoch, steps_per_epoch * t.epochs, k, notice))
 
         # Mid-epoch predictions look at the first windows only (see PREDICTION_STEPS).
@@ -215,6 +217,9 @@ class Trainer:
                     tf, strategy, k, kernel, mixed, vxw, vyw, pxw, vx, vy)
         self.emit(Compiled(time.perf_counter() - t0, describe(kernel, fused, jit, mixed), fused,
                            compiled_notice))
+        off = source.insight_off(d) if self.insight else ""
+        if off:  # said once, so the panels show why they stay empty
+            self.emit(Insight(0, [], [], [], [], off=off))
 
         ckpt = self.resume
 
@@ -225,8 +230,10 @@ class Trainer:
 
         self._feed = feed = EpochFeed(cfg, k)
         part = len(vx) // t.batch_size
-        combos = _ComboTable(vx, d.rules, d.base, vxw.shape, part)
-        pcombos = _ComboTable(vx, d.rules, d.base, pxw.shape, part) if pn < len(vxw) else combos
+        rules = () if d.data_file else d.rules  # a file has no rules: no combination table
+        combos = _ComboTable(vx, rules, d.base, vxw.shape, part, not d.data_file)
+        pcombos = (_ComboTable(vx, rules, d.base, pxw.shape, part, not d.data_file)
+                   if pn < len(vxw) else combos)
         insights.begin()
         step = ckpt.step if ckpt else 0
         first_epoch, first_batch = (ckpt.epoch, ckpt.batch) if ckpt else (0, 0)
@@ -285,7 +292,7 @@ class Trainer:
             epochs_done += 1
             seen = insights.epoch_end(step, combos.window, val_loss, epoch == t.epochs - 1)
             effects = seen.effects if seen else None
-            v = baselines.verdict(val_loss, d.base, d.rules, fl, effects)
+            v = source.verdict(val_loss, d, fl, effects)
             self.emit(EpochEnd(epoch, step, train_loss, val_loss, v, lag_effects(effects)))
             if not math.isfinite(val_loss) or val_loss > DIVERGED_LOSS:
                 return self.emit(Diverged(step, val_loss))
@@ -300,7 +307,7 @@ class Trainer:
         effects = insights.final(step) if math.isfinite(val_loss) else None
         return self.emit(Finished(
             step, epochs_done, train_loss, val_loss,
-            baselines.verdict(val_loss, d.base, d.rules, fl, effects), fl,
+            source.verdict(val_loss, d, fl, effects), fl,
             trained / max(wall, 1e-9), wall, stopped=self.control.stopped,
             lag_effects=lag_effects(effects)))
 
@@ -316,9 +323,10 @@ class _ComboTable:
     """Turns validation predictions into a Predictions event: a window of the series and,
     per combination of the rule lags' X values, mean predicted vs true P(Y=1)."""
 
-    def __init__(self, vx: np.ndarray, rules, base: float, shape: tuple, part: int):
+    def __init__(self, vx: np.ndarray, rules, base: float, shape: tuple, part: int,
+                 known: bool = True):
         n, b, t = shape
-        self.rules, self.base = rules, base
+        self.rules, self.base, self.known = rules, base, known  # known: the true P(Y=1)
         codes = rule_combinations(vx, rules)
         pos = np.arange(b)[:, None] * part + np.arange(n * t)[None, :]
         self.codes = codes[pos]  # (batch_size, n*t), the layout of unwindow()
@@ -332,7 +340,7 @@ class _ComboTable:
         sums = np.bincount(self.codes[self.valid], weights=p[self.valid],
                            minlength=len(self.count))
         combos = []
-        for c in range(len(self.count)):
+        for c in range(len(self.count) if self.known else 0):
             bits = tuple((c >> i) & 1 for i in range(len(self.rules)))
             true = self.base + sum(d * x for (_, d), x in zip(self.rules, bits, strict=True))
             pred = float(sums[c] / self.count[c]) if self.count[c] else math.nan

@@ -247,3 +247,18 @@ def test_heat_map_colours_are_exact_and_distinct_in_256_colours():
     assert hidden.cell_color(0.99, 1.0, gate=True) == hidden.GATE[-1]
     assert hidden.state_scale([[0.3, -0.41]]) == 0.5
     assert hidden.cell_color(float(np.nan), 1.0, gate=False) is None
+
+
+async def test_a_run_that_measures_nothing_says_why_on_every_panel(tmp_path):
+    from rnntui.tui.widgets.lag_effects import LagEffectsPanel
+    from rnntui.tui.widgets.reach import ReachPanel
+
+    config = Config().with_values(epochs=3)
+    app = make_app(config, preload_tf=False, runs_dir=tmp_path)
+    async with app.run_test(size=(160, 44)) as pilot:  # wide: every panel is on show
+        why = "insight is off: it flips a 0/1 input and reads P(y=1); t.txt has 4 input"
+        events = fixed_events(config)
+        await feed(pilot, events[:2] + [Insight(0, [], [], [], [], off=why)])
+        for panel in (app.query_one(LagEffectsPanel), app.query_one(ReachPanel),
+                      app.deck.hidden):
+            assert str(panel.render()) == why

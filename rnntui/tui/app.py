@@ -170,7 +170,8 @@ class RnnTui(RunActions, PanelActions, App):
         if self.run_state.config is None:
             self.chart.set_floors(list(floors_of(config)))
         ruler = self.query_one(WindowRuler)
-        ruler.num_steps, ruler.rules, ruler.carry = t.num_steps, d.rules, t.carry_state
+        rules = () if d.data_file else d.rules  # a file has no rules to mark
+        ruler.num_steps, ruler.rules, ruler.carry = t.num_steps, rules, t.carry_state
 
     @on(ConfigForm.Changed)
     def _form_changed(self, message: ConfigForm.Changed) -> None:

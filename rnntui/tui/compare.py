@@ -55,8 +55,9 @@ def config_diff(configs: list[Config]) -> list[tuple[str, list[str]]]:
 
 
 def shared_task(configs: list[Config]) -> bool:
-    """Whether the configs share base and rules, and so the floors."""
-    return len({(c.data.base, c.data.rules) for c in configs}) <= 1
+    """Whether the configs share base and rules (or data file), and so the floors."""
+    return len({(c.data.data_file, c.data.val_fraction) if c.data.data_file else
+                (c.data.base, c.data.rules) for c in configs}) <= 1
 
 
 def fmt_loss(value: float) -> str:

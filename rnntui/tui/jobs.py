@@ -73,6 +73,10 @@ def train_in_run(job: TrainJob, bridge: Bridge, control: Control, post: Post) ->
         if ckpt is None:
             path, history = new_run(job.config, job.runs_dir), None
         else:
+            if job.config.data.data_file:  # the same data, or no resume
+                from ..datafile import check_unchanged
+
+                check_unchanged(job.config.data.data_file, path)
             truncate_metrics(path, ckpt.step)  # what was logged after the checkpoint goes
             history = read_curve(path)
         post(RunOpened(bridge.run_id, path, history))

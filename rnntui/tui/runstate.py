@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .. import baselines
-from ..config import Config
+from .. import source
+from ..config import Config, ConfigError
 from ..events import Compiled, Diverged, Event, Failed, Finished, Started
 
 PHASES = ("idle", "loading", "compiling", "training", "paused", "stopped", "finished",
@@ -20,9 +20,12 @@ LABELS = {"loading": "loading TensorFlow"}  # how a phase reads in the status
 
 
 def floors_of(config: Config) -> tuple[tuple[str, float], ...]:
-    """The chart's floor lines for a config: (name, loss) per floor."""
-    d = config.data
-    return tuple((f.name, f.loss) for f in baselines.floors(d.base, d.rules))
+    """The chart's floor lines for a config: (name, loss) per floor; none for a data file
+    that cannot be read now (a run listed after its file went)."""
+    try:
+        return tuple((f.name, f.loss) for f in source.floors(config.data))
+    except ConfigError:
+        return ()
 
 
 @dataclass(frozen=True)

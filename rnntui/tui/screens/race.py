@@ -23,7 +23,6 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
-from ... import baselines
 from ...config import Config, ConfigError, format_value
 from ...control import Control
 from ...events import Diverged, EpochEnd, Failed, Finished, Progress, Started
@@ -33,6 +32,7 @@ from ..bridge import Bridge, Tick, TrainerEvent
 from ..chart_render import SERIES_COLOURS, series_colour
 from ..compare import fmt_loss, shared_task
 from ..jobs import LapDone, RaceOver, race
+from ..runstate import floors_of
 from ..widgets.loss_chart import LossChart
 from ..widgets.phase_map import PhaseMapView
 
@@ -148,8 +148,7 @@ class RaceScreen(Screen[None]):
         configs = [c for _, c in items]
         self.phase_map.show(grid, lag_names(base.data.rules))
         if shared_task(configs):
-            d = configs[0].data
-            self.chart.set_floors([(f.name, f.loss) for f in baselines.floors(d.base, d.rules)])
+            self.chart.set_floors(list(floors_of(configs[0])))
             self._note = ""
         else:
             self.chart.set_floors([])
@@ -254,8 +253,7 @@ class RaceScreen(Screen[None]):
 
     def _fill_board(self) -> None:
         """The leaderboard: finished configs by final validation loss, then the others."""
-        floors = [f.name for f in baselines.floors(
-            self.items[0][1].data.base, self.items[0][1].data.rules)[1:]] if self.items else []
+        floors = [name for name, _ in floors_of(self.items[0][1])[1:]] if self.items else []
         self.board.clear(columns=True)
         self.board.add_columns("", "config", *(f"steps to {f}" for f in floors), "val loss",
                                "wall", "status")

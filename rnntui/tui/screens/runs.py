@@ -22,10 +22,10 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from ... import baselines
 from ...config import ConfigError
 from ...runs import Run, RunSummary, config_string, list_runs, open_run, read_metrics
 from ..compare import Curve, config_diff, fmt_loss, read_curve, shared_task
+from ..runstate import floors_of
 from ..widgets.loss_chart import LossChart
 
 COLUMNS = (("mark", ""), ("run", "run"), ("cell", "cell"), ("num_steps", "num_steps"),
@@ -228,8 +228,7 @@ class RunsScreen(Screen[Run | None]):
         configs = [row.summary.config for row, _ in message.curves if row.summary]
         note = self.query_one("#runs-note", Static)
         if configs and shared_task(configs):
-            d = configs[0].data
-            self.chart.set_floors([(f.name, f.loss) for f in baselines.floors(d.base, d.rules)])
+            self.chart.set_floors(list(floors_of(configs[0])))
             note.update("fields that differ" if len(configs) > 1 else "one run")
         else:
             self.chart.set_floors([])

@@ -62,6 +62,11 @@ class PanelDeck(Vertical):
         self.hidden.show_predictions(event)
 
     def show_insight(self, event: Insight) -> None:
+        if event.off:  # this run measures nothing (its data are not 0/1): say why
+            for panel in (self.query_one(LagEffectsPanel), self.query_one(ReachPanel),
+                          self.hidden):
+                panel.say(event.off)
+            return
         self.query_one(LagEffectsPanel).show(event)
         self.query_one(ReachPanel).show(event)
         self.hidden.show(event)

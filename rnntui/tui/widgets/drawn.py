@@ -48,12 +48,26 @@ class DrawnPanel(Widget):
     def clear(self) -> None:
         self.set_data(None)
 
+    def say(self, text: str) -> bool:
+        """Show a line instead of data (why there is none for this run)."""
+        return self.set_data(_Said(text))
+
     def render(self) -> Text:
         self.paints += 1
         width, height = self.content_size
         if self._data is None or width < 1 or height < 1:
             return Text(self.EMPTY, style="dim")
+        if isinstance(self._data, _Said):
+            return Text(self._data.text, style="dim")
         return self.draw(self._data, width, height)
 
     def draw(self, data: Any, width: int, height: int) -> Text:
         raise NotImplementedError
+
+
+class _Said(str):
+    """A line a panel shows instead of its data (DrawnPanel.say)."""
+
+    @property
+    def text(self) -> str:
+        return str(self)

@@ -34,6 +34,10 @@ SECTIONS = (("Data", "data"), ("Model", "model"), ("Training", "train"))
 # Up/down steps: integers by 1; these floats by a factor, so a rate can move by decades.
 FACTOR_STEPS = {"learning_rate": 2.0, "clip_norm": 2.0}
 ADD_STEPS = {"base": 0.05}
+# Where the series comes from; each source shows only the data fields that apply to it.
+SOURCES = (("rules generator", "rules"), ("file", "file"))
+SOURCE_FIELDS = {"rules": ("size", "base", "rules", "data_mode", "val_size"),
+                 "file": ("data_file", "val_fraction", "data_mode")}
 
 
 class NumberInput(Input):
@@ -108,6 +112,11 @@ class ConfigForm(VerticalScroll):
                          allow_blank=True)
         for title, section in SECTIONS:
             yield Static(title, classes="section-title")
+            if section == "data":
+                with Horizontal(classes="field", id="row-source"):
+                    yield Label("source", classes="field-label")
+                    yield Select(SOURCES, value=self._source_of(self._initial),
+                                 allow_blank=False, id="source")
             for name, f in FIELDS.items():
                 if f.section != section:
                     continue
@@ -135,13 +144,36 @@ class ConfigForm(VerticalScroll):
                           id=f"field-{name}")
         if f.kind == "bool":
             return Switch(value=value, id=f"field-{name}")
-        if f.kind == "device":
+        if f.kind in ("device", "path"):
             return Input(value=value, id=f"field-{name}", select_on_focus=False)
         return NumberInput(name, value=format_value(name, value), id=f"field-{name}",
                            select_on_focus=False)
 
     def on_mount(self) -> None:
+        self._show_source(self._source_of(self._initial))
         self.revalidate("")
+
+    @staticmethod
+    def _source_of(config: Config) -> str:
+        return "file" if config.data.data_file else "rules"
+
+    @property
+    def source(self) -> str:
+        return str(self.query_one("#source", Select).value)
+
+    def _show_source(self, source: str) -> None:
+        """Show the data fields of a source and hide the other's (their values stay)."""
+        shown = SOURCE_FIELDS[source]
+        for other in SOURCE_FIELDS.values():
+            for name in other:
+                on = name in shown
+                if name == "rules":
+                    for w in self.query(".rules-title, #rules, #rule-add"):
+                        w.display = on
+                    continue
+                self.query_one(f"#row-{name}").display = on
+                if not on:
+                    self.query_one(f"#error-{name}").display = False
 
     async def _set_rules(self, rules) -> None:
         box = self.query_one("#rules", Vertical)
@@ -167,6 +199,8 @@ class ConfigForm(VerticalScroll):
     def _raw(self, name: str) -> Any:
         if name == "rules":
             return self._rules_text()
+        if name == "data_file" and self.source == "rules":
+            return ""  # the generator: the typed path waits for the file source
         w = self.query_one(f"#field-{name}")
         return w.value
 
@@ -180,10 +214,15 @@ class ConfigForm(VerticalScroll):
                 errors[name] = str(err)
         for name, message in cross_errors(values).items():
             errors.setdefault(name, message)
+        if self.source == "file" and not values.get("data_file"):
+            errors.setdefault("data_file", "data_file: give the path of a .npz, .csv or .txt"
+                                           " file")
         config = None if errors else Config().with_values(**values)
         hinted, self._hinted = self._hinted, ""
         for name in FIELDS:
             msg = errors.get(name, "")
+            if name in SOURCE_FIELDS["file"] and self.source == "rules":
+                msg = ""  # a hidden field shows nothing
             if msg == self._errors.get(name, "") and name != hinted:
                 continue  # untouched boxes cost no layout
             box = self.query_one(f"#error-{name}", Static)
@@ -228,6 +267,9 @@ class ConfigForm(VerticalScroll):
         """Show a whole config (a preset); one Changed follows."""
         self._loading = True
         try:
+            source = self._source_of(config)
+            self.query_one("#source", Select).value = source
+            self._show_source(source)
             for name in FIELDS:
                 value = config.get(name)
                 if name == "rules":
@@ -255,6 +297,10 @@ class ConfigForm(VerticalScroll):
                 self.run_worker(self.load(preset(event.value)), exclusive=True, group="form")
             return
         if self._loading:
+            return
+        if wid == "source":
+            self._show_source(str(event.value))
+            self.revalidate("data_file")
             return
         name = wid.removeprefix("field-") if wid.startswith("field-") else "rules"
         self.revalidate(name)

@@ -25,7 +25,7 @@ MARKER = "◆"
 
 def rule_lags(true_deltas: list[float]) -> list[int]:
     """The lags (>= 1) where the task has a rule."""
-    return [k for k, d in enumerate(true_deltas) if k and d != 0]
+    return [k for k, d in enumerate(true_deltas) if k and d != 0 and math.isfinite(d)]
 
 
 def _bar(effect: float, true: float, scale: float, width: int) -> Text:
@@ -34,14 +34,16 @@ def _bar(effect: float, true: float, scale: float, width: int) -> Text:
     half = max(1, (width - 1) // 2)
     cells = [(" ", "")] * half + [("│", "dim")] + [(" ", "")] * half
     err = abs(effect - true)
-    style = "green" if err < CLOSE else ("yellow" if err < NEAR else "red")
+    known = math.isfinite(true)  # a file's process has no known effect: no verdict colour
+    style = ("cyan" if not known else
+             "green" if err < CLOSE else ("yellow" if err < NEAR else "red"))
     n = 0 if not math.isfinite(effect) else min(2 * half, round(abs(effect) / scale * 2 * half))
     step = 1 if effect > 0 else -1
     for i in range(n // 2):
         cells[half + step * (i + 1)] = ("█", style)
     if n % 2:
         cells[half + step * (n // 2 + 1)] = ("▌" if step > 0 else "▐", style)
-    if true:
+    if true and known:
         m = half + max(-half, min(half, round(true / scale * half)))
         cells[m] = (MARKER, RULE_STYLE)
     text = Text()
@@ -56,7 +58,7 @@ def _numbers(effect: float, true: float, rule: bool, width: int) -> Text:
     if rule:
         s = f"{effect:+.2f} of {true:+.2f}" if width >= 14 else f"{effect:+.2f}"
         return Text(s.ljust(width), style="bold")
-    off = abs(effect) >= CLOSE  # an effect the task does not have
+    off = abs(effect) >= CLOSE and math.isfinite(true)  # an effect the task does not have
     return Text(f"{effect:+.2f}".ljust(width), style="red" if off else "dim")
 
 

@@ -109,8 +109,8 @@ class StatusPanel(Vertical):
             parts = []
             for lag, f in zip(v.lags, v.fractions, strict=True):
                 color = "green" if lag in v.learned else ("yellow" if f > 0.1 else "red")
-                parts.append(f"t-{lag} [{color}]{f:4.0%}[/]")
-            learned = ", ".join(f"t-{lag}" for lag in v.learned) or "none yet"
+                parts.append(f"{v.label(lag)} [{color}]{f:4.0%}[/]")
+            learned = ", ".join(v.label(lag) for lag in v.learned) or "none yet"
             text = "learned: " + "  ".join(parts) + f"   ([b]{learned}[/])"
         self.query_one("#status-verdict", Static).update(text, layout=False)
 
