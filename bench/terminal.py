@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -110,9 +109,10 @@ def latencies(pane: Pane, rounds: int, field: tuple[str, int], f6_back: str,
     for _ in range(rounds):
         i = row_of(pane.screen(), label)
         before = row(pane.screen(), i, width)
-        out["digit in a field"].append(pane.press("7", lambda s: "7" in row(s, i, width)
-                                                   and row(s, i, width) != before))
-        pane.press("BSpace", lambda s: row(s, i, width) == before)
+        out["digit in a field"].append(pane.press(
+            "7", lambda s, i=i, before=before: "7" in row(s, i, width)
+            and row(s, i, width) != before))
+        pane.press("BSpace", lambda s, i=i, before=before: row(s, i, width) == before)
         time.sleep(0.05)
     if f6:
         out["F6 pause"], out["F6 resume"] = [], []

@@ -314,6 +314,7 @@ class RnnTui(RunActions, App):
             if e.notice:
                 self.notify(e.notice, severity="warning", timeout=6)
             self.chart.set_floors([(f.name, f.loss) for f in e.floors])
+            self.chart.set_span(e.total_steps)
             status.detail = f"compiling (chunks of {e.chunk} batches)"
         elif isinstance(e, Compiled):
             if self.started and e.kernel:
