@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import baselines
+from . import baselines, programs
 from .checkpoint import Checkpoint
 from .checkpoint import save as save_checkpoint
 from .config import Config, ConfigError, validate
@@ -36,6 +36,7 @@ from .events import (
     Progress,
     Started,
 )
+from .programs import Program, program_key
 
 PREDICT_EVERY_S = 1.0  # predictions events, about once a second
 TARGET_CHUNK_S = 0.1  # one compiled call should take 50-200 ms: that is how fast stop responds
@@ -106,13 +107,17 @@ class Trainer:
 
     def run(self) -> Event:
         self._feed: EpochFeed | None = None
+        self._program: Program | None = None
         try:
-            return self._run()
+            event = self._run()
         except Exception as exc:  # reported, never raised: the app and the CLI show it
             return self.emit(_fail(exc))
         finally:
             if self._feed is not None:
                 self._feed.close()
+        if self._program is not None:  # not after a failure: its state is unknown
+            programs.keep(self._program)
+        return event
 
     def _run(self) -> Event:
         from .tfload import pick_device, quiet_tensorflow
@@ -151,13 +156,23 @@ class Trainer:
                           baselines.window_floor(d.base, d.rules, t.num_steps),
                           steps_per_epoch, steps_per_epoch * t.epochs, k, notice))
 
-        model = build_model(cfg, seed=d.seed, kernel=kernel, mixed=mixed)
-        optimizer = build_optimizer(cfg, mixed)
         jit = self.jit and kernel == "xla" and strategy is None
-        if strategy is None:
-            steps = Steps(tf, model, optimizer, cfg, k, jit=jit, mixed=mixed)
+        # The last training's program when it is the same (see rnntui.programs); never
+        # across distribution strategies, whose variables belong to their strategy.
+        key = program_key(cfg, f"{t.device} {device_name}", kernel, mixed, jit, k)
+        program = programs.take(key) if strategy is None else None
+        if program is not None:
+            program.reset(t.learning_rate)
+            model, optimizer, steps = program.model, program.optimizer, program.steps
         else:
-            steps = DistSteps(tf, strategy, model, optimizer, cfg, k, mixed=mixed)
+            model = build_model(cfg, seed=d.seed, kernel=kernel, mixed=mixed)
+            optimizer = build_optimizer(cfg, mixed)
+            if strategy is None:
+                steps = Steps(tf, model, optimizer, cfg, k, jit=jit, mixed=mixed)
+                program = Program.made(key, model, optimizer, steps)
+            else:
+                steps = DistSteps(tf, strategy, model, optimizer, cfg, k, mixed=mixed)
+        self._program = program  # kept for the next training if this one ends (run())
         ckpt = self.resume
         if ckpt is not None:
             ckpt.restore(self.checkpoint_path or Path("checkpoint"), model, optimizer)
