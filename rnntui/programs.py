@@ -14,6 +14,7 @@ trainings at once never share one. TensorFlow is used only through the objects g
 
 from __future__ import annotations
 
+import ctypes
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -89,3 +90,13 @@ def forget() -> None:
     global _kept
     with _lock:
         _kept = None
+
+
+def trim_heap() -> None:
+    """Hand the memory a finished training freed back to the system: glibc keeps freed heap
+    pages otherwise, and the app's resident size wandered by ~80 MB over 40 restarts (with
+    it: flat within a few MB). Does nothing without glibc."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)  # ctypes lets go of the GIL meanwhile
+    except (OSError, AttributeError):
+        pass

@@ -16,6 +16,7 @@ from textual.message import Message
 from ..config import Config, ConfigError
 from ..control import Control
 from ..events import Failed
+from ..programs import trim_heap
 from ..runs import CHECKPOINT, METRICS, Run
 from ..sweep import run_one
 from .bridge import Bridge
@@ -93,6 +94,7 @@ def train_in_run(job: TrainJob, bridge: Bridge, control: Control, post: Post) ->
                 resume=ckpt).run()
     finally:
         recorder.close()
+        trim_heap()  # restart after restart, the app must not grow (bench/restarts.py)
 
 
 def race(items: list[tuple[dict, Config]], runs_dir: Path, control: Control,
