@@ -12,10 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# A live chart keeps its y axis while the data's range fills at least KEEP_Y_FILL of it;
-# when it moves, it leaves KEEP_Y_ROOM of the range as room (see compute_layout's y_keep).
-KEEP_Y_FILL = 0.75
-KEEP_Y_ROOM = 0.1
+Y_GRID = 10  # the y axis ends on multiples of about 1/Y_GRID of its range
 
 
 @dataclass(frozen=True)
@@ -135,28 +132,20 @@ def compute_layout(
     lr_marks: Sequence[tuple[int, float]],
     series: Sequence[Series] = (),
     x_end: float = 0.0,
-    y_keep: tuple[float, float] | None = None,
 ) -> tuple[Layout, list[tuple[float, str]]]:
     """Layout plus the y tick (value, label) pairs; `losses` (also each series') must
     already be finite. The axes cover the main data and every series.
 
     `x_end`: the x axis reaches at least this step (a live run's planned length, so the
-    axis does not move with every new step). `y_keep`: the last chart's (bottom, top), kept
-    while the data's range fits inside it and fills at least KEEP_Y_FILL of it, so a live
-    chart is not redrawn whole for every small change of a percentile."""
+    axis does not move with every new step)."""
     ranges = [y_range(s.losses, s.val, floors) for s in series]
     if losses.size or val or not series:
         ranges.append(y_range(losses, val, floors))
     y0, y1 = min(r[0] for r in ranges), max(r[1] for r in ranges)
-    if y_keep is not None:
-        k0, k1 = y_keep
-        room = KEEP_Y_ROOM * (y1 - y0)
-        if y0 < k0 or y1 > k1:  # grew: room on the side that grew, the other side stays
-            y0, y1 = (y0 - room if y0 < k0 else k0), (y1 + room if y1 > k1 else k1)
-        elif y1 - y0 >= KEEP_Y_FILL * (k1 - k0):
-            y0, y1 = k0, k1
-        else:  # shrank well inside: fit it again, with room on both sides
-            y0, y1 = y0 - room, y1 + room
+    # Snapped outwards to a grid of about a tenth of the range: a live chart's axis stays
+    # put while its percentiles drift, and only a move across a grid line redraws it all.
+    q = nice_step(y1 - y0, Y_GRID, (1, 2, 2.5, 5, 10))
+    y0, y1 = math.floor(y0 / q + 1e-9) * q, math.ceil(y1 / q - 1e-9) * q
     ends = [float(s) for s, _ in val] + [float(s) for s, _ in lr_marks]
     for s in series:
         ends += [float(v) for v, _ in s.val] + ([float(s.steps[-1])] if s.steps.size else [])

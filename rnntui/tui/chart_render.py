@@ -190,17 +190,15 @@ def render_chart(
     lr_marks: Sequence[tuple[int, float]],
     series: Sequence[Series] = (),
     x_end: float = 0.0,
-    y_keep: tuple[float, float] | None = None,
 ) -> list[Text]:
     """Render the chart as exactly `height` Texts of exactly `width` cells each.
 
     `steps`/`losses` are parallel arrays of the per-step training loss, steps ascending
     (NaN/inf losses are dropped). `val` holds (step, loss) per epoch, `floors` (name, loss)
     reference lines, `lr_marks` (step, new learning rate), `series` extra curves drawn under
-    the main data. Sizes below 14x5 drop the axes. `x_end` and `y_keep`: see compute_layout.
+    the main data. Sizes below 14x5 drop the axes. `x_end`: see compute_layout.
     """
-    grid = render_grid(width, height, steps, losses, val, floors, lr_marks, series, x_end,
-                       y_keep)
+    grid = render_grid(width, height, steps, losses, val, floors, lr_marks, series, x_end)
     return grid_texts(grid)
 
 
@@ -214,7 +212,6 @@ def render_grid(
     lr_marks: Sequence[tuple[int, float]],
     series: Sequence[Series] = (),
     x_end: float = 0.0,
-    y_keep: tuple[float, float] | None = None,
 ) -> Grid:
     """The chart of `render_chart` as a Grid, which a widget can compare with the last one
     to repaint only the cells that changed."""
@@ -225,7 +222,7 @@ def render_grid(
     series = [Series(x.name, *_clean(x.steps, x.losses, x.val), x.colour) for x in series]
     floors = [(n, f) for n, f in floors if math.isfinite(f)]
     lay, yticks = compute_layout(width, height, steps, losses, val, floors, lr_marks, series,
-                                 x_end, y_keep)
+                                 x_end)
     ph, pw, left = lay.ph, lay.pw, lay.left
     chars = np.full((height, width), " ", dtype="<U1")
     styles = np.zeros((height, width), dtype=np.uint8)

@@ -127,7 +127,6 @@ class LossChart(Widget):
         self._series: dict[str, _Curve] = {}
         self._dirty = False
         self._span = 0  # the run's planned steps, when known (set_span)
-        self._y_keep: tuple[float, float] | None = None  # the y axis drawn last
         self._grid: Grid | None = None  # the picture on screen, to compare the next with
         self._strips: list[Strip] | None = None
         self._strips_size = Size(0, 0)
@@ -178,7 +177,7 @@ class LossChart(Widget):
         self._losses.clear()
         self._val.clear()
         self._lr.clear()
-        self._span, self._y_keep = 0, None
+        self._span = 0
         self._touch()
 
     def set_span(self, steps: int) -> None:
@@ -272,7 +271,6 @@ class LossChart(Widget):
             [Series(name, c.steps.view(), c.losses.view(), c.val, c.colour)
              for name, c in self._series.items()],
             x_end=axis_end(last, self._span),
-            y_keep=self._y_keep,
         )
 
     def export_svg(self, title: str) -> str:
@@ -298,7 +296,7 @@ class LossChart(Widget):
         # Rows are rendered once per size (or style) and reused for every line request; new
         # data shows when the timer repaints the cells it changed (_repaint_if_dirty).
         if self._strips is None or self._grid is None or self._strips_size != self.size:
-            self._keep(self._draw(*self.size))
+            self._grid = self._draw(*self.size)
             self._strips = [self._strip(text) for text in grid_texts(self._grid)]
             self._strips_size = self.size
         if 0 <= y < len(self._strips):
@@ -308,11 +306,6 @@ class LossChart(Widget):
     def _strip(self, text: Text) -> Strip:
         return Strip(text.render(self.app.console), self.size.width).apply_style(self.rich_style)
 
-    def _keep(self, grid: Grid) -> None:
-        self._grid = grid
-        lay = grid.layout
-        if lay is not None and (self._steps.size or self._val or self._series):
-            self._y_keep = (lay.y0, lay.y1)
 
     def notify_style_update(self) -> None:
         # A theme or CSS change alters the background baked into the cached strips.
@@ -332,8 +325,8 @@ class LossChart(Widget):
             self.repainted = None
             self.refresh()  # render_line draws it all
             return
-        old, new = self._grid, self._draw(*self.size)
-        self._keep(new)
+        old = self._grid
+        self._grid = new = self._draw(*self.size)
         if old.chars.shape != new.chars.shape:
             self._strips, self.repainted = None, None
             self.refresh()
