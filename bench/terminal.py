@@ -133,7 +133,10 @@ def focus_row(pane: Pane, label: str, tries: int = 40) -> None:
     start = shown()
     for _ in range(tries):
         pane.keys("Tab")
-        time.sleep(0.3)
+        # Wait for this Tab to show before the next: a slow app must not be tabbed past.
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < 2.0 and shown() == start:
+            time.sleep(0.05)
         if shown() != start:
             pane.keys("End")
             time.sleep(0.3)

@@ -16,8 +16,14 @@ lines and render the whole 120x40 chart (medians of 50):
 
 Steps are bucketed per pixel column, so a run of 200,000 steps still takes about 10 ms for
 the same update (appending all 200k at once included). The app thread only appends to numpy
-buffers and sets a flag; a 10 Hz timer repaints when the flag is set, so bursts of updates
-cost one render.
+buffers and sets a flag; a timer (REPAINT_S) repaints when the flag is set, so bursts of
+updates cost one render.
+
+What goes to the terminal (measured with `python bench/terminal.py`, 120x40 over tmux):
+the timer compares the new picture with the one on screen and repaints only the cells that
+changed, through TILES side-by-side tiles (Textual sends a changed line from the left edge
+of its widget). The x axis reaches ahead to where the run will end (`axis_end`) and the y
+axis snaps to a grid (chart_layout), so new steps change only the columns they land in.
 """
 
 from __future__ import annotations
