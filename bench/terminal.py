@@ -139,7 +139,9 @@ def focus_row(pane: Pane, label: str, tries: int = 40) -> None:
             time.sleep(0.05)
         if shown() != start:
             pane.keys("End")
-            time.sleep(0.3)
+            time.sleep(1.0)
+            if shown() == start:  # tabbed past it after all
+                break
             return
     raise SystemExit(f"could not focus the {label} field")
 
