@@ -26,14 +26,16 @@ from .compare import Curve, read_curve
 
 Post = Callable[[Message], object]
 # How much lower than the UI a training runs (Linux nice): a key shows on screen without
-# waiting for the trainer's share of the CPU. The machine's other processes see no change
-# unless the CPU is full; TensorFlow's thread pools, made by the first training's thread,
-# inherit it.
-BACKGROUND_NICE = 5
+# waiting for the trainer's share of the CPU (bench/terminal.py). TensorFlow's thread pools,
+# made by the first training's thread, inherit it. The terminal app sets it (tui/run.py);
+# 0 elsewhere, so tests and pilots train at the machine's normal share.
+BACKGROUND_NICE = 0
 
 
 def run_in_background() -> None:
     """Lower the calling thread's CPU priority by BACKGROUND_NICE (where the OS allows)."""
+    if BACKGROUND_NICE <= 0:
+        return
     try:
         tid = threading.get_native_id()
         now = os.getpriority(os.PRIO_PROCESS, tid)
