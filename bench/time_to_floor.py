@@ -1,6 +1,6 @@
 """How long a preset takes to learn every lag (val loss within 90% of each floor step).
 
-    python bench/time_to_floor.py [--preset default] [--seeds 3]
+    python bench/time_to_floor.py [--preset fast] [--seeds 3]
 
 Wall time from Trainer.run() to the first epoch end whose verdict has every lag learned,
 with the XLA compile time shown apart; medians over seeds. Quoted in the README.

@@ -16,7 +16,19 @@ cluster, so a run takes one for its whole training program.
   num_steps 50, batch 1024). The threshold below sits between those two; bench/gpu
   measures both sides of it with cuDNN forced on and off. No GPU was lent to measure it
   while this was written, so the threshold is reasoned, not measured.
+- Under tf.distribute there is no XLA (one graph call per batch), so `auto` takes cuDNN
+  for LSTM/GRU on GPUs whatever the size.
 - `cudnn: on` or `off` overrides the rule; on the CPU there is no cuDNN, so it is XLA.
+
+What a cuDNN failure does. Keras's LSTM/GRU with use_cudnn="auto" decide at trace time:
+cuDNN whenever TensorFlow has a logical GPU, with a fallback to the generic loop only for
+errors raised while tracing (in eager code that is also running). Inside the trainer's
+tf.function the CudnnRNN op runs later, so a cuDNN that fails at run time (a driver or
+library that cannot run this shape) would end the run. The trainer therefore runs the
+evaluation program (the forward kernel) once on real data right after compiling; if that
+fails it rebuilds the run with XLA and says so in the Compiled event's notice. A failure
+that only the backward kernel hits, later, ends the run with one line on `cudnn` that
+says to rerun with `--cudnn off`.
 
 Mixed precision (float16 compute, float32 weights, dynamic loss scaling) is a GPU feature:
 the tensor cores are what make float16 fast. On the CPU it would only be slower, so a run
@@ -32,8 +44,12 @@ CUDNN_CELLS = ("lstm", "gru")
 CUDNN_MIN_WORK = 1 << 20
 
 
-def choose_kernel(config: Config, on_gpu: bool) -> tuple[str, str]:
-    """("xla" or "cudnn", a notice when the config asked for what cannot be had)."""
+def choose_kernel(config: Config, on_gpu: bool,
+                  distributed: bool = False) -> tuple[str, str]:
+    """("xla" or "cudnn", a notice when the config asked for what cannot be had).
+
+    `distributed`: a tf.distribute run has no XLA (see distribute.py), so `auto` takes
+    cuDNN for LSTM/GRU on GPUs at any size: the other choice is neither."""
     m, t = config.model, config.train
     if not on_gpu:
         why = "cudnn: on needs a GPU; using XLA on the CPU" if t.cudnn == "on" else ""
@@ -45,6 +61,8 @@ def choose_kernel(config: Config, on_gpu: bool) -> tuple[str, str]:
     if t.cudnn != "auto":
         return ("cudnn" if t.cudnn == "on" else "xla"), ""
     work = t.num_steps * t.batch_size * m.state_size
+    if distributed:
+        return "cudnn", ""
     return ("cudnn" if work >= CUDNN_MIN_WORK else "xla"), ""
 
 
@@ -55,6 +73,13 @@ def choose_precision(config: Config, on_gpu: bool) -> tuple[bool, str]:
     if not on_gpu:
         return False, "precision: mixed needs a GPU; training in float32 on the CPU"
     return True, ""
+
+
+def cudnn_failed(err: BaseException) -> bool:
+    """Whether a TensorFlow error came from a cuDNN kernel (its messages name cuDNN), as
+    opposed to running out of memory or anything else a rebuild would not mend."""
+    text = str(err).lower()
+    return "cudnn" in text and "resource exhausted" not in text and "oom" not in text
 
 
 def graph_uses_cudnn(concrete_function) -> bool:

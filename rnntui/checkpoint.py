@@ -28,8 +28,25 @@ class BadFile(ConfigError):
         self.path = Path(path)
 
 
+# A LossScaleOptimizer's own variables, before the wrapped optimizer's, in the checkpoints
+# written before the split (Keras 3.12-3.15): iteration, learning_rate, step_counter,
+# dynamic_scale. The loss scale is the last two.
+LEGACY_SCALER_VARS = 4
+
+
+def inner_optimizer(optimizer):
+    """The optimizer that holds the slots: the one a LossScaleOptimizer wraps, or itself."""
+    return getattr(optimizer, "inner_optimizer", optimizer)
+
+
 @dataclass
 class Checkpoint:
+    """Kept apart so a run resumes across precisions: `optimizer` holds the slots of the
+    optimizer proper (a LossScaleOptimizer's inner one), the same arrays in float32 and
+    mixed; `loss_scale` holds a mixed run's scaler (its step counter and scale). A float32
+    run resumed in mixed starts the scale afresh; a mixed run resumed in float32 drops it.
+    """
+
     epoch: int  # the epoch to continue in
     batch: int  # the batch of that epoch to continue at (0 at an epoch boundary)
     step: int  # batches trained so far
@@ -37,12 +54,19 @@ class Checkpoint:
     optimizer: list[np.ndarray] = field(default_factory=list)
     state: list[np.ndarray] = field(default_factory=list)  # the carried state at `batch`
     learning_rate: float = 0.0
+    loss_scale: list[np.ndarray] = field(default_factory=list)  # empty for float32
+    legacy: bool = False  # written before the split: a mixed run's `optimizer` is the
+    # LossScaleOptimizer's whole list (see LEGACY_SCALER_VARS)
 
     @classmethod
     def capture(cls, epoch, batch, step, model, optimizer, state) -> Checkpoint:
+        inner = inner_optimizer(optimizer)
+        scale = ([optimizer.step_counter, optimizer.dynamic_scale] if inner is not optimizer
+                 else [])
         return cls(epoch, batch, step, [np.asarray(w) for w in model.get_weights()],
-                   [np.asarray(v.numpy()) for v in optimizer.variables],
-                   [np.asarray(s) for s in state], float(optimizer.learning_rate.numpy()))
+                   [np.asarray(v.numpy()) for v in inner.variables],
+                   [np.asarray(s) for s in state], float(optimizer.learning_rate.numpy()),
+                   [np.asarray(v.numpy()) for v in scale])
 
     def restore(self, path: Path, model, optimizer) -> None:
         """Load into a built model and optimizer; BadFile if the shapes do not fit."""
@@ -50,12 +74,26 @@ class Checkpoint:
         got = [tuple(w.shape) for w in self.weights]
         if wanted != got:
             raise BadFile(path, f"its weights {got} do not fit this model {wanted}")
-        slots = [tuple(v.shape) for v in optimizer.variables]
-        if slots != [tuple(a.shape) for a in self.optimizer]:
+        inner = inner_optimizer(optimizer)
+        slots, scale = self._slots_for([tuple(v.shape) for v in inner.variables])
+        if slots is None:
             raise BadFile(path, "its optimizer state does not fit this optimizer")
         model.set_weights(self.weights)
-        for var, value in zip(optimizer.variables, self.optimizer, strict=True):
+        for var, value in zip(inner.variables, slots, strict=True):
             var.assign(value)
+        if scale and inner is not optimizer:
+            optimizer.step_counter.assign(scale[0])
+            optimizer.dynamic_scale.assign(scale[1])
+
+    def _slots_for(self, shapes: list[tuple]) -> tuple[list | None, list]:
+        """(the slots for an optimizer of these shapes or None, the loss scale), reading a
+        legacy mixed checkpoint's scaler variables apart from its slots."""
+        if [tuple(a.shape) for a in self.optimizer] == shapes:
+            return self.optimizer, self.loss_scale
+        tail = self.optimizer[LEGACY_SCALER_VARS:]
+        if self.legacy and [tuple(a.shape) for a in tail] == shapes:
+            return tail, self.optimizer[2:LEGACY_SCALER_VARS]
+        return None, []
 
 
 def save(path: str | Path, ckpt: Checkpoint) -> None:
@@ -63,9 +101,11 @@ def save(path: str | Path, ckpt: Checkpoint) -> None:
     path = Path(path)
     meta = {"format": FORMAT, "epoch": ckpt.epoch, "batch": ckpt.batch, "step": ckpt.step,
             "learning_rate": ckpt.learning_rate, "weights": len(ckpt.weights),
-            "optimizer": len(ckpt.optimizer), "state": len(ckpt.state)}
+            "optimizer": len(ckpt.optimizer), "state": len(ckpt.state),
+            "loss_scale": len(ckpt.loss_scale)}
     arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
-    for prefix, items in (("w", ckpt.weights), ("o", ckpt.optimizer), ("s", ckpt.state)):
+    for prefix, items in (("w", ckpt.weights), ("o", ckpt.optimizer), ("s", ckpt.state),
+                          ("l", ckpt.loss_scale)):
         arrays.update({f"{prefix}{i}": a for i, a in enumerate(items)})
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
@@ -83,11 +123,14 @@ def load(path: str | Path) -> Checkpoint:
             meta = json.loads(bytes(z["meta"]).decode())
             if meta.get("format") != FORMAT:
                 raise BadFile(path, f"is not an rnntui checkpoint ({meta.get('format')!r})")
-            items = {p: [z[f"{p}{i}"] for i in range(int(meta[n]))]
-                     for p, n in (("w", "weights"), ("o", "optimizer"), ("s", "state"))}
+            legacy = "loss_scale" not in meta  # written before the split
+            counts = {**meta, "loss_scale": meta.get("loss_scale", 0)}
+            items = {p: [z[f"{p}{i}"] for i in range(int(counts[n]))]
+                     for p, n in (("w", "weights"), ("o", "optimizer"), ("s", "state"),
+                                  ("l", "loss_scale"))}
             return Checkpoint(int(meta["epoch"]), int(meta["batch"]), int(meta["step"]),
                               items["w"], items["o"], items["s"],
-                              float(meta.get("learning_rate", 0.0)))
+                              float(meta.get("learning_rate", 0.0)), items["l"], legacy)
     except BadFile:
         raise
     except FileNotFoundError:

@@ -17,6 +17,7 @@ from typing import Any
 
 from .config import (
     FIELDS,
+    PRESET_ALIASES,
     PRESETS,
     Config,
     ConfigError,
@@ -38,6 +39,9 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, not usage + message
         raise BadInput(f"{self.prog}: {message}")
 
+
+PRESET_CHOICES = [*PRESETS, *PRESET_ALIASES]
+PRESET_METAVAR = "{" + ",".join(PRESETS) + "}"
 
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
@@ -83,7 +87,7 @@ def config_from_args(args: argparse.Namespace, names: list[str]) -> Config:
 
 
 def add_run_flags(p: argparse.ArgumentParser, pre: str) -> None:
-    p.add_argument("--preset", choices=list(PRESETS), help=pre)
+    p.add_argument("--preset", choices=PRESET_CHOICES, metavar=PRESET_METAVAR, help=pre)
     p.add_argument("--config", metavar="FILE.toml", help="a config file; flags override it, it"
                    " overrides the preset (default: none)")
     p.add_argument("--config-string", dest="config_string", metavar="STR",
@@ -97,10 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="rnntui", description="Watch recurrent networks learn. With no command,"
                 " opens the terminal app.")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
-    pre = f"start from a preset: {', '.join(PRESETS)} (default: none, the built-in defaults)"
+    pre = ("start from a preset: r2rt (the article's settings, which are also the built-in"
+           " defaults) or fast (reaches both floors in seconds; 'default' is its old name)")
 
     app = sub.add_parser("app", help="open the terminal app (the default)")
-    app.add_argument("--preset", choices=list(PRESETS), help=pre)
+    app.add_argument("--preset", choices=PRESET_CHOICES, metavar=PRESET_METAVAR, help=pre)
     app.add_argument("--config", metavar="FILE.toml", help="a config file (default: none)")
     add_config_flags(app, list(FIELDS))
 
@@ -121,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="processes to run in parallel (default: 1, one after another)")
     sw.add_argument("--json", action="store_true",
                     help="one JSON object per config (default: a table)")
+    sw.add_argument("--svg", metavar="FILE.svg",
+                    help="also write the phase map of a two-field grid as SVG (default: none)")
     add_config_flags(sw, list(FIELDS))
 
     ex = sub.add_parser("export", help="export a run's metrics as CSV or its model as .keras")
@@ -242,9 +249,11 @@ def _strategy(cfg: Config):
     if cfg.train.strategy == "none":
         return None
     from .distribute import make_strategy
-    from .tfload import quiet_tensorflow
+    from .tfload import claim_gpus, quiet_tensorflow
 
-    return make_strategy(quiet_tensorflow(), cfg)
+    tf = quiet_tensorflow()
+    claim_gpus(tf, cfg)  # before the strategy starts the runtime
+    return make_strategy(tf, cfg)
 
 
 def _is_chief(cfg: Config) -> bool:
@@ -259,7 +268,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     jobs = _jobs(args.jobs)
     base = config_from_args(args, list(FIELDS))
-    items = grid_configs(base, parse_grid(args.grid))
+    grid = parse_grid(args.grid)
+    items = grid_configs(base, grid)
+    if args.svg:
+        _check_writable("--svg", Path(args.svg))  # before any training, not after it
     on = (lambda r: print(dumps(to_json(r)), flush=True)) if args.json else None
     if not args.json:
         print(f"sweep: {len(items)} configs, {jobs} at a time, runs in {args.runs_dir}",
@@ -267,7 +279,50 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     results = sweep(items, args.runs_dir, jobs, on)
     if not args.json:
         print(table(results))
+    _phase_map(grid, base, results, args)
     return 0 if all(r.status == "finished" for r in results) else 1
+
+
+def _phase_map(grid, base: Config, results, args: argparse.Namespace) -> None:
+    """The sweep's phase map per rule lag: printed (unless --json) and written to --svg.
+    A grid of other than two fields gets a note instead (on stderr under --json)."""
+    from rich.console import Console
+
+    from .phasemap import lag_names, maps, render_all, svg
+
+    if len(grid) != 2:
+        note = (f"no phase map: it needs a grid of two fields (--grid twice), got {len(grid)}"
+                + (f"; {args.svg} not written" if args.svg else ""))
+        print(note, file=sys.stderr if args.json else sys.stdout)
+        return
+    phase_maps = maps(grid, lag_names(base.data.rules), dict(enumerate(results)))
+    if not args.json:
+        # Rich colours only a terminal, and honours NO_COLOR; the cells read without colour.
+        console = Console(soft_wrap=True, highlight=False)
+        console.print()
+        console.print(render_all(phase_maps))
+    if args.svg:
+        from .runs import write_atomic
+
+        try:
+            write_atomic(Path(args.svg), svg(phase_maps))
+        except OSError as err:
+            raise BadInput(f"--svg: cannot write {args.svg}: {err.strerror or err}") from None
+        print(f"wrote the phase map to {args.svg}", file=sys.stderr if args.json else sys.stdout)
+
+
+def _check_writable(flag: str, path: Path) -> None:
+    """BadInput unless `path` can be written; leaves no file behind that was not there."""
+    existed = path.exists()
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(21, "is a directory")
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as err:
+        raise BadInput(f"{flag}: cannot write {path}: {err.strerror or err}") from None
+    if not existed:
+        path.unlink()
 
 
 def _jobs(text: str) -> int:

@@ -71,6 +71,9 @@ class TrainConfig:
     replicas: int = 0  # mirrored: how many (0: every local GPU, or 1 CPU device)
     cudnn: str = "auto"  # on a GPU, LSTM/GRU: the fused cuDNN kernel (on) or XLA (off)
     precision: str = "float32"  # mixed: float16 compute with float32 weights, on a GPU
+    # TensorFlow's op determinism (cuDNN, XLA and reductions too): a rerun matches bit for
+    # bit, on a GPU too, at some speed (see runs.config_string).
+    deterministic: bool = False
 
 
 def states_per_layer(cell: str) -> int:
@@ -161,6 +164,8 @@ def _fields() -> dict[str, Field]:
               choices=CUDNN),
         Field("precision", "train", "choice", "mixed = float16 compute on a GPU",
               choices=PRECISIONS),
+        Field("deterministic", "train", "bool",
+              "op determinism: GPU reruns match bit for bit, slower"),
     ]
     return {x.name: x for x in f}
 
@@ -322,15 +327,23 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Reaches both floors fast; chosen by measurement against basic, GRU and LSTM of the
     # same size (bench/time_to_floor.py; numbers in the README). GRU and LSTM learn no
     # faster here and take twice as long to compile.
-    "default": dict(cell="rnn", num_steps=10, state_size=16, batch_size=32, optimizer="adam",
-                    learning_rate=0.01, epochs=8, size=200_000, val_size=50_000),
+    "fast": dict(cell="rnn", num_steps=10, state_size=16, batch_size=32, optimizer="adam",
+                 learning_rate=0.01, epochs=8, size=200_000, val_size=50_000),
 }
+# Older names that still work: "default" was not what `rnntui` starts with, so it became "fast".
+PRESET_ALIASES = {"default": "fast"}
 
 
 def preset(name: str) -> Config:
+    name = PRESET_ALIASES.get(name, name)
     if name not in PRESETS:
         raise ConfigError("preset", f"{name!r} is not one of {', '.join(PRESETS)}")
     return Config().with_values(**PRESETS[name])
+
+
+def preset_of(config: Config) -> str | None:
+    """The preset whose config this is exactly, if any."""
+    return next((name for name in PRESETS if preset(name) == config), None)
 
 
 def from_mapping(data: dict[str, Any], base: Config) -> Config:

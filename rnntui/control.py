@@ -22,6 +22,7 @@ class Control:
         self._lock = threading.Lock()
         self._lr: float | None = None
         self.done = threading.Event()  # set by whoever runs the trainer, once it returned
+        self.parked = threading.Event()  # set while the trainer waits in wait_while_paused
 
     def pause(self) -> None:
         self._running.clear()
@@ -53,5 +54,11 @@ class Control:
             return lr
 
     def wait_while_paused(self) -> None:
-        while not self._running.wait(0.05):
-            pass
+        if self._running.is_set():
+            return
+        self.parked.set()  # what a pause waits for: no chunk is in flight any more
+        try:
+            while not self._running.wait(0.05):
+                pass
+        finally:
+            self.parked.clear()

@@ -6,9 +6,9 @@ How it keeps a single device's results:
   and carries the state of those rows only, so the carried state means what it does on one
   device.
 - Each replica's loss is its rows' mean divided by R; summed over replicas it is the whole
-  batch's mean. The gradients are summed over replicas before the norm and the clipping,
-  so both see the whole batch's gradient. The Keras 3 optimizer sums gradients over
-  replicas once more inside `apply`, so each replica hands it 1/R of the summed gradient.
+  batch's mean. The gradients are summed over replicas once, before the norm and the
+  clipping, so both see the whole batch's gradient; the optimizer then applies that sum as
+  given (model.build_optimizer(summed=True)) instead of summing over replicas again.
 
 Why not the one-device program: tf.distribute refuses an optimizer update (a sync point)
 inside a tf.while_loop, and XLA does not compile a program over several devices. So each
@@ -27,8 +27,8 @@ import os
 import numpy as np
 
 from .config import Config, ConfigError, split_error
-from .steps import Steps, make_update
-from .tfload import split_cpu
+from .steps import Steps, applied_norm, make_update
+from .tfload import logical_gpu, split_cpu
 
 DIST_CHUNK = 25  # batches per trainer chunk: ~4 ms each for a small LSTM on 2 CPU replicas
 
@@ -70,11 +70,16 @@ def make_strategy(tf, config: Config):
     # Physical, not logical: listing logical devices would start the runtime, after which
     # the CPU can no longer be split.
     gpus = [] if t.device == "cpu" else tf.config.list_physical_devices("GPU")
-    if gpus:
-        n = t.replicas or len(gpus)
-        if n > len(gpus):
-            raise ConfigError("replicas", f"{n} asked for, {len(gpus)} GPUs visible")
-        devices, kind = [f"/GPU:{i}" for i in range(n)], "GPU"
+    first = int(t.device.partition(":")[2] or 0)
+    notice = ""
+    if first < len(gpus):
+        n = t.replicas or len(gpus) - first
+        if first + n > len(gpus):
+            have = f"{len(gpus) - first} GPUs visible" + (f" from gpu:{first}" if first else "")
+            raise ConfigError("replicas", f"{n} asked for, {have}")
+        devices = [logical_gpu(tf, i) for i in range(first, first + n)]
+        span = f"gpu:{first}" + (f"-{first + n - 1}" if n > 1 else "")
+        name, kind = f"mirrored {n}×GPU ({span})", "GPU"
     else:
         n = t.replicas or 1
         if n > 1:
@@ -84,14 +89,15 @@ def make_strategy(tf, config: Config):
             raise ConfigError("replicas", f"{n} CPU devices asked for; TensorFlow started in"
                               f" this process with {have} (restart to change it)")
         devices, kind = [f"/CPU:{i}" for i in range(n)], "CPU"
+        name = f"mirrored {n}×CPU"
+        if t.device.startswith("gpu"):
+            seen = f"{len(gpus)} GPU{'s' if len(gpus) > 1 else ''}" if gpus else "no GPU"
+            notice = f"device: {t.device} asked for, {seen} visible; mirrored over CPU devices"
     _check_split(t.batch_size, n)
     # The default all-reduce (NCCL) is for GPUs; CPU devices reduce by copying to one.
     ops = None if kind == "GPU" else tf.distribute.ReductionToOneDevice()
     strategy = tf.distribute.MirroredStrategy(devices, cross_device_ops=ops)
-    notice = ""
-    if kind == "CPU" and t.device.startswith("gpu"):
-        notice = f"device: {t.device} asked for, no GPU visible; mirrored over CPU devices"
-    return strategy, f"mirrored {n}×{kind}", kind == "GPU", notice
+    return strategy, name, kind == "GPU", notice
 
 
 def _check_split(batch_size: int, replicas: int) -> None:
@@ -102,8 +108,9 @@ def _check_split(batch_size: int, replicas: int) -> None:
 class DistSteps(Steps):
     """Steps over a tf.distribute strategy. The state is a list of per-replica values.
 
-    Evaluation runs the one-device program on the first device over the whole batch, with
-    the mirrored weights: every replica holds the same weights, so it is the same result.
+    Evaluation runs the one-device program on the first replica's device over the whole
+    batch, with the mirrored weights: every replica holds the same weights, so it is the
+    same result. (Without that device scope it would land on GPU:0 whatever was chosen.)
     """
 
     def __init__(self, tf, strategy, model, optimizer, config: Config, chunk: int,
@@ -112,13 +119,18 @@ class DistSteps(Steps):
         self.strategy = strategy
         self.replicas = r = strategy.num_replicas_in_sync
         self.rows = self.batch // r
+        self.eval_device = strategy.extended.worker_devices[0]
         variables = model.trainable_variables
         forward = self.forward
         sum_op = tf.distribute.ReduceOp.SUM
 
+        from .model import sums_once  # (keras: not at module load)
+
+        share = 1.0 if sums_once(optimizer) else 1.0 / r
+
         def reduce(grads):
             ctx = tf.distribute.get_replica_context()
-            return ctx.all_reduce(sum_op, grads), 1.0 / r
+            return ctx.all_reduce(sum_op, grads), share
 
         update = make_update(tf, optimizer, variables, float(config.train.clip_norm), mixed,
                              reduce)
@@ -169,7 +181,8 @@ class DistSteps(Steps):
             losses.append(loss)
             norms.append(norm)
         losses = np.array([v.numpy() for v in losses], np.float32)
-        return losses, float(np.mean([v.numpy() for v in norms])) if norms else 0.0, state
+        norms = np.array([v.numpy() for v in norms], np.float32)
+        return losses, applied_norm(norms, self.mixed) if len(norms) else 0.0, state
 
     def compile(self, vxs: np.ndarray, vys: np.ndarray, *more: np.ndarray) -> None:
         """Trace the training step now (it runs nothing) and compile the evaluation, so the
@@ -177,5 +190,6 @@ class DistSteps(Steps):
         xs = self._split(np.zeros((self.k, self.batch, self.num_steps), np.uint8), 1)
         self._train_fn = self._dist_train.get_concrete_function(xs, xs, self.tf.constant(0),
                                                                 self.zero_state())
-        for xs in (vxs, *more):
-            self._eval(xs, xs, self.tf.constant(0))
+        with self._on_eval_device():
+            for xs in (vxs, *more):
+                self._eval(xs, xs, self.tf.constant(0))

@@ -45,6 +45,7 @@ class Compiled(Event):
     seconds: float
     kernel: str = ""  # how it runs: "XLA", "cuDNN fused kernel", precision, replicas
     fused: bool = False  # the traced program runs a cuDNN RNN kernel
+    notice: str = ""  # e.g. the cuDNN kernel failed on its first call: rebuilt with XLA
 
 
 @dataclass

@@ -130,7 +130,11 @@ def build_model(config: Config, seed: int | None = None, kernel: str = "xla",
     return keras.Model([x_in, *state_in], [logits, *state_out], name="rnntui")
 
 
-def build_optimizer(config: Config, mixed: bool = False) -> keras.optimizers.Optimizer:
+def build_optimizer(config: Config, mixed: bool = False,
+                    summed: bool = False) -> keras.optimizers.Optimizer:
+    """The config's optimizer; wrapped for loss scaling when `mixed`. `summed`: under
+    tf.distribute the trainer sums gradients over replicas itself (see steps.make_update),
+    so the optimizer must not sum them again (see sums_once)."""
     t = config.train
     kinds = {
         "adagrad": keras.optimizers.Adagrad,
@@ -138,11 +142,31 @@ def build_optimizer(config: Config, mixed: bool = False) -> keras.optimizers.Opt
         "rmsprop": keras.optimizers.RMSprop,
         "sgd": keras.optimizers.SGD,
     }
+    kind = kinds[t.optimizer]
+    if summed and hasattr(kind, SUM_HOOK):
+        kind = type(kind.__name__, (kind,), {SUM_HOOK: _as_given, "rnntui_sums_once": True})
     # Clipping is done by the trainer on the global norm it also reports.
-    inner = kinds[t.optimizer](learning_rate=t.learning_rate)
+    inner = kind(learning_rate=t.learning_rate)
     # float16 gradients underflow without loss scaling; Keras's dynamic scaler skips the
     # steps whose scaled gradients overflow and halves the scale.
     return keras.optimizers.LossScaleOptimizer(inner) if mixed else inner
+
+
+# Keras 3's TensorFlow optimizer all-reduces (sums) the gradients over replicas in this
+# method before every update. Checked against Keras 3.12-3.15; a Keras without it keeps
+# its own sum and the trainer hands it 1/R of the summed gradient instead (sums_once).
+SUM_HOOK = "_all_reduce_sum_gradients"
+
+
+def _as_given(self, grads_and_vars):
+    return list(grads_and_vars)
+
+
+def sums_once(optimizer) -> bool:
+    """Whether `optimizer` (or the one a LossScaleOptimizer wraps) applies gradients as
+    given under tf.distribute, without summing them over replicas again."""
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    return bool(getattr(inner, "rnntui_sums_once", False))
 
 
 def build_plain_model(config: Config, trained: keras.Model) -> keras.Model:

@@ -96,6 +96,8 @@ class PlainReport:
                 self.line(f"notice: {event.notice}")
         elif isinstance(event, Compiled):
             self.line(f"compiled in {event.seconds:.1f}s; running {event.kernel}")
+            if event.notice:
+                self.line(f"notice: {event.notice}")
         elif isinstance(event, Progress) and time.monotonic() - self.last >= PLAIN_EVERY_S:
             self.last = time.monotonic()
             total = self.started.total_steps if self.started else 0

@@ -218,8 +218,10 @@ def list_runs(runs_dir: str | Path = DEFAULT_RUNS_DIR) -> list[RunSummary]:
 
 
 def config_string(config: Config) -> str:
-    """One line that reproduces a run exactly, seed included: field=value joined by '&'.
-    Floats are written with repr, so they read back bit for bit."""
+    """One line that reproduces a run, seed included: field=value joined by '&'.
+    Floats are written with repr, so they read back bit for bit. The same config trains the
+    same run; bit for bit on a GPU only with `deterministic=true`, since cuDNN kernels and
+    the GPU's reductions may otherwise add in a different order from run to run."""
     parts = []
     for name in FIELDS:
         v = config.get(name)

@@ -5,6 +5,8 @@ Kept apart from the trainer's bookkeeping so the TensorFlow program is in one pl
 
 from __future__ import annotations
 
+import contextlib
+import math
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -28,9 +30,12 @@ def make_update(tf, optimizer, variables, clip: float, mixed: bool, reduce=None)
     """(tape, loss) -> gradient norm, after one optimizer update.
 
     `mixed`: the loss is scaled before the gradient (optimizer is a LossScaleOptimizer, which
-    unscales and skips overflowing steps); the norm is reported and clipped unscaled.
+    unscales and skips overflowing steps); the norm is reported and clipped unscaled, and is
+    not finite exactly when the step was skipped (see applied_norm).
     `reduce`: sums gradients over replicas (tf.distribute), so the norm and the clipping see
-    the whole batch's gradient, as one device would.
+    the whole batch's gradient, as one device would; it returns the share of that sum to
+    hand the optimizer: 1 when the optimizer applies it as given (model.sums_once), 1/R
+    when it sums over replicas again itself.
     """
 
     def update(tape, loss):
@@ -45,12 +50,22 @@ def make_update(tf, optimizer, variables, clip: float, mixed: bool, reduce=None)
         if clip > 0:
             factor = tf.minimum(1.0, clip / norm)
             grads = [g * factor for g in grads]
-        if reduce is not None:
-            grads = [g * share for g in grads]  # the optimizer sums over replicas again
+        if reduce is not None and share != 1.0:
+            grads = [g * share for g in grads]
         optimizer.apply(grads, variables)
         return norm
 
     return update
+
+
+def applied_norm(norms: np.ndarray, mixed: bool) -> float:
+    """The mean gradient norm of a chunk's steps that were applied. Under mixed precision
+    the loss scaler skips a step whose gradient overflowed (its norm is inf): those are left
+    out, and a chunk with none applied reports nan (no update: the chart leaves a gap).
+    In float32 every step is applied, so an inf stays visible there."""
+    if mixed:
+        norms = norms[np.isfinite(norms)]
+    return float(norms.mean()) if len(norms) else math.nan
 
 
 class Steps:
@@ -68,6 +83,8 @@ class Steps:
         self.batch, self.num_steps = t.batch_size, t.num_steps
         self.shape = (t.batch_size, m.state_size)
         self.n_states = m.num_layers * states_per_layer(m.cell)
+        self.mixed = mixed
+        self.eval_device: str | None = None  # DistSteps: the first replica's device
         variables = model.trainable_variables
         optimizer.build(variables)
         self.forward = forward = make_forward(tf, model, t.carry_state)
@@ -135,13 +152,18 @@ class Steps:
         n = len(xs)
         losses, norms, state = self._train(self._pad(xs), self._pad(ys), self.tf.constant(n),
                                            state)
-        norms = norms.numpy()[:n]
-        return losses.numpy()[:n], float(norms.mean()) if n else 0.0, state
+        norm = applied_norm(norms.numpy()[:n], self.mixed) if n else 0.0
+        return losses.numpy()[:n], norm, state
 
     def evaluate(self, xs: np.ndarray, ys: np.ndarray) -> tuple[float, np.ndarray]:
         """(mean loss, predicted P(Y=1) per position), run as training runs, without updates."""
-        losses, probs = self._eval(xs, ys, self.tf.constant(len(xs)))
+        with self._on_eval_device():
+            losses, probs = self._eval(xs, ys, self.tf.constant(len(xs)))
         return float(np.mean(losses.numpy())), probs.numpy()
+
+    def _on_eval_device(self):
+        """The evaluation's device scope: none for one device (the trainer's scope holds)."""
+        return self.tf.device(self.eval_device) if self.eval_device else contextlib.nullcontext()
 
     def compile(self, vxs: np.ndarray, vys: np.ndarray, *more: np.ndarray) -> None:
         """Compile both programs now, side by side on two threads (XLA compiles without the

@@ -21,6 +21,12 @@ from pathlib import Path
 from . import baselines
 from .config import FIELDS, Config, ConfigError, parse_value, validate
 
+# XLA takes 2-4 CPU-s to compile what a plain graph traces in ~0.6 s, and saves about 0.5 ms
+# a step on the small models of a sweep: it pays from a few thousand steps. A grid of short
+# runs (the article's 60 of 1 epoch, 416 to 5,000 steps each) takes half the CPU time
+# without it (bench/sweep_speed.py). Longer runs keep it.
+XLA_MIN_STEPS = 5000
+
 
 @dataclass
 class SweepResult:
@@ -66,10 +72,17 @@ def grid_configs(base: Config, grid: list[tuple[str, list]]) -> list[tuple[dict,
     return out
 
 
+def use_xla(config: Config) -> bool:
+    """Whether a run is long enough for XLA's compile time to pay (see XLA_MIN_STEPS)."""
+    t = config.train
+    return config.data.size // t.batch_size // t.num_steps * t.epochs >= XLA_MIN_STEPS
+
+
 def run_one(values: dict, config: Config, runs_dir: str, control=None,
-            on_event=None) -> SweepResult:
+            on_event=None, xla: bool | None = None) -> SweepResult:
     """Train one config into its own run folder (in this process). `control` (a
-    rnntui.control.Control) steers it and `on_event` hears every event: the app's race."""
+    rnntui.control.Control) steers it and `on_event` hears every event: the app's race.
+    `xla`: compile with XLA or not; None decides by the run's length (use_xla)."""
     from .runs import CHECKPOINT, Recorder, new_run
     from .train import Trainer
 
@@ -91,7 +104,8 @@ def run_one(values: dict, config: Config, runs_dir: str, control=None,
             on_event(event)
 
     t0 = time.perf_counter()
-    final = Trainer(config, on, control, checkpoint_path=run / CHECKPOINT).run()
+    jit = use_xla(config) if xla is None else xla
+    final = Trainer(config, on, control, checkpoint_path=run / CHECKPOINT, jit=jit).run()
     recorder.close()
     wall = time.perf_counter() - t0
     if final.kind != "finished":
@@ -104,18 +118,20 @@ def run_one(values: dict, config: Config, runs_dir: str, control=None,
 
 
 def sweep(items: list[tuple[dict, Config]], runs_dir: str | Path, jobs: int = 1,
-          on_result=None) -> list[SweepResult]:
-    """Run every config; `on_result` hears each result as it lands. Order is the grid's."""
+          on_result=None, xla: bool | None = None) -> list[SweepResult]:
+    """Run every config; `on_result` hears each result as it lands. Order is the grid's.
+    `jobs` > 1: that many worker processes, each living for the whole sweep (TensorFlow is
+    imported once per worker, not once per config)."""
     results: list[SweepResult | None] = [None] * len(items)
     if jobs <= 1:
         for i, (values, cfg) in enumerate(items):
-            results[i] = run_one(values, cfg, str(runs_dir))
+            results[i] = run_one(values, cfg, str(runs_dir), xla=xla)
             if on_result:
                 on_result(results[i])
         return results  # type: ignore[return-value]
     # Separate processes: TensorFlow state is per process, and "spawn" keeps each clean.
     with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(run_one, v, c, str(runs_dir)): i
+        futures = {pool.submit(run_one, v, c, str(runs_dir), xla=xla): i
                    for i, (v, c) in enumerate(items)}
         for fut in futures:
             i = futures[fut]

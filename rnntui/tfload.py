@@ -10,6 +10,8 @@ import os
 import sys
 import threading
 
+from .config import ConfigError
+
 _lock = threading.Lock()
 
 
@@ -38,8 +40,9 @@ def quiet_tensorflow():
                 tf.config.experimental.set_memory_growth(gpu, True)
             except (RuntimeError, ValueError):  # already initialised: leave it as it is
                 pass
-        if not tf.config.list_physical_devices("GPU"):
-            split_cpu(tf, max(2, os.cpu_count() or 1))
+        # Whatever GPUs there are: `--device cpu --strategy mirrored` must find the CPU
+        # devices after any earlier run in the app has started the runtime.
+        split_cpu(tf, max(2, os.cpu_count() or 1))
         absl.logging.set_verbosity(absl.logging.ERROR)
         tf.get_logger().setLevel("ERROR")
         return tf
@@ -62,11 +65,88 @@ def split_cpu(tf, count: int) -> bool:
     return True
 
 
+def set_determinism(tf, on: bool) -> None:
+    """TensorFlow's op determinism on or off for what runs next in this process. It is a
+    switch of the whole process, so every run sets it (the app trains one run after
+    another). TensorFlow passes it on to XLA (xla_gpu_deterministic_ops); an op with no
+    deterministic GPU kernel then fails with UnimplementedError, which ends the run."""
+    if on:
+        tf.config.experimental.enable_op_determinism()
+        return
+    from tensorflow.python.framework import config  # no public switch to turn it off
+
+    if config.is_op_determinism_enabled():
+        config.disable_op_determinism()
+
+
+def wanted_gpus(config, count: int) -> list[int]:
+    """The physical GPUs (indices) a config trains on, of the `count` there are.
+
+    gpu:N is GPU N; auto and gpu are GPU 0; cpu is none. Mirrored takes `replicas` GPUs
+    (0: all of them) from N on. A GPU that is not there is not wanted: pick_device and
+    make_strategy say so. Multiworker is left to each worker's CUDA_VISIBLE_DEVICES.
+    """
+    t = config.train
+    if t.device == "cpu" or t.strategy == "multiworker" or not count:
+        return []
+    first = int(t.device.partition(":")[2] or 0)
+    if t.strategy == "mirrored":
+        return list(range(first, min(count, first + (t.replicas or count))))
+    return [first] if first < count else []
+
+
+def claim_gpus(tf, config) -> None:
+    """Show TensorFlow only the GPUs this run trains on, so it opens no CUDA context (and
+    takes no memory) on the other GPUs of a shared box.
+
+    Only possible before TensorFlow's runtime starts (building the first model starts it),
+    so the first run of a process decides: the command line has one run, the app keeps
+    what its first run claimed. A later run wanting a GPU that is hidden by then is a
+    ConfigError on `device` that says to restart, never a crash.
+    """
+    gpus = tf.config.list_physical_devices("GPU")
+    if config.train.strategy == "multiworker" or not gpus:
+        return
+    wanted = [gpus[i] for i in wanted_gpus(config, len(gpus))]
+    try:
+        tf.config.set_visible_devices(wanted, "GPU")
+        return
+    except RuntimeError:  # the runtime has started: what is visible stays
+        pass
+    for gpu in wanted:
+        _check_visible(tf, gpus.index(gpu))
+
+
+def _check_visible(tf, index: int) -> None:
+    gpus = tf.config.list_physical_devices("GPU")
+    visible = tf.config.get_visible_devices("GPU")
+    if gpus[index] not in visible:
+        shown = ", ".join(f"gpu:{gpus.index(g)}" for g in visible) or "no GPU"
+        raise ConfigError("device", f"gpu:{index} is hidden in this process: TensorFlow"
+                          f" started with {shown} visible (restart rnntui to use it)")
+
+
+def logical_gpu(tf, index: int) -> str:
+    """The TensorFlow device of physical GPU `index` (claim_gpus renumbers what it shows:
+    with only GPU 1 visible, GPU 1 is /GPU:0)."""
+    gpus = tf.config.list_physical_devices("GPU")
+    visible = tf.config.get_visible_devices("GPU")
+    return f"/GPU:{visible.index(gpus[index])}"
+
+
+def gpu_label(tf, index: int) -> str:
+    """'NVIDIA H200 (gpu:1)': the name and the index the user would type."""
+    gpu = tf.config.list_physical_devices("GPU")[index]
+    name = tf.config.experimental.get_device_details(gpu).get("device_name", "GPU")
+    return f"{name} (gpu:{index})"
+
+
 def pick_device(tf, wanted: str) -> tuple[str, str, str]:
     """(TensorFlow device, name to show, notice) for a config's device field.
 
     auto takes the first GPU when there is one. A GPU that is not there is never a crash:
-    training goes to the CPU and the notice says so.
+    training goes to the CPU and the notice says so. A GPU hidden by claim_gpus is a
+    ConfigError (see there).
     """
     gpus = tf.config.list_physical_devices("GPU")
     if wanted == "cpu" or (wanted == "auto" and not gpus):
@@ -75,10 +155,11 @@ def pick_device(tf, wanted: str) -> tuple[str, str, str]:
     if index >= len(gpus):
         have = f"{len(gpus)} GPU{'s' if len(gpus) != 1 else ''} visible"
         return "/CPU:0", "CPU", f"device: {wanted} asked for, {have}; training on the CPU"
-    details = tf.config.experimental.get_device_details(gpus[index])
-    return f"/GPU:{index}", details.get("device_name", f"GPU {index}"), ""
+    _check_visible(tf, index)
+    return logical_gpu(tf, index), gpu_label(tf, index), ""
 
 
 def device_name(tf) -> str:
     """'CPU', or the name of the GPU that `auto` would take."""
-    return pick_device(tf, "auto")[1]
+    gpus = tf.config.list_physical_devices("GPU")
+    return gpu_label(tf, 0) if gpus else "CPU"

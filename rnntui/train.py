@@ -71,6 +71,10 @@ def _lr(optimizer) -> float:
     return float(f"{float(optimizer.learning_rate.numpy()):.7g}")
 
 
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+
+
 def _fail(exc: BaseException) -> Failed:
     if isinstance(exc, ConfigError):  # a setting that cannot be had here: one line, its field
         return Failed(str(exc), traceback.format_exc(), exc.field)
@@ -120,10 +124,13 @@ class Trainer:
         return event
 
     def _run(self) -> Event:
-        from .tfload import pick_device, quiet_tensorflow
+        from .tfload import claim_gpus, pick_device, quiet_tensorflow, set_determinism
 
         tf = quiet_tensorflow()
         t = self.config.train
+        set_determinism(tf, t.deterministic)
+        if self.strategy is None:  # (one made ahead has claimed its GPUs already)
+            claim_gpus(tf, self.config)
         if t.strategy == "none":
             device, name, notice = pick_device(tf, t.device)
             with tf.device(device):
@@ -134,10 +141,45 @@ class Trainer:
         with strategy.scope():
             return self._run_on(tf, strategy, name, on_gpu, notice)
 
-    def _run_on(self, tf, strategy, device_name: str, on_gpu: bool, notice: str) -> Event:
-        from .accel import choose_kernel, choose_precision, describe, graph_uses_cudnn
+    def _build(self, tf, strategy, k: int, kernel: str, mixed: bool):
+        """(model, optimizer, steps, jit) for a kernel, restored from the resume checkpoint."""
         from .model import build_model, build_optimizer
         from .steps import Steps
+
+        cfg = self.config
+        jit = self.jit and kernel == "xla" and strategy is None
+        # The last training's program when it is the same (see rnntui.programs); never
+        # across distribution strategies, whose variables belong to their strategy.
+        key = program_key(cfg, tf.constant(0).device, kernel, mixed, jit, k)
+        program = programs.take(key) if strategy is None else None
+        if program is not None:
+            program.reset(cfg.train.learning_rate)
+            model, optimizer, steps = program.model, program.optimizer, program.steps
+        else:
+            model = build_model(cfg, seed=cfg.data.seed, kernel=kernel, mixed=mixed)
+            optimizer = build_optimizer(cfg, mixed, summed=strategy is not None)
+            if strategy is None:
+                steps = Steps(tf, model, optimizer, cfg, k, jit=jit, mixed=mixed)
+                program = Program.made(key, model, optimizer, steps)
+            else:
+                from .distribute import DistSteps
+
+                steps = DistSteps(tf, strategy, model, optimizer, cfg, k, mixed=mixed)
+        self._program = program  # kept for the next training when this one ends (run())
+        if self.resume is not None:
+            self.resume.restore(self.checkpoint_path or Path("checkpoint"), model, optimizer)
+        return model, optimizer, steps, jit
+
+    def _compile(self, tf, strategy, k, kernel, mixed, vxw, vyw, pxw):
+        """_build, then compile: (model, optimizer, steps, jit, whether cuDNN is fused in)."""
+        from .accel import graph_uses_cudnn
+
+        model, optimizer, steps, jit = self._build(tf, strategy, k, kernel, mixed)
+        steps.compile(vxw, vyw, *([pxw] if len(pxw) < len(vxw) else []))
+        return model, optimizer, steps, jit, graph_uses_cudnn(steps.traced())
+
+    def _run_on(self, tf, strategy, device_name: str, on_gpu: bool, notice: str) -> Event:
+        from .accel import choose_kernel, choose_precision, cudnn_failed, describe
 
         cfg, d, t = self.config, self.config.data, self.config.train
         fl = baselines.floors(d.base, d.rules)
@@ -145,10 +187,10 @@ class Trainer:
         vxw, vyw = windows(vx, t.batch_size, t.num_steps), windows(vy, t.batch_size, t.num_steps)
         steps_per_epoch = d.size // t.batch_size // t.num_steps
         k = self.chunk or choose_chunk(cfg, steps_per_epoch)
-        kernel, why_kernel = choose_kernel(cfg, on_gpu)
+        kernel, why_kernel = choose_kernel(cfg, on_gpu, distributed=strategy is not None)
         mixed, why_mixed = choose_precision(cfg, on_gpu)
         if strategy is not None:
-            from .distribute import DistSteps, chunk_for
+            from .distribute import chunk_for
 
             k = chunk_for(k, steps_per_epoch)
         notice = "; ".join(n for n in (notice, why_kernel, why_mixed) if n)
@@ -156,33 +198,27 @@ class Trainer:
                           baselines.window_floor(d.base, d.rules, t.num_steps),
                           steps_per_epoch, steps_per_epoch * t.epochs, k, notice))
 
-        jit = self.jit and kernel == "xla" and strategy is None
-        # The last training's program when it is the same (see rnntui.programs); never
-        # across distribution strategies, whose variables belong to their strategy.
-        key = program_key(cfg, f"{t.device} {device_name}", kernel, mixed, jit, k)
-        program = programs.take(key) if strategy is None else None
-        if program is not None:
-            program.reset(t.learning_rate)
-            model, optimizer, steps = program.model, program.optimizer, program.steps
-        else:
-            model = build_model(cfg, seed=d.seed, kernel=kernel, mixed=mixed)
-            optimizer = build_optimizer(cfg, mixed)
-            if strategy is None:
-                steps = Steps(tf, model, optimizer, cfg, k, jit=jit, mixed=mixed)
-                program = Program.made(key, model, optimizer, steps)
-            else:
-                steps = DistSteps(tf, strategy, model, optimizer, cfg, k, mixed=mixed)
-        self._program = program  # kept for the next training if this one ends (run())
-        ckpt = self.resume
-        if ckpt is not None:
-            ckpt.restore(self.checkpoint_path or Path("checkpoint"), model, optimizer)
         # Mid-epoch predictions look at the first windows only (see PREDICTION_STEPS).
         pn = max(1, min(len(vxw), PREDICTION_STEPS // (t.batch_size * t.num_steps)))
         pxw, pyw = vxw[:pn], vyw[:pn]
-        t0 = time.perf_counter()
-        steps.compile(vxw, vyw, *([pxw] if pn < len(vxw) else []))
-        fused = graph_uses_cudnn(steps.traced())
-        self.emit(Compiled(time.perf_counter() - t0, describe(kernel, fused, jit, mixed), fused))
+        t0, compiled_notice = time.perf_counter(), ""
+        model, optimizer, steps, jit, fused = self._compile(tf, strategy, k, kernel, mixed,
+                                                            vxw, vyw, pxw)
+        if fused:  # the first real call of the cuDNN kernel (see accel.py)
+            try:
+                steps.evaluate(pxw, pyw)
+            except tf.errors.OpError as err:
+                if not cudnn_failed(err):
+                    raise
+                kernel = "xla"
+                compiled_notice = (f"cudnn: the cuDNN kernel failed on this GPU"
+                                   f" ({_first_line(err)}); rebuilt with XLA")
+                model, optimizer, steps, jit, fused = self._compile(
+                    tf, strategy, k, kernel, mixed, vxw, vyw, pxw)
+        self.emit(Compiled(time.perf_counter() - t0, describe(kernel, fused, jit, mixed), fused,
+                           compiled_notice))
+
+        ckpt = self.resume
 
         def save(epoch: int, batch: int, state) -> None:
             if self.checkpoint_path is not None:
@@ -212,7 +248,14 @@ class Trainer:
                 if lr is not None:
                     optimizer.learning_rate = lr
                 t1 = time.perf_counter()
-                losses, norm, state = steps.train(xs, ys, state)
+                try:
+                    losses, norm, state = steps.train(xs, ys, state)
+                except tf.errors.OpError as err:
+                    if fused and cudnn_failed(err):
+                        raise ConfigError("cudnn", f"the cuDNN kernel failed at run time"
+                                          f" ({_first_line(err)}); rerun with --cudnn off"
+                                          ) from err
+                    raise
                 step += len(losses)
                 done = c0 + len(losses)
                 epoch_losses.append(losses)

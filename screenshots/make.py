@@ -30,7 +30,7 @@ async def wait_for(pilot, predicate, timeout=300.0):
 
 async def main() -> None:
     # The default preset on a longer series, so that an epoch lasts long enough to catch.
-    config = preset("default").with_values(size=1_000_000, epochs=4)
+    config = preset("fast").with_values(size=1_000_000, epochs=4)
     # The run folder goes to a temporary place: the screenshots are what this script keeps.
     app = make_app(config, preload_tf=False, runs_dir=tempfile.mkdtemp(prefix="rnntui-shots-"))
     async with app.run_test(size=(120, 40)) as pilot:

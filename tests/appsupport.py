@@ -35,8 +35,9 @@ async def wait_for(pilot, predicate, timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting; state={pilot.app.status.state!r} "
-                                 f"detail={pilot.app.status.detail!r}")
+            status = getattr(pilot.app, "status", None)
+            raise AssertionError(f"timed out waiting; state={getattr(status, 'state', '-')!r} "
+                                 f"detail={getattr(status, 'detail', '-')!r}")
         await asyncio.sleep(0.05)
         await pilot.pause()
 
@@ -73,11 +74,13 @@ def fixed_events(config: Config, steps: int = 1200, seed: int = 7) -> list:
 
 async def feed(pilot, events) -> None:
     """Play events into the app through the real bridge, as a training thread would, letting
-    the app handle each before the next (a fake clock makes every progress event post)."""
+    the app handle each before the next (a fake clock makes every progress event post).
+    A list that starts with Started is a new run; any other continues the run fed last."""
     app = pilot.app
-    app.run_id += 1
-    ticks = iter(range(10**9))
-    app.bridge = Bridge(app, app.run_id, clock=lambda: float(next(ticks)))
+    if isinstance(events[0], Started):  # a new run; other events continue the current one
+        app._advance(app.run_state.start(events[0].config))
+        ticks = iter(range(10**9))
+        app.bridge = Bridge(app, app.run_id, clock=lambda: float(next(ticks)))
     for event in events:
         app.bridge.on_event(event)
         await pilot.pause()

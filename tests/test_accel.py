@@ -25,7 +25,7 @@ BIG_LSTM = Config().with_values(cell="lstm", state_size=512, num_steps=50, batch
     (preset("r2rt"), False, "xla"),
     (BIG_LSTM, False, "xla"),  # no GPU, no cuDNN
     (preset("r2rt"), True, "xla"),  # the seed's cell has no cuDNN kernel
-    (preset("default"), True, "xla"),  # SimpleRNN has none either
+    (preset("fast"), True, "xla"),  # SimpleRNN has none either
     (BIG_LSTM, True, "cudnn"),
     (BIG_LSTM.with_values(cell="gru"), True, "cudnn"),
     (BIG_LSTM.with_values(cudnn="off"), True, "xla"),
@@ -34,6 +34,16 @@ BIG_LSTM = Config().with_values(cell="lstm", state_size=512, num_steps=50, batch
 ])
 def test_kernel_choice_per_cell(config, on_gpu, kernel):
     assert choose_kernel(config, on_gpu) == (kernel, "")
+
+
+@pytest.mark.parametrize("cell, kernel", [("lstm", "cudnn"), ("gru", "cudnn"), ("rnn", "xla")])
+def test_a_strategy_takes_cudnn_for_small_lstm_and_gru(cell, kernel):
+    """Mirrored runs have no XLA, so a small LSTM/GRU there takes cuDNN, not neither."""
+    small = preset("r2rt").with_values(cell=cell)
+    assert choose_kernel(small, True, distributed=True) == (kernel, "")
+    assert choose_kernel(small, True) == ("xla", "")
+    assert choose_kernel(small.with_values(cudnn="off"), True, distributed=True)[0] == "xla"
+    assert choose_kernel(small, False, distributed=True)[0] == "xla"
 
 
 def test_auto_switches_at_the_work_threshold():
@@ -98,7 +108,8 @@ def run(cfg):
 
 
 def test_on_the_cpu_lstm_trains_with_xla_and_a_notice_for_cudnn_and_mixed():
-    cfg = preset("r2rt").with_values(cell="lstm", cudnn="on", precision="mixed", **TINY)
+    cfg = preset("r2rt").with_values(cell="lstm", cudnn="on", precision="mixed", device="cpu",
+                                     **TINY)
     final, started, compiled = run(cfg)
     assert isinstance(final, Finished)
     assert started.notice == ("cudnn: on needs a GPU; using XLA on the CPU; precision: mixed"
@@ -125,17 +136,24 @@ def test_the_cudnn_model_uses_keras_layers_with_the_same_weights():
 
 def test_mixed_precision_model_trains_with_loss_scaling():
     """The mixed path, run on the CPU (slowly, but for real): float16 recurrent layers,
-    float32 weights, logits and carried state, a LossScaleOptimizer, falling losses."""
-    import keras
-
-    from rnntui.data import generate, windows
-    from rnntui.model import build_model, build_optimizer
-    from rnntui.steps import Steps
+    float32 weights, logits and carried state, a LossScaleOptimizer, falling losses; the
+    reported gradient norm is that of applied steps, never a skipped step's inf."""
     from rnntui.tfload import quiet_tensorflow
 
     tf = quiet_tensorflow()
     cfg = preset("r2rt").with_values(cell="lstm", state_size=8, optimizer="adam",
                                      learning_rate=0.02, clip_norm=1.0, batch_size=20)
+    with tf.device("/CPU:0"):
+        _train_mixed(tf, cfg)
+
+
+def _train_mixed(tf, cfg):
+    import keras
+
+    from rnntui.data import generate, windows
+    from rnntui.model import build_model, build_optimizer
+    from rnntui.steps import Steps
+
     model = build_model(cfg, seed=0, mixed=True)
     optimizer = build_optimizer(cfg, mixed=True)
     assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
@@ -151,7 +169,7 @@ def test_mixed_precision_model_trains_with_loss_scaling():
     for c in range(0, 120, 40):
         chunk, norm, state = steps.train(xw[c:c + 40], yw[c:c + 40], state)
         losses.append(chunk)
-        assert np.isfinite(norm) and norm > 0
+        assert np.isfinite(norm) and norm > 0  # the start's skipped steps left out
     assert all(s.dtype == tf.float32 for s in state)
     losses = np.concatenate(losses)
     assert np.isfinite(losses).all()
@@ -176,13 +194,27 @@ def test_the_cudnn_mode_program_trains_like_xla(cell):
     """cuDNN mode: Keras's own layer, rolled, cuDNN allowed, in a graph program without XLA
     (a cuDNN op cannot sit in an XLA cluster). Without a GPU the layer falls back to
     Keras's generic loop, but the model and the program are the ones a GPU runs: from the
-    same weights they must train to XLA's losses."""
-    from rnntui.data import generate, windows
-    from rnntui.model import build_model, build_optimizer
-    from rnntui.steps import Steps
+    same weights they must train to XLA's losses. (Keras takes cuDNN whenever a GPU is
+    visible, wherever the op is placed: test_gpu has this test with the real kernel.)"""
     from rnntui.tfload import quiet_tensorflow
 
     tf = quiet_tensorflow()
+    if tf.config.list_logical_devices("GPU"):
+        pytest.skip("about the CPU fallback; a visible GPU makes Keras trace cuDNN")
+    runs = cudnn_and_xla_runs(tf, cell)
+    (a, sa), (b, sb) = runs
+    np.testing.assert_allclose(b, a, atol=1e-5)
+    for s1, s2 in zip(sa, sb, strict=True):
+        np.testing.assert_allclose(s2, s1, atol=1e-5)
+    assert a[-10:].mean() < a[:10].mean()  # it trained
+
+
+def cudnn_and_xla_runs(tf, cell):
+    """(losses, final state) of 60 batches from the same weights: XLA, then cuDNN mode."""
+    from rnntui.data import generate, windows
+    from rnntui.model import build_model, build_optimizer
+    from rnntui.steps import Steps
+
     cfg = preset("r2rt").with_values(cell=cell, state_size=8, optimizer="adam",
                                      learning_rate=0.02, clip_norm=0.5, batch_size=20)
     x, y = generate(20 * 5 * 60, 3)
@@ -198,8 +230,4 @@ def test_the_cudnn_mode_program_trains_like_xla(cell):
             chunk, _, state = steps.train(xw[c:c + 30], yw[c:c + 30], state)
             losses.append(chunk)
         runs.append((np.concatenate(losses), [s.numpy() for s in state]))
-    (a, sa), (b, sb) = runs
-    np.testing.assert_allclose(b, a, atol=1e-5)
-    for s1, s2 in zip(sa, sb, strict=True):
-        np.testing.assert_allclose(s2, s1, atol=1e-5)
-    assert a[-10:].mean() < a[:10].mean()  # it trained
+    return runs

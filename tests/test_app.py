@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from appsupport import LONG, TINY, type_into, wait_for
-from textual.widgets import Static
+from textual.widgets import Select, Static
 
 from rnntui import baselines
 from rnntui.tui.app import make_app
@@ -56,6 +56,32 @@ async def test_invalid_entry_shows_message_and_blocks_train():
         assert app.form.config is not None
 
 
+async def test_the_preset_selector_names_what_the_form_holds():
+    app = make_app(preload_tf=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        preset = app.query_one("#preset", Select)
+        assert preset.value == "r2rt"  # the built-in defaults are the article's settings
+        await type_into(pilot, "state_size", "16")
+        assert preset.value == Select.NULL  # shown as "custom"
+        await type_into(pilot, "state_size", "4")
+        assert preset.value == "r2rt"
+
+
+async def test_an_empty_rule_cell_is_named_by_its_row():
+    app = make_app(preload_tf=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        delta = app.query(".rule-delta").first()
+        delta.focus()
+        await pilot.press("end", "shift+home", "backspace")
+        await pilot.pause()
+        error = str(app.query_one("#error-rules", Static).render())
+        assert error == "rules: the delta for lag 3 is empty", error
+        lag = app.query(".rule-lag").last()
+        lag.value = ""
+        await pilot.pause()
+        assert app.form.config is None
+
+
 async def test_changing_a_rule_moves_the_floors():
     app = make_app(preload_tf=False)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -86,7 +112,9 @@ async def test_pause_resume_and_stop(tmp_path):
         await wait_for(pilot, lambda: app.status.state == "training" and app.chart.num_points)
         await pilot.press("f6")
         assert app.status.state == "paused"
-        await pilot.pause(0.5)  # the chunk in flight lands
+        # The chunk in flight lands, and reaches the chart.
+        await wait_for(pilot, lambda: app.control.parked.is_set()
+                       and not app.bridge._pending.losses)
         held = app.chart.num_points
         await pilot.pause(0.6)
         assert app.chart.num_points == held

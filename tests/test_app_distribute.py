@@ -1,4 +1,5 @@
-"""The app with the device, strategy and kernel settings: chosen by keys, trained for real."""
+"""The app with the device, strategy and kernel settings: chosen by keys, trained for real.
+On the CPU, and typed so (device cpu), so the same holds on a GPU box."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def device_line(app) -> str:
 async def test_train_mirrored_over_two_cpu_devices_from_the_form(tmp_path):
     app = make_app(preload_tf=False, runs_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        for field, text in {**TINY, "epochs": "1", "replicas": "2"}.items():
+        for field, text in {**TINY, "epochs": "1", "replicas": "2", "device": "cpu"}.items():
             await type_into(pilot, field, text)
         # Replicas without a strategy: said inline, and F5 cannot start.
         assert app.form.errors["replicas"].startswith("replicas: 2 needs strategy mirrored")
@@ -41,15 +42,16 @@ async def test_train_mirrored_over_two_cpu_devices_from_the_form(tmp_path):
 async def test_a_single_device_run_shows_its_kernel(tmp_path):
     app = make_app(preload_tf=False, runs_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        for field, text in {**TINY, "epochs": "1"}.items():
+        for field, text in {**TINY, "epochs": "1", "device": "cpu"}.items():
             await type_into(pilot, field, text)
         await choose(pilot, "cudnn", 1)  # auto -> on: there is no GPU here
         await pilot.press("f5")
         await wait_for(pilot, lambda: app.status.state in ("finished", "failed", "diverged"))
         assert app.status.state == "finished", app.status.detail
         assert device_line(app) == "device CPU · XLA"
-        notes = [n.message for n in app._notifications]
-        assert any("cudnn: on needs a GPU; using XLA on the CPU" in m for m in notes), notes
+        # The notice was a toast (gone after 6 s, so not looked for here) from the run's
+        # Started event, which the run state keeps.
+        assert "cudnn: on needs a GPU; using XLA on the CPU" in app.started.notice
 
 
 async def test_replicas_the_machine_lacks_are_flagged_on_the_field(tmp_path):
@@ -59,7 +61,8 @@ async def test_replicas_the_machine_lacks_are_flagged_on_the_field(tmp_path):
     want = have + 1
     app = make_app(preload_tf=False, runs_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        values = {**TINY, "epochs": "1", "batch_size": str(10 * want), "replicas": str(want)}
+        values = {**TINY, "epochs": "1", "batch_size": str(10 * want), "replicas": str(want),
+                  "device": "cpu"}
         for field, text in values.items():
             await type_into(pilot, field, text)
         await choose(pilot, "strategy", 1)
@@ -69,11 +72,10 @@ async def test_replicas_the_machine_lacks_are_flagged_on_the_field(tmp_path):
         assert app.status.state == "failed"
         message = f"replicas: {want} CPU devices asked for; TensorFlow started in this process"
         assert app.status.detail.startswith(message)
-        assert app.form.errors["replicas"].startswith(message)
+        assert "replicas" not in app.form.errors  # the form stays valid: the run failed
         error_box = app.query_one("#error-replicas", Static)
         assert error_box.display and str(error_box.render()).startswith(message)
         # What the user typed is all still there, and fixing the field clears the flag.
         assert app.form.config.train.batch_size == 10 * want
         await type_into(pilot, "replicas", "2")
-        assert "replicas" not in app.form.errors
         assert not app.query_one("#error-replicas", Static).display

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Input, Static
 
 from rnntui.cli import main
 from rnntui.config import Config
+from rnntui.phasemap import Cell
 from rnntui.runs import (
     CHECKPOINT,
     CONFIG,
@@ -185,6 +186,7 @@ async def test_a_race_runs_every_config_and_ranks_them(tmp_path):
         grid.value = "num_steps = 2, 5"
         await pilot.press("enter")
         assert text_of(error) == "" and race.racing
+        assert not race.phase_map.display  # one field: no phase map
         await pilot.press("f5")  # no training while a race runs
         assert app.run_id == 0
         # The race goes on behind the main screen, and F4 shows it again.
@@ -216,6 +218,34 @@ async def test_a_race_runs_every_config_and_ranks_them(tmp_path):
         assert "race stopped: 1/2 configs ran" in text_of(race.query_one("#race-status", Static))
         await pilot.press("escape")
         assert app.screen is not race
+
+
+async def test_the_race_fills_its_phase_map_as_laps_end(tmp_path):
+    app = make_app(TINY, preload_tf=False, runs_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f4")
+        race = app.screen
+        # Two fields: a 1x2 map per lag; the second config is long, so it is still running
+        # when the first has ended, and F8 ends it.
+        race.query_one("#race-grid", Input).value = "num_steps=5 epochs=1,300"
+        await pilot.press("enter")
+        assert race.phase_map.display
+        t3, t8 = race.phase_map.maps()
+        assert t3.rows == ("num_steps", [5]) and t3.cols == ("epochs", [1, 300])
+        assert t8.cells[0][1] in (Cell(None, "pending"), Cell(None, "running"))
+        await wait_for(pilot, lambda: race.phase_map.running_index == 1, 120)
+        first = race.results[0]
+        assert race.phase_map.maps()[0].cells[0] == [
+            Cell(first.fractions["t-3"]), Cell(None, "running")]
+        shown = text_of(race.phase_map)
+        assert f"{first.fractions['t-3']:>5.0%}" in shown and "…" in shown
+        await pilot.press("f8")
+        await wait_for(pilot, lambda: not race.racing, 60)
+        await pilot.pause(0.1)
+        second = race.results[1]
+        assert second.status == "stopped"
+        assert race.phase_map.maps()[1].cells == [[Cell(first.fractions["t-8"]),
+                                                   Cell(second.fractions["t-8"])]]
 
 
 async def test_a_run_folder_that_cannot_be_made_is_one_line(tmp_path):

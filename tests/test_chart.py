@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+from appsupport import wait_for
 from rich.console import Group
 from rich.text import Text
 from textual.app import App, ComposeResult
@@ -209,7 +210,7 @@ async def test_loss_chart_widget_in_an_app() -> None:
         chart.add_losses(1001, losses[1000:])  # past the buffer's first capacity
         chart.add_val(1000, 0.5)
         chart.mark_lr(800, 0.01)
-        await pilot.pause(0.25)  # the 10 Hz timer picks up the new data
+        await wait_for(pilot, lambda: not chart._dirty, 30)  # a timer picks up the new data
         assert chart.num_points == 1500
         assert chart.floor_labels() == LABELS
         assert chart in app.screen.query(LossChart)
@@ -223,7 +224,7 @@ async def test_loss_chart_widget_in_an_app() -> None:
         shown = "".join(re.findall(r">([^<]*)</text>", app.export_screenshot()))
         assert "nothing" in shown.replace("&#160;", " ")
         chart.clear_data()
-        await pilot.pause(0.15)
+        await wait_for(pilot, lambda: not chart._dirty, 30)
         assert chart.num_points == 0 and chart.floor_labels() == LABELS
         lines = [chart.render_line(y).text for y in range(24)]
         assert not any("lr 0.01" in line for line in lines)

@@ -16,6 +16,7 @@ from rnntui.config import (
     parse_rules,
     parse_value,
     preset,
+    preset_of,
     to_toml,
     validate,
 )
@@ -69,7 +70,14 @@ def test_r2rt_preset_is_the_seed_settings():
 
 
 def test_unknown_preset():
-    expect_error("preset", preset, "nope", says=("'nope'", "r2rt", "default"))
+    expect_error("preset", preset, "nope", says=("'nope'", "r2rt", "fast"))
+
+
+def test_the_fast_preset_keeps_its_old_name_and_presets_are_recognised():
+    assert preset("default") == preset("fast") != preset("r2rt")
+    assert preset_of(Config()) == "r2rt"  # what `rnntui` starts with
+    assert preset_of(preset("fast")) == "fast"
+    assert preset_of(preset("fast").with_values(state_size=3)) is None
 
 
 def test_unknown_field_in_with_values():
@@ -262,9 +270,9 @@ CUSTOM = dict(size=12_345, seed=7, base=0.2, rules=((1, 0.6), (5, 0.2)), data_mo
               carry_state=False)
 
 
-@pytest.mark.parametrize("cfg", [Config(), preset("r2rt"), preset("default"),
+@pytest.mark.parametrize("cfg", [Config(), preset("r2rt"), preset("fast"),
                                  Config().with_values(**CUSTOM)],
-                         ids=["defaults", "r2rt", "default", "custom"])
+                         ids=["defaults", "r2rt", "fast", "custom"])
 def test_toml_round_trip(tmp_path, cfg):
     path = tmp_path / "config.toml"
     path.write_text(to_toml(cfg), encoding="utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -39,6 +40,34 @@ def test_pick_device_falls_back_to_the_cpu_with_a_notice():
         assert pick_device(tf, "auto") == ("/CPU:0", "CPU", "")
 
 
+@pytest.mark.parametrize("device, strategy, replicas, count, wanted", [
+    ("cpu", "none", 0, 4, []),
+    ("auto", "none", 0, 4, [0]),
+    ("gpu", "none", 0, 4, [0]),
+    ("gpu:2", "none", 0, 4, [2]),
+    ("gpu:7", "none", 0, 4, []),  # not there: the CPU, with a notice
+    ("auto", "none", 0, 0, []),
+    ("auto", "mirrored", 0, 4, [0, 1, 2, 3]),
+    ("gpu:1", "mirrored", 2, 4, [1, 2]),
+    ("gpu:2", "mirrored", 0, 4, [2, 3]),
+    ("cpu", "mirrored", 2, 4, []),
+    ("auto", "multiworker", 0, 4, []),  # each worker's CUDA_VISIBLE_DEVICES decides
+])
+def test_a_run_claims_only_the_gpus_it_trains_on(device, strategy, replicas, count, wanted):
+    from rnntui.config import Config
+    from rnntui.tfload import wanted_gpus
+
+    cfg = Config().with_values(device=device, strategy=strategy, replicas=replicas)
+    assert wanted_gpus(cfg, count) == wanted
+
+
+def test_the_cpu_is_split_whatever_gpus_there_are():
+    """So --device cpu --strategy mirrored works after any earlier run has started the
+    runtime, on a GPU box too."""
+    tf = quiet_tensorflow()
+    assert len(tf.config.list_logical_devices("CPU")) >= 2
+
+
 def test_train_on_a_missing_gpu_trains_on_the_cpu(capsys):
     assert main(["train", *TINY, "--device", "gpu:63", "--json"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -53,7 +82,8 @@ def test_train_on_a_missing_gpu_trains_on_the_cpu(capsys):
 
 def test_a_closed_pipe_is_no_traceback():
     child = subprocess.Popen([sys.executable, "-m", "rnntui.cli", "train", *TINY],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
     child.stdout.readline()
     child.stdout.close()  # as `| head -1` does
     err = child.stderr.read()

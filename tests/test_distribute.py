@@ -1,5 +1,8 @@
 """tf.distribute for real: mirrored over 2 logical CPU devices (the import splits the CPU,
-see tfload.split_cpu) against one device, and multiworker over two local processes."""
+see tfload.split_cpu) against one device, and multiworker over two local processes.
+
+All of it is about the CPU, and says so (device cpu; CUDA_VISIBLE_DEVICES empty for the
+workers), so it holds on a GPU box too; test_gpu has the GPU side."""
 
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from rnntui.train import Trainer
 
 # An LSTM with Adam and clipping that bites, carrying its state: every part that differs
 # between one device and two replicas is in play. 60 batches an epoch, 2 epochs.
-CFG = Config().with_values(cell="lstm", state_size=8, num_steps=5, batch_size=20,
+CFG = Config().with_values(device="cpu", cell="lstm", state_size=8, num_steps=5, batch_size=20,
                            size=6_000, val_size=2_000, optimizer="adam", learning_rate=0.02,
                            clip_norm=0.1, epochs=2)
 
@@ -140,6 +143,37 @@ def test_replicas_this_process_lacks_are_a_failed_event_naming_the_field():
     assert "\n" not in final.message
 
 
+def test_the_optimizer_sums_over_replicas_once_and_evaluation_has_a_device():
+    """Under a strategy the trainer sums the gradients itself (it needs the whole batch's
+    norm), so its optimizer applies what it is given: two replicas each handing SGD(1) a
+    gradient of 1 move the weight by 1, where Keras's own optimizer would sum them to 2.
+    Evaluation runs on the first replica's device, not wherever TensorFlow would put it."""
+    import keras
+
+    from rnntui.distribute import DistSteps, make_strategy
+    from rnntui.model import build_model, build_optimizer
+    from rnntui.tfload import quiet_tensorflow
+
+    tf = quiet_tensorflow()
+    cfg = CFG.with_values(strategy="mirrored", replicas=2, optimizer="sgd", learning_rate=1.0)
+    strategy, name, on_gpu, _ = make_strategy(tf, cfg)
+    assert (name, on_gpu) == ("mirrored 2×CPU", False)
+    moved = {}
+    for summed in (True, False):
+        with strategy.scope():
+            w = keras.Variable(np.zeros(2, np.float32))
+            optimizer = build_optimizer(cfg, summed=summed)
+            optimizer.build([w])
+        step = lambda o=optimizer, v=w: o.apply([tf.ones(2)], [v])  # noqa: E731
+        tf.function(lambda s=step: strategy.run(s))()
+        moved[summed] = float(-w.numpy()[0])
+    assert moved == {True: 1.0, False: 2.0}
+    with strategy.scope():
+        model = build_model(cfg, seed=0)
+        steps = DistSteps(tf, strategy, model, build_optimizer(cfg, summed=True), cfg, 5)
+    assert steps.eval_device.endswith("/device:CPU:0")
+
+
 def test_uneven_split_and_replicas_without_a_strategy_are_rejected():
     with pytest.raises(ConfigError, match="replicas: 3 does not divide batch_size 20; each"):
         validate(CFG.with_values(strategy="mirrored", replicas=3))
@@ -211,7 +245,8 @@ def test_multiworker_over_two_local_processes_matches_one_device(tmp_path):
     procs = []
     for i in range(2):
         tf_config = {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": i}}
-        env = {**os.environ, "TF_CONFIG": json.dumps(tf_config)}
+        # Two workers on one host must not share its GPUs: these are CPU workers.
+        env = {**os.environ, "TF_CONFIG": json.dumps(tf_config), "CUDA_VISIBLE_DEVICES": ""}
         procs.append(subprocess.Popen([sys.executable, "-m", "rnntui.cli", *args], env=env,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                       text=True, cwd=tmp_path))

@@ -182,8 +182,11 @@ def test_sweep_tabulates_the_grid(tmp_path, capsys):
     code = main(["sweep", *TINY, "--runs-dir", str(tmp_path), "--grid", "num_steps=2,5",
                  "--json"])
     assert code == 0
-    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    out, err = capsys.readouterr()
+    rows = [json.loads(line) for line in out.splitlines()]
     assert [r["values"] for r in rows] == [{"num_steps": 2}, {"num_steps": 5}]
+    # One field has no phase map: a note (on stderr, as stdout is JSON), not an error.
+    assert err == "no phase map: it needs a grid of two fields (--grid twice), got 1\n"
     for r in rows:
         assert r["status"] == "finished" and set(r["fractions"]) == {"t-3", "t-8"}
         assert set(r["steps_to_floor"]) == {"t-3", "t-3,t-8"} and r["wall_s"] > 0

@@ -6,7 +6,7 @@ the picture is the same on every machine. Update with `pytest --snapshot-update`
 
 from __future__ import annotations
 
-from appsupport import feed, fixed_events, type_into
+from appsupport import feed, fixed_events, type_into, wait_for
 
 from rnntui.config import Config
 from rnntui.tui.app import make_app
@@ -17,7 +17,12 @@ CONFIG = Config().with_values(epochs=3)
 def test_main_screen_mid_training(snap_compare):
     async def run_before(pilot):
         await feed(pilot, fixed_events(CONFIG))
-        await pilot.pause(0.6)  # the chart and the sparklines repaint on their timers
+        # The chart, the progress text and the sparklines repaint on their timers: wait for
+        # them, not for a time (a loaded machine runs timers late).
+        app = pilot.app
+        await wait_for(pilot, lambda: not app.chart._dirty
+                       and app.status.detail.startswith("epoch"), 30)
+        await pilot.pause()
 
     assert snap_compare(make_app(CONFIG, preload_tf=False), terminal_size=(120, 40),
                         run_before=run_before)

@@ -19,23 +19,16 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer
+from textual.worker import Worker, WorkerState
 
-from .. import baselines
 from ..config import Config
 from ..control import Control
-from ..events import (
-    Compiled,
-    Diverged,
-    EpochEnd,
-    Failed,
-    Finished,
-    Predictions,
-    Started,
-)
+from ..events import Compiled, EpochEnd, Failed, Finished, Predictions, Started
 from ..runs import Run
 from .bridge import Bridge, Tick, TrainerEvent
 from .jobs import RunOpened, TrainJob, train_in_run
 from .run_actions import RunActions
+from .runstate import RunState, floors_of
 from .screens.dialogs import ConfirmScreen, HelpScreen
 from .screens.race import RaceScreen
 from .widgets.form import ConfigForm
@@ -44,7 +37,6 @@ from .widgets.predictions import PredictionsPanel
 from .widgets.ruler import WindowRuler
 from .widgets.status import StatusPanel
 
-RUNNING = ("loading TensorFlow", "compiling", "training", "paused")
 ASK_DELAY_S = 0.8  # after the last keystroke, before asking whether to restart
 # Twice a second for the progress text and sparklines: every repaint costs the UI thread
 # CPU that a 2-core trainer feels (bench/app_speed.py: app vs headless steps/s).
@@ -81,10 +73,9 @@ class RnnTui(RunActions, App):
         self.preload_tf = preload_tf
         self.runs_dir = Path(runs_dir)
         self.run_path: Path | None = None  # the current or last training's run folder
-        self.run_id = 0
+        self.run_state = RunState()  # the one run state: changed only by _advance
         self.control: Control | None = None
         self.bridge: Bridge | None = None
-        self.started: Started | None = None
         self._asked = False
         self._ask_timer = None
         self._latest = None  # the newest Progress, painted by _paint_progress
@@ -109,7 +100,7 @@ class RnnTui(RunActions, App):
         self.show_form_config(self.initial)
         self.set_interval(PROGRESS_PAINT_S, self._paint_progress)
         if self.preload_tf:
-            self.status.state = "loading TensorFlow"
+            self._advance(self.run_state.tensorflow_loading())
 
     def on_ready(self) -> None:
         # Only once the first frame is out: importing TensorFlow holds the GIL for seconds,
@@ -130,15 +121,48 @@ class RnnTui(RunActions, App):
 
     def on_tensor_flow_loaded(self, message: TensorFlowLoaded) -> None:
         self.status.device = message.device
-        if self.status.state == "loading TensorFlow":
-            self.status.state = "idle"
+        self._advance(self.run_state.tensorflow_loaded())
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker that raised (TensorFlow failing to import, say) ends in a status that
+        says what failed, never in "loading TensorFlow" forever."""
+        worker = event.worker
+        if event.state != WorkerState.ERROR or worker.group not in ("tf", "train"):
+            return
+        error = worker.error
+        message = f"{type(error).__name__}: {error}"
+        if worker.group == "tf":
+            self._advance(self.run_state.tensorflow_failed(message))
+        elif self.run_state.active:
+            self._advance(self.run_state.on_event(Failed(message)))
+
+    # ---- the run state ----------------------------------------------------------
+    @property
+    def run_id(self) -> int:
+        return self.run_state.run_id
+
+    @property
+    def started(self) -> Started | None:
+        return self.run_state.started
+
+    def _advance(self, new: RunState) -> None:
+        """The one place the run state changes; what shows it follows from it."""
+        old, self.run_state = self.run_state, new
+        self.status.state = new.label
+        if new.detail != old.detail or new.run_id != old.run_id:
+            self.status.detail = new.detail
+        if new.floors != old.floors and new.config is not None:
+            self.chart.set_floors(list(new.floors))
+        if new.bad_field != old.bad_field:
+            self.form.hint(new.bad_field or old.bad_field, new.detail if new.bad_field else "")
 
     # ---- the form -------------------------------------------------------------
     def show_form_config(self, config: Config) -> None:
-        """Floors and the ruler follow the form while no run owns the chart."""
+        """The floors follow the form until a run owns the chart (a run keeps its own floors,
+        whatever is edited after it); the ruler always shows the form's window."""
         d, t = config.data, config.train
-        if not self.running:
-            self.chart.set_floors([(f.name, f.loss) for f in baselines.floors(d.base, d.rules)])
+        if self.run_state.config is None:
+            self.chart.set_floors(list(floors_of(config)))
         ruler = self.query_one(WindowRuler)
         ruler.num_steps, ruler.rules, ruler.carry = t.num_steps, d.rules, t.carry_state
 
@@ -154,6 +178,10 @@ class RnnTui(RunActions, App):
             self.control.set_learning_rate(lr)
             self.notify(f"learning rate {lr:g} applies at the next chunk", timeout=2)
             return
+        run = self.run_state.config
+        if run is not None and message.config.with_values(
+                learning_rate=run.train.learning_rate) == run:
+            return  # what the run trains already (an edit undone, or the form's first checks)
         if message.changed != "learning_rate" and not self._asked:
             if self._ask_timer is not None:
                 self._ask_timer.stop()
@@ -173,7 +201,7 @@ class RnnTui(RunActions, App):
     # ---- actions --------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self.status.state in RUNNING and self.control is not None
+        return self.run_state.active
 
     @property
     def busy(self) -> bool:
@@ -200,16 +228,14 @@ class RnnTui(RunActions, App):
             return
         if self.control is not None:
             self.control.stop()
-        self.run_id += 1
         self.control, self._asked = Control(), False
-        self.bridge = Bridge(self, self.run_id)
-        self.started, self._latest = None, None
+        self._latest = None
         self.chart.clear_data()
         self.status.clear()
         self.query_one(PredictionsPanel).clear()
-        self.show_form_config(config)
-        self.status.state = "compiling"
-        self.status.detail = "building the model"
+        self._advance(self.run_state.start(config))
+        self.bridge = Bridge(self, self.run_id)
+        self.show_form_config(self.form.config or config)
         self.status.run, self.run_path = "", None
         self._train(TrainJob(config, self.runs_dir, resume), self.control, self.bridge)
 
@@ -238,17 +264,17 @@ class RnnTui(RunActions, App):
             return
         if self.control.paused:
             self.control.resume()
-            self.status.state = "training" if self.started else "compiling"
+            self._advance(self.run_state.resume())
         else:
             self.control.pause()
-            self.status.state = "paused"
+            self._advance(self.run_state.pause())
 
     def action_stop(self) -> None:
         if self.race.racing:
             self.race.stop()
         elif self.running and self.control is not None:
             self.control.stop()
-            self.status.detail = "stopping at the end of this chunk"
+            self._advance(self.run_state.stopping())
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -291,9 +317,12 @@ class RnnTui(RunActions, App):
             self._latest = d.latest
 
     def _paint_progress(self) -> None:
-        """On a timer (PROGRESS_PAINT_S): the progress text and the sparklines."""
+        """On a timer (PROGRESS_PAINT_S): the progress text and the sparklines. It drains the
+        bridge first, so the last chunk before a pause (whose Tick the rate limit held back)
+        still reaches the chart."""
+        self._drain()
         p, started = self._latest, self.started
-        if p is not None and started is not None and self.status.state in RUNNING:
+        if p is not None and started is not None and self.run_state.active:
             self.status.detail = StatusPanel.progress_text(
                 p.epoch, started.config.train.epochs, p.step, started.total_steps,
                 p.steps_per_sec, p.eta_s)
@@ -308,43 +337,25 @@ class RnnTui(RunActions, App):
             return  # a restarted run's predecessor, still winding down
         self._drain()
         e, status = message.event, self.status
+        self._advance(self.run_state.on_event(e))
         if isinstance(e, Started):
-            self.started = e
             status.device = e.device
+            self.chart.set_span(e.total_steps)  # the x axis reaches to the run's end
             if e.notice:
                 self.notify(e.notice, severity="warning", timeout=6)
-            self.chart.set_floors([(f.name, f.loss) for f in e.floors])
-            self.chart.set_span(e.total_steps)
-            status.detail = f"compiling (chunks of {e.chunk} batches)"
         elif isinstance(e, Compiled):
             if self.started and e.kernel:
                 status.device = f"{self.started.device} · {e.kernel}"
-            if status.state != "paused":
-                status.state = "training"
-            if not self.chart.num_points:
-                status.detail = f"compiled in {e.seconds:.1f}s"
+            if e.notice:
+                self.notify(e.notice, severity="warning", timeout=6)
         elif isinstance(e, EpochEnd):
             self.chart.add_val(e.step, e.val_loss)
             status.verdict = e.verdict
         elif isinstance(e, Predictions):
             lags = [lag for lag, _ in self.started.config.data.rules] if self.started else []
             self.query_one(PredictionsPanel).show(e, lags)
-        elif isinstance(e, Diverged):
-            status.state = "diverged"
-            status.detail = f"loss became {e.loss} at step {e.step}: lower the learning rate"
         elif isinstance(e, Finished):
-            status.state = "stopped" if e.stopped else "finished"
             status.verdict = e.verdict
-            epochs = f"{e.epochs} epoch" + ("s" if e.epochs != 1 else "")
-            status.detail = (f"{epochs}, {e.step:,} steps, val {e.val_loss:.4f}, "
-                             f"{e.steps_per_sec:,.0f} steps/s, {e.wall_s:.1f}s")
-        elif isinstance(e, Failed):
-            status.state = "failed"
-            status.detail = e.message
-            if e.bad_field:
-                self.form.flag(e.bad_field, e.message)
-        if not self.running and self.form.config is not None:
-            self.show_form_config(self.form.config)
 
 
 def make_app(config: Config | None = None, preload_tf: bool = True,

@@ -2,7 +2,8 @@
 
 Every config's curve is drawn live on one chart in its own colour, and a leaderboard ranks
 them: the steps each took to reach each floor (rnntui.sweep's measure) and the final
-validation loss. Each config becomes a run folder, as in `rnntui sweep`. The screen is
+validation loss. A grid of two fields also gets its phase map beside the chart, a cell
+filled in as each config ends. Each config becomes a run folder, as in `rnntui sweep`. The screen is
 installed once, so a race goes on (and stays on show) while the user is elsewhere.
 """
 
@@ -26,12 +27,14 @@ from ... import baselines
 from ...config import Config, ConfigError, format_value
 from ...control import Control
 from ...events import Diverged, EpochEnd, Failed, Finished, Progress, Started
+from ...phasemap import lag_names
 from ...sweep import grid_configs, parse_grid
 from ..bridge import Bridge, Tick, TrainerEvent
 from ..chart_render import SERIES_COLOURS, series_colour
 from ..compare import fmt_loss, shared_task
 from ..jobs import LapDone, RaceOver, race
 from ..widgets.loss_chart import LossChart
+from ..widgets.phase_map import PhaseMapView
 
 DEFAULT_GRID = "num_steps=2,5,10"
 MAX_CONFIGS = len(SERIES_COLOURS)  # one colour each
@@ -43,8 +46,9 @@ def grid_items(text: str) -> list[str]:
     return [item for item in re.split(r"[\s;]+", squeezed) if item]
 
 
-def parse_race(text: str, base: Config) -> list[tuple[dict, Config]]:
-    """The race's configs from the grid the user typed; ConfigError naming what is wrong."""
+def parse_race(text: str, base: Config) -> tuple[list[tuple[str, list]],
+                                                 list[tuple[dict, Config]]]:
+    """The grid the user typed and its configs; ConfigError naming what is wrong."""
     items = grid_items(text)
     if not items:
         raise ConfigError("grid", "type FIELD=V1,V2,... (e.g. num_steps=2,5,10)")
@@ -55,7 +59,7 @@ def parse_race(text: str, base: Config) -> list[tuple[dict, Config]]:
     configs = grid_configs(base, grid)
     if len(configs) > MAX_CONFIGS:
         raise ConfigError("grid", f"{len(configs)} configs; a race takes 1 to {MAX_CONFIGS}")
-    return configs
+    return grid, configs
 
 
 def label(values: dict) -> str:
@@ -94,13 +98,17 @@ class RaceScreen(Screen[None]):
                         placeholder="FIELD=V1,V2,... e.g. num_steps=2,5,10 cell=basic,gru")
         yield Static("", id="race-error", markup=False)
         yield Static("no race yet", id="race-status")
-        yield LossChart(id="race-chart")
+        with Horizontal(id="race-view"):
+            yield LossChart(id="race-chart")
+            yield PhaseMapView(id="race-map")
         yield DataTable(id="race-board", cursor_type="none", zebra_stripes=True)
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.chart = self.query_one("#race-chart", LossChart)
         self.board = self.query_one("#race-board", DataTable)
+        self.phase_map = self.query_one("#race-map", PhaseMapView)
+        self.phase_map.display = False  # until a race over two fields starts
         self.set_interval(0.25, self._paint_status)
 
     @property
@@ -126,7 +134,7 @@ class RaceScreen(Screen[None]):
             problem = "the form has errors (escape shows them): fix them before a race"
         else:
             try:
-                items, problem = parse_race(text, base), ""
+                (grid, items), problem = parse_race(text, base), ""
             except ConfigError as err:
                 problem = str(err)
         error.update(problem)
@@ -138,6 +146,7 @@ class RaceScreen(Screen[None]):
         self._index = {b.run_id: i for i, b in enumerate(self.bridges)}
         self.chart.clear_series()
         configs = [c for _, c in items]
+        self.phase_map.show(grid, lag_names(base.data.rules))
         if shared_task(configs):
             d = configs[0].data
             self.chart.set_floors([(f.name, f.loss) for f in baselines.floors(d.base, d.rules)])
@@ -186,6 +195,7 @@ class RaceScreen(Screen[None]):
         if isinstance(e, Started):
             self._started[i] = e
             self._fill_board()
+            self.phase_map.running(i)
         elif isinstance(e, EpochEnd):
             self.chart.add_series_val(label(self.items[i][0]), e.step, e.val_loss)
         elif isinstance(e, Diverged):
@@ -206,6 +216,7 @@ class RaceScreen(Screen[None]):
         message.stop()
         self.results[message.index] = message.result or message.message
         self._fill_board()
+        self.phase_map.result(message.index, self.results[message.index])
 
     def on_race_over(self, message: RaceOver) -> None:
         message.stop()

@@ -28,6 +28,7 @@ from ...config import (
     format_value,
     parse_value,
     preset,
+    preset_of,
 )
 
 SECTIONS = (("Data", "data"), ("Model", "model"), ("Training", "train"))
@@ -109,6 +110,8 @@ class ConfigForm(VerticalScroll):
         self._errors: dict[str, str] = {}
         self._rule_count = 0
         self._loading = False
+        self._syncing_preset = False
+        self._hinted = ""  # the field a run's problem is shown on (see hint)
         self.config: Config | None = config
 
     # ---- building -------------------------------------------------------------
@@ -163,11 +166,16 @@ class ConfigForm(VerticalScroll):
 
     # ---- reading --------------------------------------------------------------
     def _rules_text(self) -> str:
+        """The rules table as 'lag:delta, ...'; an empty cell is named by its row."""
         parts = []
-        for row in self.query(RuleRow):
+        for i, row in enumerate(self.query(RuleRow), 1):
             lag = row.query_one(".rule-lag", Input).value.strip()
             delta = row.query_one(".rule-delta", Input).value.strip()
-            parts.append(f"{lag or '?'}:{delta or '?'}")
+            if not lag:
+                raise ConfigError("rules", f"the lag of rule {i} is empty")
+            if not delta:
+                raise ConfigError("rules", f"the delta for lag {lag} is empty")
+            parts.append(f"{lag}:{delta}")
         return ", ".join(parts)
 
     def _raw(self, name: str) -> Any:
@@ -187,9 +195,10 @@ class ConfigForm(VerticalScroll):
         for name, message in cross_errors(values).items():
             errors.setdefault(name, message)
         config = None if errors else Config().with_values(**values)
+        hinted, self._hinted = self._hinted, ""
         for name in FIELDS:
             msg = errors.get(name, "")
-            if msg == self._errors.get(name, ""):
+            if msg == self._errors.get(name, "") and name != hinted:
                 continue  # untouched boxes cost no layout
             box = self.query_one(f"#error-{name}", Static)
             box.update(msg)
@@ -198,19 +207,31 @@ class ConfigForm(VerticalScroll):
                 row.set_class(bool(msg), "-invalid")
         self._errors = errors
         self.config = config
+        self._show_preset(config)
         self.post_message(self.Changed(self, config, changed))
 
-    def flag(self, name: str, message: str) -> None:
-        """Show a problem the run found with a valid field (replicas that this machine does
-        not have) inline, as a parse error would be; the next edit re-checks and clears it."""
+    def _show_preset(self, config: Config | None) -> None:
+        """The preset selector names the preset the form holds exactly, else 'custom'."""
+        name = preset_of(config) if config is not None else None
+        select = self.query_one("#preset", Select)
+        want = name if name is not None else Select.NULL
+        if select.value != want:
+            self._syncing_preset = True
+            select.value = want
+
+    def hint(self, name: str, message: str) -> None:
+        """Show a problem a run found with a valid field (replicas that this machine does not
+        have) where the field is, without making the form invalid; the next edit of the form
+        or an empty message clears it. The run state owns the problem: this only draws it."""
         if name not in FIELDS:
             return
+        message = message or self._errors.get(name, "")
         box = self.query_one(f"#error-{name}", Static)
         box.update(message)
-        box.display = True
+        box.display = bool(message)
         for row in self.query(f"#row-{name}"):
-            row.set_class(True, "-invalid")
-        self._errors = {**self._errors, name: message}
+            row.set_class(bool(message), "-invalid")
+        self._hinted = name if message else ""
 
     @property
     def errors(self) -> dict[str, str]:
@@ -241,6 +262,9 @@ class ConfigForm(VerticalScroll):
         event.stop()
         wid = event.control.id or ""
         if wid == "preset":
+            if self._syncing_preset:  # set by _show_preset: the form already holds it
+                self._syncing_preset = False
+                return
             if event.value in PRESETS:
                 self.run_worker(self.load(preset(event.value)), exclusive=True, group="form")
             return

@@ -1,0 +1,101 @@
+"""The app's one run state: a phase, plus the run's own config and floors.
+
+Every change goes through `RunState`'s transitions (user keys and trainer events alike),
+and the app applies the result in one method; widgets are painted from it, never read back.
+A run keeps the floors of the config it was started with, whatever the form says later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from .. import baselines
+from ..config import Config
+from ..events import Compiled, Diverged, Event, Failed, Finished, Started
+
+PHASES = ("idle", "loading", "compiling", "training", "paused", "stopped", "finished",
+          "diverged", "failed")
+ACTIVE = ("compiling", "training", "paused")  # a run is going: F6 and F8 apply to it
+LABELS = {"loading": "loading TensorFlow"}  # how a phase reads in the status
+
+
+def floors_of(config: Config) -> tuple[tuple[str, float], ...]:
+    """The chart's floor lines for a config: (name, loss) per floor."""
+    d = config.data
+    return tuple((f.name, f.loss) for f in baselines.floors(d.base, d.rules))
+
+
+@dataclass(frozen=True)
+class RunState:
+    phase: str = "idle"
+    run_id: int = 0  # 0 before the first run; events of another run id are stale
+    config: Config | None = None  # the run's config (None: no run yet, the form's floors show)
+    floors: tuple[tuple[str, float], ...] = ()  # the run's floors, as drawn
+    detail: str = ""  # why it ended, or what it is doing; progress text is painted apart
+    started: Started | None = None  # the run's Started event, once it came
+    bad_field: str = ""  # a failed run's field at fault (a setting this machine cannot have)
+    compiled: bool = False  # its first program is compiled: a resume goes back to training
+
+    @property
+    def active(self) -> bool:
+        return self.phase in ACTIVE
+
+    @property
+    def label(self) -> str:
+        return LABELS.get(self.phase, self.phase)
+
+    # ---- user actions ---------------------------------------------------------
+    def start(self, config: Config) -> RunState:
+        """F5 (or a resume, a restart): a new run, compiling until its first chunk."""
+        return RunState("compiling", self.run_id + 1, config, floors_of(config),
+                        "building the model")
+
+    def pause(self) -> RunState:
+        return replace(self, phase="paused") if self.phase in ("compiling", "training") else self
+
+    def resume(self) -> RunState:
+        if self.phase != "paused":
+            return self
+        return replace(self, phase="training" if self.compiled else "compiling")
+
+    def stopping(self) -> RunState:
+        return replace(self, detail="stopping at the end of this chunk") if self.active else self
+
+    def tensorflow_loading(self) -> RunState:
+        return replace(self, phase="loading") if self.phase == "idle" else self
+
+    def tensorflow_loaded(self) -> RunState:
+        return replace(self, phase="idle") if self.phase == "loading" else self
+
+    def tensorflow_failed(self, message: str) -> RunState:
+        """TensorFlow could not be imported: nothing can train, and the status says why."""
+        if self.active:
+            return self
+        return replace(self, phase="failed", detail=f"TensorFlow failed to load: {message}")
+
+    # ---- trainer events -------------------------------------------------------
+    def on_event(self, event: Event) -> RunState:
+        """The state after one of this run's events (Progress and the rest change nothing)."""
+        if isinstance(event, Started):
+            return replace(self, started=event, floors=tuple((f.name, f.loss)
+                                                             for f in event.floors),
+                           detail=f"compiling (chunks of {event.chunk} batches)")
+        if isinstance(event, Compiled):
+            phase = "paused" if self.phase == "paused" else "training"
+            return replace(self, phase=phase, compiled=True,
+                           detail=f"compiled in {event.seconds:.1f}s")
+        if isinstance(event, Finished):
+            return replace(self, phase="stopped" if event.stopped else "finished",
+                           detail=finished_text(event))
+        if isinstance(event, Diverged):
+            return replace(self, phase="diverged", detail=f"loss became {event.loss} at step "
+                                                          f"{event.step}: lower the learning rate")
+        if isinstance(event, Failed):
+            return replace(self, phase="failed", detail=event.message, bad_field=event.bad_field)
+        return self
+
+
+def finished_text(e: Finished) -> str:
+    epochs = f"{e.epochs} epoch" + ("s" if e.epochs != 1 else "")
+    return (f"{epochs}, {e.step:,} steps, val {e.val_loss:.4f}, "
+            f"{e.steps_per_sec:,.0f} steps/s, {e.wall_s:.1f}s")
