@@ -9,19 +9,24 @@ from __future__ import annotations
 from appsupport import feed, fixed_events, type_into, wait_for
 
 from rnntui.config import Config
+from rnntui.events import Progress
 from rnntui.tui.app import make_app
 
 CONFIG = Config().with_values(epochs=3)
 
 
 def test_main_screen_mid_training(snap_compare):
+    events = fixed_events(CONFIG)
+    last = max(e.step for e in events if isinstance(e, Progress))
+
     async def run_before(pilot):
-        await feed(pilot, fixed_events(CONFIG))
+        await feed(pilot, events)
         # The chart, the progress text and the sparklines repaint on their timers: wait for
-        # them, not for a time (a loaded machine runs timers late).
+        # them to show the last step, not for a time (a loaded machine runs timers late, and
+        # a timer that fired mid-feed showed an earlier step).
         app = pilot.app
         await wait_for(pilot, lambda: not app.chart._dirty
-                       and app.status.detail.startswith("epoch"), 30)
+                       and f"step {last:,}/" in app.status.detail, 30)
         await pilot.pause()
 
     assert snap_compare(make_app(CONFIG, preload_tf=False), terminal_size=(120, 40),
