@@ -8,6 +8,7 @@ The floors are nested in lag order: nothing, the first lag, the first two, ..., 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import product
 
@@ -76,14 +77,31 @@ class Verdict:
     fractions: tuple[float, ...]  # per rule lag, in lag order, each in [0, 1]
     learned: tuple[int, ...]  # the lags whose fraction >= LEARNED
     lags: tuple[int, ...]
+    # Per rule lag, when measured (rnntui.insight): the model's effect of X[t-lag] on
+    # P(Y_t=1) (nan past the lags measured), and the rule's own delta. () if not measured.
+    effects: tuple[float, ...] = ()
+    deltas: tuple[float, ...] = ()
+
+    def effect_text(self, i: int) -> str:
+        """'-0.19 of -0.25': rule i's learned effect against its delta ('' if unmeasured)."""
+        if not self.effects:
+            return ""
+        return f"{self.effects[i]:+.2f} of {self.deltas[i]:+.2f}"
 
     def describe(self) -> str:
-        return "  ".join(f"t-{lag} {f:4.0%}" for lag, f in zip(self.lags, self.fractions,
-                                                                strict=True))
+        parts = []
+        for i, (lag, f) in enumerate(zip(self.lags, self.fractions, strict=True)):
+            effect = self.effect_text(i)
+            parts.append(f"t-{lag} {f:4.0%}" + (f" ({effect})" if effect else ""))
+        return "  ".join(parts)
 
 
-def verdict(loss: float, base: float, rules: Rules, fl: list[Floor] | None = None) -> Verdict:
-    """Per lag, the fraction of its floor step (floor k-1 down to floor k) the loss has covered."""
+def verdict(loss: float, base: float, rules: Rules, fl: list[Floor] | None = None,
+            effects: Sequence[float] | None = None) -> Verdict:
+    """Per lag, the fraction of its floor step (floor k-1 down to floor k) the loss has covered.
+
+    `effects`: the model's measured effect of each lag, indexed by lag (Insight.effects);
+    the verdict then carries them beside the fractions."""
     rules = tuple(sorted(rules))
     fl = fl if fl is not None else floors(base, rules)
     fractions = []
@@ -98,4 +116,7 @@ def verdict(loss: float, base: float, rules: Rules, fl: list[Floor] | None = Non
         fractions.append(frac)
     lags = tuple(lag for lag, _ in rules)
     learned = tuple(lag for lag, f in zip(lags, fractions, strict=True) if f >= LEARNED)
-    return Verdict(tuple(fractions), learned, lags)
+    if effects is None:
+        return Verdict(tuple(fractions), learned, lags)
+    measured = tuple(float(effects[lag]) if lag < len(effects) else math.nan for lag in lags)
+    return Verdict(tuple(fractions), learned, lags, measured, tuple(d for _, d in rules))

@@ -1,4 +1,5 @@
-"""Command line: `rnntui` opens the app; `rnntui train|data|baselines` run headless.
+"""Command line: `rnntui` opens the app; `rnntui train|sweep|inspect|export|data|baselines`
+run headless.
 
 Nothing here imports TensorFlow or Textual at module load: `rnntui data` and
 `rnntui baselines` are instant, and the app paints before TensorFlow loads.
@@ -136,6 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--keras", metavar="FILE.keras",
                     help="the trained model in Keras's own layers (default: none)")
     ex.add_argument("--out", metavar="FILE", help="where the CSV goes (default: stdout)")
+
+    ins = sub.add_parser("inspect", help="what a run's checkpoint learned: lag effects,"
+                         " gradient reach, hidden state (no training)")
+    ins.add_argument("run", metavar="RUN", help="a run folder")
+    ins.add_argument("--json", action="store_true", help="one JSON object (default: a table)")
 
     da = sub.add_parser("data", help="write a series as .npz (uint8 arrays x and y)")
     add_config_flags(da, SERIES_FIELDS)
@@ -357,6 +363,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from .inspect import inspect_run, text, to_json
+    from .report import dumps
+
+    run, insight = inspect_run(args.run)
+    print(dumps(to_json(run, insight)) if args.json else text(run, insight))
+    return 0
+
+
 def cmd_app(args: argparse.Namespace | None) -> int:
     cfg = config_from_args(args, list(FIELDS)) if args is not None else None
     from .tui.run import run_app
@@ -371,7 +386,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_app(None)
         args = build_parser().parse_args(argv)
         command = {"train": cmd_train, "data": cmd_data, "baselines": cmd_baselines,
-                   "sweep": cmd_sweep, "export": cmd_export, "app": cmd_app,
+                   "sweep": cmd_sweep, "export": cmd_export, "inspect": cmd_inspect,
+                   "app": cmd_app,
                    None: cmd_app}[args.command]
         return command(args)
     except (BadInput, ConfigError) as err:

@@ -184,7 +184,8 @@ class DistSteps(Steps):
         norms = np.array([v.numpy() for v in norms], np.float32)
         return losses, applied_norm(norms, self.mixed) if len(norms) else 0.0, state
 
-    def compile(self, vxs: np.ndarray, vys: np.ndarray, *more: np.ndarray) -> None:
+    def compile(self, vxs: np.ndarray, vys: np.ndarray, *more: np.ndarray,
+                also=None) -> None:
         """Trace the training step now (it runs nothing) and compile the evaluation, so the
         first chunk does not pay for them."""
         xs = self._split(np.zeros((self.k, self.batch, self.num_steps), np.uint8), 1)
@@ -193,3 +194,5 @@ class DistSteps(Steps):
         with self._on_eval_device():
             for xs in (vxs, *more):
                 self._eval(xs, xs, self.tf.constant(0))
+            if also is not None:
+                also()

@@ -69,6 +69,10 @@ class EpochEnd(Event):
     train_loss: float
     val_loss: float
     verdict: Verdict
+    # {"1": e1, ..., "K": eK}: the effect of X[t-k] on P(Y_t=1) (rnntui.insight); {} when
+    # not measured: insight off, or epochs so short that only some ends are (the first
+    # and the last always are)
+    lag_effects: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -94,12 +98,13 @@ class Insight(Event):
     step: int
     effects: list[float]  # mean change of P(Y_t=1) when X[t-k] flips 0 -> 1 (lag 0 included)
     true_deltas: list[float]  # the task's own effect at each lag: the rule's delta, else 0
-    reach: list[float]  # mean |dLoss_t / dX[t-k]|, untruncated backprop; [] if not measured
+    reach: list[float]  # mean |dLoss_t / dX[t-k]|, untruncated backprop (see reach_step)
     window_share: list[float]  # share of training positions whose window reaches lag k
     hidden: list[list[float]] = field(default_factory=list)  # units x time, the predictions'
     units: list[int] = field(default_factory=list)  # which units the rows of `hidden` are
     gates: dict[str, list[list[float]]] = field(default_factory=dict)  # LSTM/GRU: name ->
     # units x time, the same units and positions as `hidden`
+    reach_step: int = -1  # the step `reach` was measured at: it is re-measured less often
 
 
 @dataclass
@@ -121,6 +126,7 @@ class Finished(Event):
     steps_per_sec: float
     wall_s: float
     stopped: bool = False  # stopped by the user before the last epoch
+    lag_effects: dict[str, float] = field(default_factory=dict)  # the final model's, as EpochEnd
 
 
 @dataclass

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -165,10 +166,12 @@ class Steps:
         """The evaluation's device scope: none for one device (the trainer's scope holds)."""
         return self.tf.device(self.eval_device) if self.eval_device else contextlib.nullcontext()
 
-    def compile(self, vxs: np.ndarray, vys: np.ndarray, *more: np.ndarray) -> None:
+    def compile(self, vxs: np.ndarray, vys: np.ndarray, *more: np.ndarray,
+                also: Callable[[], None] | None = None) -> None:
         """Compile both programs now, side by side on two threads (XLA compiles without the
         GIL: 6.8 + 2.7 s one after the other for GRU 16). Zero-trip calls update nothing.
-        `more`: the windows of another evaluation shape to compile too."""
+        `more`: the windows of another evaluation shape to compile too. `also`: more to
+        compile on the evaluation's thread (the insight probe's programs)."""
         empty = np.zeros((0, self.batch, self.num_steps), dtype=np.uint8)
         with ThreadPoolExecutor(1, thread_name_prefix="rnntui-compile") as pool:
             # Device scopes are per thread: the helper thread takes this thread's device.
@@ -178,6 +181,8 @@ class Steps:
                 with self.tf.device(device):
                     for xs in (vxs, *more):
                         self._eval(xs, xs, self.tf.constant(0))
+                    if also is not None:
+                        also()
 
             done = pool.submit(compile_eval)
             args = (self._pad(empty), self._pad(empty), self.tf.constant(0), self.zero_state())

@@ -36,6 +36,7 @@ from .events import (
     Progress,
     Started,
 )
+from .insight import Insights, Probe, lag_effects
 from .programs import Program, program_key
 
 PREDICT_EVERY_S = 1.0  # predictions events, about once a second
@@ -91,11 +92,13 @@ class Trainer:
     def __init__(self, config: Config, callback: Callable[[Event], None] | None = None,
                  control: Control | None = None, chunk: int | None = None, jit: bool = True,
                  checkpoint_path: str | Path | None = None, resume: Checkpoint | None = None,
-                 strategy: tuple | None = None):
+                 strategy: tuple | None = None, insight: bool = True):
         """`checkpoint_path`: where to save a checkpoint at every epoch end and on stop.
         `resume`: a checkpoint to continue from (its step, data position and state).
         `strategy`: distribute.make_strategy's result, made ahead (multiworker must be
-        made before TensorFlow runs anything); by default the trainer makes it."""
+        made before TensorFlow runs anything); by default the trainer makes it.
+        `insight`: measure what the model learned (rnntui.insight) with the predictions
+        and at epoch ends, and report the lag effects (off: no Insight events)."""
         self.config = validate(config)
         self.callback = callback or (lambda event: None)
         self.control = control or Control()
@@ -104,9 +107,12 @@ class Trainer:
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
         self.resume = resume
         self.strategy = strategy
+        self.insight = insight
 
-    def emit(self, event: Event) -> Event:
-        self.callback(event)
+    def emit(self, event: Event | None) -> Event | None:
+        """Hand an event to the callback (None, a measurement not taken: nothing)."""
+        if event is not None:
+            self.callback(event)
         return event
 
     def run(self) -> Event:
@@ -170,13 +176,17 @@ class Trainer:
             self.resume.restore(self.checkpoint_path or Path("checkpoint"), model, optimizer)
         return model, optimizer, steps, jit
 
-    def _compile(self, tf, strategy, k, kernel, mixed, vxw, vyw, pxw):
-        """_build, then compile: (model, optimizer, steps, jit, whether cuDNN is fused in)."""
+    def _compile(self, tf, strategy, k, kernel, mixed, vxw, vyw, pxw, vx, vy):
+        """_build, then compile, the insight probe's programs beside the training's:
+        (model, optimizer, steps, jit, whether cuDNN is fused in, insights)."""
         from .accel import graph_uses_cudnn
 
         model, optimizer, steps, jit = self._build(tf, strategy, k, kernel, mixed)
+        insights = Insights(Probe(tf, model, self.config, vx, vy) if self.insight else None)
+        insights.prepare(tf)
         steps.compile(vxw, vyw, *([pxw] if len(pxw) < len(vxw) else []))
-        return model, optimizer, steps, jit, graph_uses_cudnn(steps.traced())
+        insights.wait()
+        return model, optimizer, steps, jit, graph_uses_cudnn(steps.traced()), insights
 
     def _run_on(self, tf, strategy, device_name: str, on_gpu: bool, notice: str) -> Event:
         from .accel import choose_kernel, choose_precision, cudnn_failed, describe
@@ -202,8 +212,8 @@ class Trainer:
         pn = max(1, min(len(vxw), PREDICTION_STEPS // (t.batch_size * t.num_steps)))
         pxw, pyw = vxw[:pn], vyw[:pn]
         t0, compiled_notice = time.perf_counter(), ""
-        model, optimizer, steps, jit, fused = self._compile(tf, strategy, k, kernel, mixed,
-                                                            vxw, vyw, pxw)
+        model, optimizer, steps, jit, fused, insights = self._compile(
+            tf, strategy, k, kernel, mixed, vxw, vyw, pxw, vx, vy)
         if fused:  # the first real call of the cuDNN kernel (see accel.py)
             try:
                 steps.evaluate(pxw, pyw)
@@ -213,8 +223,8 @@ class Trainer:
                 kernel = "xla"
                 compiled_notice = (f"cudnn: the cuDNN kernel failed on this GPU"
                                    f" ({_first_line(err)}); rebuilt with XLA")
-                model, optimizer, steps, jit, fused = self._compile(
-                    tf, strategy, k, kernel, mixed, vxw, vyw, pxw)
+                model, optimizer, steps, jit, fused, insights = self._compile(
+                    tf, strategy, k, kernel, mixed, vxw, vyw, pxw, vx, vy)
         self.emit(Compiled(time.perf_counter() - t0, describe(kernel, fused, jit, mixed), fused,
                            compiled_notice))
 
@@ -229,6 +239,7 @@ class Trainer:
         part = len(vx) // t.batch_size
         combos = _ComboTable(vx, d.rules, d.base, vxw.shape, part)
         pcombos = _ComboTable(vx, d.rules, d.base, pxw.shape, part) if pn < len(vxw) else combos
+        insights.begin()
         step = ckpt.step if ckpt else 0
         first_epoch, first_batch = (ckpt.epoch, ckpt.batch) if ckpt else (0, 0)
         epochs_done, last_pred = first_epoch, 0.0
@@ -272,6 +283,7 @@ class Trainer:
                                    _lr(optimizer)))
                 if time.perf_counter() - last_pred >= PREDICT_EVERY_S:
                     self.emit(pcombos.event(step, *steps.evaluate(pxw, pyw)[1:], pyw))
+                    self.emit(insights.tick(step, pcombos.window))
                     last_pred = time.perf_counter()
             if epoch_losses:
                 train_loss = float(np.mean(np.concatenate(epoch_losses)))
@@ -283,21 +295,33 @@ class Trainer:
                 break
             val_loss, probs = steps.evaluate(vxw, vyw)[:2]
             epochs_done += 1
-            v = baselines.verdict(val_loss, d.base, d.rules, fl)
-            self.emit(EpochEnd(epoch, step, train_loss, val_loss, v))
+            seen = insights.epoch_end(step, combos.window, val_loss, epoch == t.epochs - 1)
+            effects = seen.effects if seen else None
+            v = baselines.verdict(val_loss, d.base, d.rules, fl, effects)
+            self.emit(EpochEnd(epoch, step, train_loss, val_loss, v, lag_effects(effects)))
             if not math.isfinite(val_loss) or val_loss > DIVERGED_LOSS:
                 return self.emit(Diverged(step, val_loss))
             save(epoch + 1, 0, steps.zero_state())
             self.emit(combos.event(step, probs, vyw))
+            self.emit(seen)
             last_pred = time.perf_counter()
         if math.isnan(val_loss):  # stopped before the first epoch ended, or nothing left
             val_loss = steps.evaluate(vxw, vyw)[0]
         wall = time.perf_counter() - start
         trained = step - (ckpt.step if ckpt else 0)
+        effects = insights.final(step) if math.isfinite(val_loss) else None
         return self.emit(Finished(
             step, epochs_done, train_loss, val_loss,
-            baselines.verdict(val_loss, d.base, d.rules, fl), fl,
-            trained / max(wall, 1e-9), wall, stopped=self.control.stopped))
+            baselines.verdict(val_loss, d.base, d.rules, fl, effects), fl,
+            trained / max(wall, 1e-9), wall, stopped=self.control.stopped,
+            lag_effects=lag_effects(effects)))
+
+
+def prediction_window(windows: int, num_steps: int) -> tuple[int, int]:
+    """The validation positions (row 0) a predictions event shows, for that many windows:
+    a stretch from the middle of the row, where the carried state has warmed up."""
+    start = max(0, min(windows * num_steps - PREDICTION_WINDOW, (windows // 2) * num_steps))
+    return start, min(start + PREDICTION_WINDOW, windows * num_steps)
 
 
 class _ComboTable:
@@ -313,9 +337,7 @@ class _ComboTable:
         self.valid = self.codes >= 0
         self.count = np.bincount(self.codes[self.valid], minlength=2 ** len(rules))
         self.x = unwindow(windows(vx, b, t))
-        # A stretch from the middle of row 0, where the carried state has warmed up.
-        self.start = max(0, min(n * t - PREDICTION_WINDOW, (n // 2) * t))
-        self.stop = min(self.start + PREDICTION_WINDOW, n * t)  # within the evaluated windows
+        self.window = self.start, self.stop = prediction_window(n, t)
 
     def event(self, step: int, probs: np.ndarray, yw: np.ndarray) -> Predictions:
         p = unwindow(probs)

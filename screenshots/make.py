@@ -3,7 +3,9 @@
     python screenshots/make.py
 
 Writes screenshots/training.svg (mid-training, after the first epoch) and
-screenshots/learned.svg (the default preset, after learning both lags) at 120x40.
+screenshots/learned.svg (the default preset, after learning both lags) at 120x40; then,
+from the same finished run, one per lower-right panel (effects.svg, reach.svg,
+hidden.svg, as F2 shows them at 120x40) and wide.svg (all four side by side at 160x48).
 """
 
 from __future__ import annotations
@@ -42,6 +44,14 @@ async def main() -> None:
         await pilot.pause(1.2)  # the chart and sparklines repaint on their timers
         app.save_screenshot("learned.svg", str(HERE))
         print(f"{app.status.state}: {app.status.detail}")
+        for panel in ("effects", "reach", "hidden"):
+            app.deck.current = panel
+            await pilot.pause(0.3)
+            app.save_screenshot(f"{panel}.svg", str(HERE))
+        app.deck.current = "predictions"
+        await pilot.resize_terminal(160, 48)
+        await pilot.pause(0.7)
+        app.save_screenshot("wide.svg", str(HERE))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import numpy as np
 
 from rnntui import baselines
 from rnntui.config import Config
-from rnntui.events import Compiled, EpochEnd, Predictions, Progress, Started
+from rnntui.events import Compiled, EpochEnd, Insight, Predictions, Progress, Started
 from rnntui.tui.bridge import Bridge
 
 TINY = dict(size="20000", val_size="5000", batch_size="50", num_steps="5", epochs="2",
@@ -69,7 +69,29 @@ def fixed_events(config: Config, steps: int = 1200, seed: int = 7) -> list:
     combos = [((a, b), 0.5 + 0.5 * a - 0.25 * b + 0.02 * (a - b), 0.5 + 0.5 * a - 0.25 * b)
               for b in (0, 1) for a in (0, 1)]
     events.append(Predictions(steps, x, y, p, combos))
+    events.append(fixed_insight(config, steps, len(x), rng))
     return events
+
+
+def fixed_insight(config: Config, step: int, window: int, rng) -> Insight:
+    """A seeded, made-up Insight as the engine reports it: t-3 learned, t-8 partly, noise
+    elsewhere, a gradient that decays by lag, the article's window shares, and a hidden
+    state (with gates for LSTM and GRU) over `window` positions."""
+    d, m, t = config.data, config.model, config.train
+    lags = max(max((lag for lag, _ in d.rules), default=0) + 4, 12)
+    true = [0.0] * (lags + 1)
+    for lag, delta in d.rules:
+        true[lag] += delta
+    learned = [0.0, *(1.0 if k < t.num_steps else 0.75 for k in range(1, lags + 1))]
+    effects = [round(v * f + rng.normal(0, 0.01), 4) for v, f in zip(true, learned, strict=True)]
+    reach = [float(0.9 * 0.55 ** k * np.exp(rng.normal(0, 0.1))) for k in range(lags + 1)]
+    share = [max(0, t.num_steps - k) / t.num_steps for k in range(lags + 1)]
+    units = sorted(rng.choice(m.state_size, min(8, m.state_size), replace=False).tolist())
+    walk = np.cumsum(rng.normal(0, 0.6, (len(units), window)), axis=1)
+    hidden = np.round(np.tanh(walk), 3).tolist()
+    names = {"lstm": "ifo", "gru": "zr"}.get(m.cell, "")
+    gates = {g: np.round(1 / (1 + np.exp(-walk - i)), 3).tolist() for i, g in enumerate(names)}
+    return Insight(step, effects, true, reach, share, hidden, units, gates)
 
 
 async def feed(pilot, events) -> None:

@@ -1,4 +1,5 @@
-"""Snapshot tests of the main screen mid-training, the help screen and an invalid form.
+"""Snapshot tests of the main screen mid-training, each lower-right panel, the help screen
+and an invalid form.
 
 The main screen is fed fixed, seeded events (tests/appsupport.py), never live training, so
 the picture is the same on every machine. Update with `pytest --snapshot-update`.
@@ -9,28 +10,67 @@ from __future__ import annotations
 from appsupport import feed, fixed_events, type_into, wait_for
 
 from rnntui.config import Config
-from rnntui.events import Progress
 from rnntui.tui.app import make_app
 
 CONFIG = Config().with_values(epochs=3)
 
 
-def test_main_screen_mid_training(snap_compare):
-    events = fixed_events(CONFIG)
-    last = max(e.step for e in events if isinstance(e, Progress))
+async def settle(pilot) -> None:
+    """The chart, the progress text and the sparklines repaint on their timers: wait for
+    them, not for a time (a loaded machine runs timers late); toasts, which expire on a
+    timer, are cleared so the picture never depends on how fast the machine got here."""
+    app = pilot.app
+    # The progress text shows the last step fed (a timer that fired mid-feed showed an
+    # earlier one), and the chart has drawn it.
 
+    def shown() -> bool:
+        latest, detail = app._latest, app.status.detail
+        return (not app.chart._dirty and detail.startswith("epoch")
+                and (latest is None or f"step {latest.step:,}/" in detail))
+
+    await wait_for(pilot, shown, 30)
+    app.clear_notifications()
+    await pilot.pause()
+
+
+def test_main_screen_mid_training(snap_compare):
     async def run_before(pilot):
-        await feed(pilot, events)
-        # The chart, the progress text and the sparklines repaint on their timers: wait for
-        # them to show the last step, not for a time (a loaded machine runs timers late, and
-        # a timer that fired mid-feed showed an earlier step).
-        app = pilot.app
-        await wait_for(pilot, lambda: not app.chart._dirty
-                       and f"step {last:,}/" in app.status.detail, 30)
-        await pilot.pause()
+        await feed(pilot, fixed_events(CONFIG))
+        await settle(pilot)
 
     assert snap_compare(make_app(CONFIG, preload_tf=False), terminal_size=(120, 40),
                         run_before=run_before)
+
+
+def _panel_snapshot(snap_compare, keys, config=CONFIG, size=(120, 40)):
+    async def run_before(pilot):
+        await feed(pilot, fixed_events(config))
+        await pilot.press(*keys)
+        await settle(pilot)
+
+    return snap_compare(make_app(config, preload_tf=False), terminal_size=size,
+                        run_before=run_before)
+
+
+def test_lag_effects_panel(snap_compare):
+    assert _panel_snapshot(snap_compare, ["f2"])
+
+
+def test_gradient_reach_panel(snap_compare):
+    assert _panel_snapshot(snap_compare, ["f2", "f2"])
+
+
+def test_hidden_state_panel(snap_compare):
+    assert _panel_snapshot(snap_compare, ["f2", "f2", "f2"])
+
+
+def test_lstm_forget_gate_at_80x24(snap_compare):
+    assert _panel_snapshot(snap_compare, ["f7", "f7", "f7"], CONFIG.with_values(cell="lstm"),
+                           (80, 24))
+
+
+def test_panels_side_by_side_at_160x44(snap_compare):
+    assert _panel_snapshot(snap_compare, [], size=(160, 44))
 
 
 def test_help_screen(snap_compare):

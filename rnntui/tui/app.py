@@ -23,17 +23,19 @@ from textual.worker import Worker, WorkerState
 
 from ..config import Config
 from ..control import Control
-from ..events import Compiled, EpochEnd, Failed, Finished, Predictions, Started
+from ..events import Compiled, EpochEnd, Failed, Finished, Insight, Predictions, Started
 from ..runs import Run
 from .bridge import Bridge, Tick, TrainerEvent
 from .jobs import RunOpened, TrainJob, train_in_run
+from .panel_actions import BINDINGS as PANEL_BINDINGS
+from .panel_actions import PanelActions
 from .run_actions import RunActions
 from .runstate import RunState, floors_of
 from .screens.dialogs import ConfirmScreen, HelpScreen
 from .screens.race import RaceScreen
+from .widgets.deck import PanelDeck
 from .widgets.form import ConfigForm
 from .widgets.loss_chart import LossChart
-from .widgets.predictions import PredictionsPanel
 from .widgets.ruler import WindowRuler
 from .widgets.status import StatusPanel
 
@@ -49,8 +51,9 @@ class TensorFlowLoaded(Message):
         self.device = device
 
 
-class RnnTui(RunActions, App):
-    """Configure, train and watch a recurrent network; the runs keys are in RunActions."""
+class RnnTui(RunActions, PanelActions, App):
+    """Configure, train and watch a recurrent network; the runs keys are in RunActions,
+    the lower-right panels' keys in PanelActions."""
 
     CSS_PATH = "app.tcss"
     TITLE = "rnntui"
@@ -64,6 +67,7 @@ class RnnTui(RunActions, App):
         Binding("ctrl+s", "save_chart", "SVG", priority=True),
         Binding("ctrl+e", "export_model", "Keras", priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True),
+        *PANEL_BINDINGS,
     ]
 
     def __init__(self, config: Config | None = None, preload_tf: bool = True,
@@ -88,13 +92,14 @@ class RnnTui(RunActions, App):
                 yield StatusPanel(id="status")
                 yield LossChart(id="chart")
                 yield WindowRuler(id="ruler")
-                yield PredictionsPanel(id="predictions")
+                yield PanelDeck(id="deck")
         yield Footer()
 
     def on_mount(self) -> None:
         self.chart = self.query_one(LossChart)
         self.status = self.query_one(StatusPanel)
         self.form = self.query_one(ConfigForm)
+        self.deck = self.query_one(PanelDeck)
         self.race = RaceScreen(self.runs_dir, lambda: self.form.config, lambda: self.running)
         self.install_screen(self.race, "race")
         self.show_form_config(self.initial)
@@ -112,6 +117,7 @@ class RnnTui(RunActions, App):
         # Designed for 120x40; below that the form narrows and the extras give way.
         self.screen.set_class(event.size.width < 100, "-narrow")
         self.screen.set_class(event.size.height < 30, "-short")
+        self.set_wide(event.size.width, event.size.height)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="tf")
     def _load_tensorflow(self) -> None:
@@ -232,7 +238,7 @@ class RnnTui(RunActions, App):
         self._latest = None
         self.chart.clear_data()
         self.status.clear()
-        self.query_one(PredictionsPanel).clear()
+        self.deck.clear()
         self._advance(self.run_state.start(config))
         self.bridge = Bridge(self, self.run_id)
         self.show_form_config(self.form.config or config)
@@ -300,6 +306,7 @@ class RnnTui(RunActions, App):
                             self.action_save_chart)
         yield SystemCommand("Export model", "The run's model as a .keras file (ctrl+e)",
                             self.action_export_model)
+        yield from self.panel_commands()
 
     # ---- trainer events ---------------------------------------------------------
     def _drain(self) -> None:
@@ -353,7 +360,9 @@ class RnnTui(RunActions, App):
             status.verdict = e.verdict
         elif isinstance(e, Predictions):
             lags = [lag for lag, _ in self.started.config.data.rules] if self.started else []
-            self.query_one(PredictionsPanel).show(e, lags)
+            self.deck.show_predictions(e, lags)
+        elif isinstance(e, Insight):
+            self.deck.show_insight(e)
         elif isinstance(e, Finished):
             status.verdict = e.verdict
 

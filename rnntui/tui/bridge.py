@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from textual.message import Message
 
-from ..events import Event, Predictions, Progress
+from ..events import Event, Insight, Predictions, Progress
 
 INTERVAL = 0.1  # seconds between Tick messages: about 10 a second
 
@@ -52,9 +52,9 @@ class TrainerEvent(Message):
         self.run_id, self.event = run_id, event
 
     def can_replace(self, message: Message) -> bool:
-        # Only the newest predictions matter.
-        return (isinstance(self.event, Predictions) and isinstance(message, TrainerEvent)
-                and isinstance(message.event, Predictions) and message.run_id == self.run_id)
+        # Only the newest predictions and the newest insight matter.
+        return (isinstance(self.event, (Predictions, Insight)) and isinstance(message, TrainerEvent)
+                and type(message.event) is type(self.event) and message.run_id == self.run_id)
 
 
 class Bridge:

@@ -15,6 +15,8 @@ KEYS = [
     ("F3", "runs: space selects, enter overlays, r resumes"),
     ("c", "in the runs screen: copy the run's config string"),
     ("F4", "race: a grid like num_steps=2,5,10, enter runs it"),
+    ("F2", "panel: predictions, lag effects, gradient reach, hidden"),
+    ("F7", "the hidden state, then each of its gates (LSTM, GRU)"),
     ("ctrl+s", "save the chart on show as SVG"),
     ("ctrl+e", "export the run's model as model.keras"),
     ("F1", "this help"),
@@ -32,7 +34,10 @@ NOTES = (
     "Floors: the loss of the best predictor that knows nothing, the first lag, the first "
     "two, ... The verdict is the fraction of each floor step the validation loss covered. "
     "Lags beyond num_steps can still be learned through the carried state: the horizon "
-    "is soft."
+    "is soft.\n\n"
+    "Lag effects: what the model learned of each lag (bar) against the task's delta (◆). "
+    "Gradient reach: how far back the gradient carries (log), and the share of positions "
+    "whose window reaches each lag. From 160x40 the four panels sit side by side."
 )
 
 

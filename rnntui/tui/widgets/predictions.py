@@ -17,20 +17,29 @@ SHADES = " ░▒▓█"
 MAX_COMBOS = 4  # rows of the combination table that fit its fixed box (2^rules can be 1024)
 
 
-def series_rows(event: Predictions, width: int) -> Text:
-    """Three rows, x, y and p, as many positions as fit in `width`."""
-    n = max(0, min(len(event.x), width - 3))
+def series_rows(event: Predictions, width: int, label_width: int = 3,
+                rows: str = "xyp") -> Text:
+    """The rows named in `rows` (x, y, p), as many positions as fit in `width` after a
+    label of `label_width` columns: the hidden-state panel lines its map up under them."""
+    n = max(0, min(len(event.x), width - label_width))
     text = Text()
-    text.append("x  ", style="bold")
-    text.append("".join("1" if v else "0" for v in event.x[:n]), style="cyan")
-    text.append("\ny  ", style="bold")
-    text.append("".join("1" if v else "0" for v in event.y[:n]), style="magenta")
-    text.append("\np  ", style="bold")
-    for p in event.p[:n]:
-        i = 0 if not math.isfinite(p) else min(len(SHADES) - 1, int(p * len(SHADES)))
-        text.append(SHADES[i], style="green")
+    for i, row in enumerate(rows):
+        text.append(("\n" if i else "") + row.ljust(label_width), style="bold")
+        if row == "x":
+            text.append("".join("1" if v else "0" for v in event.x[:n]), style="cyan")
+        elif row == "y":
+            text.append("".join("1" if v else "0" for v in event.y[:n]), style="magenta")
+        else:
+            _shade_row(text, event.p[:n])
     text.no_wrap = True
     return text
+
+
+def _shade_row(text: Text, ps: list[float]) -> None:
+    # One span for the row: Textual's cost of drawing a line grows with its spans.
+    shades = (0 if not math.isfinite(p) else min(len(SHADES) - 1, int(p * len(SHADES)))
+              for p in ps)
+    text.append("".join(SHADES[i] for i in shades), style="green")
 
 
 def combo_table(event: Predictions, lags: list[int]) -> Table:

@@ -13,6 +13,8 @@ from textual.widget import Widget
 
 from ...config import Rules
 
+RULE_STYLE = "bold yellow"  # a rule lag, wherever lags are drawn (ruler, insight panels)
+
 
 def ruler_text(width: int, num_steps: int, rules: Rules, carry: bool) -> Text:
     """Two lines: a scale of lags with the window shaded, then what each lag can use."""
@@ -28,7 +30,7 @@ def ruler_text(width: int, num_steps: int, rules: Rules, carry: bool) -> Text:
         i = min(cols - 1, int(lag * scale))
         bar[i] = "┃" if lag < num_steps else "╂"
     for ch in bar:
-        style = "green" if ch == "━" else ("bold yellow" if ch in "┃╂" else "dim")
+        style = "green" if ch == "━" else (RULE_STYLE if ch in "┃╂" else "dim")
         line.append(ch, style=style)
     line.append(f" {num_steps}", style="green")
     notes = Text("lags    ")

@@ -1,0 +1,71 @@
+"""The lower-right deck: predictions, lag effects, gradient reach and hidden state.
+
+One panel at a time, cycled by a key (the app's F2), or all four side by side when the
+screen has the class `-wide` (the app sets it on a big terminal). The panel on show has
+the class `-current`; app.tcss shows and sizes them. The deck routes each event to the
+panels that draw it; each panel repaints only when what it draws changed.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.reactive import reactive
+
+from ...events import Insight, Predictions
+from .hidden import HiddenPanel
+from .lag_effects import LagEffectsPanel
+from .predictions import PredictionsPanel
+from .reach import ReachPanel
+
+PANELS = {"predictions": "predictions", "effects": "lag effects", "reach": "gradient reach",
+          "hidden": "hidden state"}  # id -> name, in the order the key cycles them
+WIDE = (160, 40)  # the smallest terminal (columns, rows) that shows all four side by side
+
+
+class PanelDeck(Vertical):
+    """The app calls `show_*` with events, `cycle`/`current` from keys and commands."""
+
+    current: reactive[str] = reactive("predictions")
+    """The id of the panel on show (all are on show in the wide layout)."""
+
+    def compose(self) -> ComposeResult:
+        # In the wide layout's 2x2 grid, the hidden state sits under the predictions.
+        yield PredictionsPanel(id="predictions", classes="deck-panel -current")
+        yield LagEffectsPanel(id="effects", classes="deck-panel")
+        yield HiddenPanel(id="hidden", classes="deck-panel")
+        yield ReachPanel(id="reach", classes="deck-panel")
+
+    def on_mount(self) -> None:
+        self.hidden = self.query_one(HiddenPanel)
+
+    def watch_current(self, current: str) -> None:
+        for panel in self.query(".deck-panel"):
+            panel.set_class(panel.id == current, "-current")
+        self.set_class(current != "predictions", "-insight")
+
+    def cycle(self) -> str:
+        """Show the next panel; returns its name."""
+        ids = list(PANELS)
+        self.current = ids[(ids.index(self.current) + 1) % len(ids)]
+        return PANELS[self.current]
+
+    def next_hidden_view(self) -> bool:
+        """Show the hidden state, or if it is on show, its next gate; False if no gates."""
+        if self.current != "hidden" and not self.screen.has_class("-wide"):
+            self.current = "hidden"
+            return True
+        return self.hidden.next_view()
+
+    def show_predictions(self, event: Predictions, lags: list[int]) -> None:
+        self.query_one(PredictionsPanel).show(event, lags)
+        self.hidden.show_predictions(event)
+
+    def show_insight(self, event: Insight) -> None:
+        self.query_one(LagEffectsPanel).show(event)
+        self.query_one(ReachPanel).show(event)
+        self.hidden.show(event)
+
+    def clear(self) -> None:
+        for panel in self.query(".deck-panel"):
+            panel.clear()
