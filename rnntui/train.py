@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import source
+from . import programs, source
 from .checkpoint import Checkpoint
 from .checkpoint import save as save_checkpoint
 from .config import Config, ConfigError, validate
@@ -38,6 +38,7 @@ from .events import (
     Started,
 )
 from .insight import Insights, Probe, lag_effects
+from .programs import Program, program_key
 
 PREDICT_EVERY_S = 1.0  # predictions events, about once a second
 TARGET_CHUNK_S = 0.1  # one compiled call should take 50-200 ms: that is how fast stop responds
@@ -117,13 +118,17 @@ class Trainer:
 
     def run(self) -> Event:
         self._feed: EpochFeed | None = None
+        self._program: Program | None = None
         try:
-            return self._run()
+            event = self._run()
         except Exception as exc:  # reported, never raised: the app and the CLI show it
             return self.emit(_fail(exc))
         finally:
             if self._feed is not None:
                 self._feed.close()
+        if self._program is not None:  # not after a failure: its state is unknown
+            programs.keep(self._program)
+        return event
 
     def _run(self) -> Event:
         from .tfload import claim_gpus, pick_device, quiet_tensorflow, set_determinism
@@ -149,15 +154,25 @@ class Trainer:
         from .steps import Steps
 
         cfg = self.config
-        model = build_model(cfg, seed=cfg.data.seed, kernel=kernel, mixed=mixed)
-        optimizer = build_optimizer(cfg, mixed, summed=strategy is not None)
         jit = self.jit and kernel == "xla" and strategy is None
-        if strategy is None:
-            steps = Steps(tf, model, optimizer, cfg, k, jit=jit, mixed=mixed)
+        # The last training's program when it is the same (see rnntui.programs); never
+        # across distribution strategies, whose variables belong to their strategy.
+        key = program_key(cfg, tf.constant(0).device, kernel, mixed, jit, k)
+        program = programs.take(key) if strategy is None else None
+        if program is not None:
+            program.reset(cfg.train.learning_rate)
+            model, optimizer, steps = program.model, program.optimizer, program.steps
         else:
-            from .distribute import DistSteps
+            model = build_model(cfg, seed=cfg.data.seed, kernel=kernel, mixed=mixed)
+            optimizer = build_optimizer(cfg, mixed, summed=strategy is not None)
+            if strategy is None:
+                steps = Steps(tf, model, optimizer, cfg, k, jit=jit, mixed=mixed)
+                program = Program.made(key, model, optimizer, steps)
+            else:
+                from .distribute import DistSteps
 
-            steps = DistSteps(tf, strategy, model, optimizer, cfg, k, mixed=mixed)
+                steps = DistSteps(tf, strategy, model, optimizer, cfg, k, mixed=mixed)
+        self._program = program  # kept for the next training when this one ends (run())
         if self.resume is not None:
             self.resume.restore(self.checkpoint_path or Path("checkpoint"), model, optimizer)
         return model, optimizer, steps, jit

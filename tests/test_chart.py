@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -20,7 +21,8 @@ from rnntui.tui.chart_render import (
     render_chart,
     y_range,
 )
-from rnntui.tui.widgets.loss_chart import LossChart
+from rnntui.tui.widgets.loss_chart import LossChart, axis_end
+from rnntui.tui.widgets.status import spark_rows
 
 FLOORS = [("nothing", 0.662), ("t-3", 0.519), ("t-3,t-8", 0.454)]
 LABELS = ["nothing 0.662", "t-3 0.519", "t-3,t-8 0.454"]
@@ -218,9 +220,66 @@ async def test_loss_chart_widget_in_an_app() -> None:
         assert any(line.endswith("nothing 0.662") for line in lines)
         assert any("lr 0.01" in line for line in lines)
         assert isinstance(chart.render(), Group)
-        assert "nothing" in app.export_screenshot()
+        # The SVG splits text where the chart's tiles meet: read it as the text it shows.
+        shown = "".join(re.findall(r">([^<]*)</text>", app.export_screenshot()))
+        assert "nothing" in shown.replace("&#160;", " ")
         chart.clear_data()
         await wait_for(pilot, lambda: not chart._dirty, 30)
         assert chart.num_points == 0 and chart.floor_labels() == LABELS
         lines = [chart.render_line(y).text for y in range(24)]
         assert not any("lr 0.01" in line for line in lines)
+
+
+def test_axis_end_reaches_ahead_in_halvings_of_the_run() -> None:
+    assert axis_end(500, 0) == 0  # no plan: the data sets the end
+    assert axis_end(1, 6400) == 100  # 6400 / 2**AXIS_HALVINGS
+    assert axis_end(100, 6400) == 100 and axis_end(101, 6400) == 200
+    assert axis_end(3300, 6400) == 6400
+    assert axis_end(9000, 6400) == 6400  # past the plan (a resumed run): the data decides
+
+
+def test_y_axis_ends_on_a_grid_and_stays_while_the_data_drifts() -> None:
+    steps, losses = curve(2000)
+    lay, _ = compute_layout(80, 24, steps, losses, [], FLOORS, [])
+    for end in (lay.y0, lay.y1):  # the grid for this range: 0.025
+        assert end / 0.025 == pytest.approx(round(end / 0.025))
+    for n in (1900, 1950, 1990):  # the percentiles drift, the axis does not
+        drift, _ = compute_layout(80, 24, steps[:n], losses[:n], [], FLOORS, [])
+        assert (drift.y0, drift.y1) == (lay.y0, lay.y1)
+    higher, _ = compute_layout(80, 24, steps, losses + 1.0, [], FLOORS, [])
+    assert higher.y1 > np.percentile(losses[500:] + 1.0, 99) > lay.y1
+
+
+def test_a_dashed_floor_is_one_style_run() -> None:
+    rows = render_chart(80, 24, NO_STEPS, NO_LOSSES, [], FLOORS[:1], [])
+    lay, _ = compute_layout(80, 24, NO_STEPS, NO_LOSSES, [], FLOORS[:1], [])
+    row = rows[lay.row_of(FLOORS[0][1])]
+    # the tick label, the axis, then dashes, blanks and label in the floor's colour
+    assert len([s for s in row.spans if s.start >= lay.left]) == 1
+
+
+async def test_chart_repaints_only_the_cells_that_changed() -> None:
+    app = ChartApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        chart = app.query_one(LossChart)
+        chart.set_floors(FLOORS)
+        chart.set_span(2000)
+        _, losses = curve(2000)
+        chart.add_losses(1, losses[:1500])
+        await pilot.pause(0.3)
+        chart.add_losses(1501, losses[1500:1505])  # may move the y axis once, with room
+        chart._repaint_if_dirty()
+        chart._touch()  # nothing new: nothing to send
+        chart._repaint_if_dirty()
+        assert chart.repainted == []
+        chart.add_losses(1506, losses[1505:1515])
+        chart._repaint_if_dirty()
+        lay = chart._grid.layout
+        # The smoothed line's last window (8 steps) and the join with the column before.
+        assert chart.repainted and min(r.x for r in chart.repainted) >= lay.col_of(1490) - 1
+
+
+def test_spark_rows() -> None:
+    assert spark_rows([], 4, 2) == ["    ", "▁▁▁▁"]
+    assert spark_rows([0.0, 1.0], 2, 2) == [" █", "▁█"]
+    assert spark_rows([0.0, 0.5, 1.0, 0.5], 4, 1) == ["▁▄█▄"]

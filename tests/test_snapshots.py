@@ -20,8 +20,15 @@ async def settle(pilot) -> None:
     them, not for a time (a loaded machine runs timers late); toasts, which expire on a
     timer, are cleared so the picture never depends on how fast the machine got here."""
     app = pilot.app
-    await wait_for(pilot, lambda: not app.chart._dirty
-                   and app.status.detail.startswith("epoch"), 30)
+    # The progress text shows the last step fed (a timer that fired mid-feed showed an
+    # earlier one), and the chart has drawn it.
+
+    def shown() -> bool:
+        latest, detail = app._latest, app.status.detail
+        return (not app.chart._dirty and detail.startswith("epoch")
+                and (latest is None or f"step {latest.step:,}/" in detail))
+
+    await wait_for(pilot, shown, 30)
     app.clear_notifications()
     await pilot.pause()
 

@@ -348,6 +348,7 @@ class RnnTui(RunActions, PanelActions, App):
         self._advance(self.run_state.on_event(e))
         if isinstance(e, Started):
             status.device = e.device
+            self.chart.set_span(e.total_steps)  # the x axis reaches to the run's end
             if e.notice:
                 self.notify(e.notice, severity="warning", timeout=6)
         elif isinstance(e, Compiled):

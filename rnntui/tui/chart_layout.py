@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+Y_GRID = 10  # the y axis ends on multiples of about 1/Y_GRID of its range
+
 
 @dataclass(frozen=True)
 class Series:
@@ -129,19 +131,27 @@ def compute_layout(
     floors: Sequence[tuple[str, float]],
     lr_marks: Sequence[tuple[int, float]],
     series: Sequence[Series] = (),
+    x_end: float = 0.0,
 ) -> tuple[Layout, list[tuple[float, str]]]:
     """Layout plus the y tick (value, label) pairs; `losses` (also each series') must
-    already be finite. The axes cover the main data and every series."""
+    already be finite. The axes cover the main data and every series.
+
+    `x_end`: the x axis reaches at least this step (a live run's planned length, so the
+    axis does not move with every new step)."""
     ranges = [y_range(s.losses, s.val, floors) for s in series]
     if losses.size or val or not series:
         ranges.append(y_range(losses, val, floors))
     y0, y1 = min(r[0] for r in ranges), max(r[1] for r in ranges)
+    # Snapped outwards to a grid of about a tenth of the range: a live chart's axis stays
+    # put while its percentiles drift, and only a move across a grid line redraws it all.
+    q = nice_step(y1 - y0, Y_GRID, (1, 2, 2.5, 5, 10))
+    y0, y1 = math.floor(y0 / q + 1e-9) * q, math.ceil(y1 / q - 1e-9) * q
     ends = [float(s) for s, _ in val] + [float(s) for s, _ in lr_marks]
     for s in series:
         ends += [float(v) for v, _ in s.val] + ([float(s.steps[-1])] if s.steps.size else [])
     if steps.size:
         ends.append(float(steps[-1]))
-    x1 = max([*ends, 1.0])
+    x1 = max([*ends, x_end, 1.0])
     axes = width >= 14 and height >= 5
     axis_line = axes and height >= 10
     ph = height - (1 + axis_line) if axes else height

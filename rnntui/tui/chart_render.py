@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from rich.style import Style
@@ -25,7 +26,8 @@ from rich.text import Span, Text
 
 from .chart_layout import Layout, Series, compute_layout, fmt_step, nice_step, y_range
 
-__all__ = ["Layout", "Series", "compute_layout", "fmt_step", "render_chart", "y_range"]
+__all__ = ["Grid", "Layout", "Series", "compute_layout", "fmt_step", "grid_texts",
+           "render_chart", "render_grid", "y_range"]
 
 # Dot bit of pixel (row, col) inside one braille cell, per the Unicode braille layout.
 _DOT_BITS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], dtype=np.uint8)
@@ -137,9 +139,11 @@ def _cells(mask: np.ndarray) -> np.ndarray:
 
 
 def _smooth(losses: np.ndarray) -> np.ndarray:
-    """Centered rolling mean (window ~2% of the run), windows truncated at both ends."""
+    """Centered rolling mean (window 1-2% of the run), windows truncated at both ends."""
     n = losses.size
-    h = min(max(n // 100, 1), (n - 1) // 2)
+    # A power of two: the window changes at doublings of the run only, so a live chart's
+    # finished columns stay as drawn (and cost nothing to send) between them.
+    h = min(1 << (max(n // 100, 1).bit_length() - 1), (n - 1) // 2)
     if h < 1:
         return losses.astype(np.float64)
     w = 2 * h + 1
@@ -166,6 +170,16 @@ def _put(chars: np.ndarray, styles: np.ndarray, row: int, col: int, s: str, styl
     styles[row, a:b] = style
 
 
+@dataclass(frozen=True)
+class Grid:
+    """The chart as a character grid: `chars` (height, width) and `styles`, indexes into
+    the style table (0: unstyled); `layout` is None below 1x1."""
+
+    chars: np.ndarray
+    styles: np.ndarray
+    layout: Layout | None
+
+
 def render_chart(
     width: int,
     height: int,
@@ -175,20 +189,40 @@ def render_chart(
     floors: Sequence[tuple[str, float]],
     lr_marks: Sequence[tuple[int, float]],
     series: Sequence[Series] = (),
+    x_end: float = 0.0,
 ) -> list[Text]:
     """Render the chart as exactly `height` Texts of exactly `width` cells each.
 
     `steps`/`losses` are parallel arrays of the per-step training loss, steps ascending
     (NaN/inf losses are dropped). `val` holds (step, loss) per epoch, `floors` (name, loss)
     reference lines, `lr_marks` (step, new learning rate), `series` extra curves drawn under
-    the main data. Sizes below 14x5 drop the axes.
+    the main data. Sizes below 14x5 drop the axes. `x_end`: see compute_layout.
     """
+    grid = render_grid(width, height, steps, losses, val, floors, lr_marks, series, x_end)
+    return grid_texts(grid)
+
+
+def render_grid(
+    width: int,
+    height: int,
+    steps: np.ndarray,
+    losses: np.ndarray,
+    val: Sequence[tuple[int, float]],
+    floors: Sequence[tuple[str, float]],
+    lr_marks: Sequence[tuple[int, float]],
+    series: Sequence[Series] = (),
+    x_end: float = 0.0,
+) -> Grid:
+    """The chart of `render_chart` as a Grid, which a widget can compare with the last one
+    to repaint only the cells that changed."""
     if width <= 0 or height <= 0:
-        return [Text("", end="") for _ in range(max(height, 0))]
+        shape = (max(height, 0), max(width, 0))
+        return Grid(np.full(shape, " ", dtype="<U1"), np.zeros(shape, dtype=np.uint8), None)
     steps, losses, val = _clean(steps, losses, val)
     series = [Series(x.name, *_clean(x.steps, x.losses, x.val), x.colour) for x in series]
     floors = [(n, f) for n, f in floors if math.isfinite(f)]
-    lay, yticks = compute_layout(width, height, steps, losses, val, floors, lr_marks, series)
+    lay, yticks = compute_layout(width, height, steps, losses, val, floors, lr_marks, series,
+                                 x_end)
     ph, pw, left = lay.ph, lay.pw, lay.left
     chars = np.full((height, width), " ", dtype="<U1")
     styles = np.zeros((height, width), dtype=np.uint8)
@@ -271,7 +305,17 @@ def render_chart(
 
     if lay.axes:
         _axes(chars, styles, lay, yticks)
-    return _to_texts(chars, styles)
+    return Grid(chars, _merge_blanks(chars, styles), lay)
+
+
+def _merge_blanks(chars: np.ndarray, styles: np.ndarray) -> np.ndarray:
+    """Each blank takes the style of the cell before it. It looks the same (the styles
+    colour only the foreground), and a dashed floor becomes one style run instead of one
+    per dash: each run costs an escape sequence on the wire (~20 bytes)."""
+    h, w = chars.shape
+    idx = np.where(chars != " ", np.arange(w)[None, :], 0)
+    np.maximum.accumulate(idx, axis=1, out=idx)
+    return np.take_along_axis(styles, idx, axis=1)
 
 
 def _clean(steps, losses, val) -> tuple[np.ndarray, np.ndarray, list[tuple[int, float]]]:
@@ -321,13 +365,16 @@ def _axes(chars: np.ndarray, styles: np.ndarray, lay: Layout, yticks: list) -> N
             chars[lay.height - 2, col] = "┬"
 
 
-def _to_texts(chars: np.ndarray, styles: np.ndarray) -> list[Text]:
-    """One Text per row, with one span per run of equal style."""
+def grid_texts(grid: Grid, rows: Sequence[int] | None = None) -> list[Text]:
+    """One Text per row (or per row of `rows`), with one span per run of equal style."""
+    chars, styles = grid.chars, grid.styles
     h, w = chars.shape
-    rows = np.ascontiguousarray(chars).view(f"<U{w}")[:, 0].tolist()
+    if w == 0:
+        return [Text("", end="") for _ in range(h if rows is None else len(rows))]
+    texts = np.ascontiguousarray(chars).view(f"<U{w}")[:, 0].tolist()
     change = styles[:, 1:] != styles[:, :-1]
     out = []
-    for r in range(h):
+    for r in range(h) if rows is None else rows:
         srow = styles[r]
         bounds = [0, *(np.flatnonzero(change[r]) + 1).tolist(), w]
         spans = [
@@ -335,5 +382,5 @@ def _to_texts(chars: np.ndarray, styles: np.ndarray) -> list[Text]:
             for a, b in zip(bounds[:-1], bounds[1:], strict=True)
             if srow[a]
         ]
-        out.append(Text(rows[r], spans=spans, end="", no_wrap=True, overflow="crop"))
+        out.append(Text(texts[r], spans=spans, end="", no_wrap=True, overflow="crop"))
     return out

@@ -7,6 +7,8 @@ here, inside the functions, never at module load.
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,12 +18,32 @@ from textual.message import Message
 from ..config import Config, ConfigError
 from ..control import Control
 from ..events import Failed
+from ..programs import trim_heap
 from ..runs import CHECKPOINT, METRICS, Run
 from ..sweep import run_one
 from .bridge import Bridge
 from .compare import Curve, read_curve
 
 Post = Callable[[Message], object]
+# How much lower than the UI a training runs (Linux nice): a key shows on screen without
+# waiting for the trainer's share of the CPU (bench/terminal.py). TensorFlow's thread pools,
+# made by the first training's thread, inherit it. The terminal app sets it (tui/run.py);
+# 0 elsewhere, so tests and pilots train at the machine's normal share.
+BACKGROUND_NICE = 0
+
+
+def run_in_background() -> None:
+    """Lower the calling thread's CPU priority by BACKGROUND_NICE (where the OS allows)."""
+    if BACKGROUND_NICE <= 0:
+        return
+    try:
+        tid = threading.get_native_id()
+        now = os.getpriority(os.PRIO_PROCESS, tid)
+        base = os.getpriority(os.PRIO_PROCESS, os.getpid())
+        if now < base + BACKGROUND_NICE:
+            os.setpriority(os.PRIO_PROCESS, tid, base + BACKGROUND_NICE)
+    except (AttributeError, OSError):  # not Linux, or not allowed: run as it is
+        pass
 
 
 class RunOpened(Message):
@@ -67,6 +89,7 @@ def train_in_run(job: TrainJob, bridge: Bridge, control: Control, post: Post) ->
     from ..runs import Recorder, new_run, truncate_metrics
     from ..train import Trainer  # imports TensorFlow in this thread, if not yet loaded
 
+    run_in_background()
     ckpt = job.resume.checkpoint if job.resume else None
     path = job.resume.path if job.resume else Path(job.runs_dir)
     try:
@@ -97,12 +120,14 @@ def train_in_run(job: TrainJob, bridge: Bridge, control: Control, post: Post) ->
                 resume=ckpt).run()
     finally:
         recorder.close()
+        trim_heap()  # restart after restart, the app must not grow (bench/restarts.py)
 
 
 def race(items: list[tuple[dict, Config]], runs_dir: Path, control: Control,
          bridges: list[Bridge], post: Post) -> None:
     """Train each config after the other, each into its own run folder, until the last
     or a stop; every event goes to that config's bridge, each result is posted."""
+    run_in_background()
     try:
         for i, ((values, config), bridge) in enumerate(zip(items, bridges, strict=True)):
             if control.stopped:

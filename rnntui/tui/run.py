@@ -19,8 +19,10 @@ QUIT_GRACE_S = 0.5  # after the app exits, how long a training thread may take t
 
 
 def run_app(config: Config | None) -> int:
+    from . import jobs
     from .app import make_app
 
+    jobs.BACKGROUND_NICE = 5  # a person types here: trainings yield the CPU to the UI
     app = make_app(config)
     log_path = os.path.join(tempfile.gettempdir(), f"rnntui-{os.getuid()}.log")
     saved_fd, saved_err = None, sys.__stderr__

@@ -15,6 +15,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.geometry import Size
 from textual.message import Message
 from textual.widgets import Button, Input, Label, Select, Static, Switch
 
@@ -40,7 +41,20 @@ SOURCE_FIELDS = {"rules": ("size", "base", "rules", "data_mode", "val_size"),
                  "file": ("data_file", "val_fraction", "data_mode")}
 
 
-class NumberInput(Input):
+class FieldInput(Input):
+    """An Input in a box of fixed size that never re-lays out the screen as it is typed in.
+
+    Textual's Input sets its virtual size (a layout reactive) to the text's width at every
+    keystroke, and a layout pass arranges the whole screen: ~150 widgets here, for a box
+    whose size the stylesheet fixes. Only its scroll range needs the width: set quietly.
+    """
+
+    def _watch_value(self, value: str) -> None:
+        self.set_reactive(Input.virtual_size, Size(self.content_width, 1))
+        super()._watch_value(value)
+
+
+class NumberInput(FieldInput):
     """An Input for a numeric field; up and down step its value."""
 
     BINDINGS = [Binding("up", "step(1)", "step up", show=False),
@@ -145,7 +159,7 @@ class ConfigForm(VerticalScroll):
         if f.kind == "bool":
             return Switch(value=value, id=f"field-{name}")
         if f.kind in ("device", "path"):
-            return Input(value=value, id=f"field-{name}", select_on_focus=False)
+            return FieldInput(value=value, id=f"field-{name}", select_on_focus=False)
         return NumberInput(name, value=format_value(name, value), id=f"field-{name}",
                            select_on_focus=False)
 

@@ -16,8 +16,14 @@ lines and render the whole 120x40 chart (medians of 50):
 
 Steps are bucketed per pixel column, so a run of 200,000 steps still takes about 10 ms for
 the same update (appending all 200k at once included). The app thread only appends to numpy
-buffers and sets a flag; a 10 Hz timer repaints when the flag is set, so bursts of updates
-cost one render.
+buffers and sets a flag; a timer (REPAINT_S) repaints when the flag is set, so bursts of
+updates cost one render.
+
+What goes to the terminal (measured with `python bench/terminal.py`, 120x40 over tmux):
+the timer compares the new picture with the one on screen and repaints only the cells that
+changed, through TILES side-by-side tiles (Textual sends a changed line from the left edge
+of its widget). The x axis reaches ahead to where the run will end (`axis_end`) and the y
+axis snaps to a grid (chart_layout), so new steps change only the columns they land in.
 """
 
 from __future__ import annotations
@@ -28,16 +34,42 @@ from collections.abc import Sequence
 import numpy as np
 from rich.console import Console, Group
 from rich.text import Text
-from textual.geometry import Size
+from textual.app import ComposeResult
+from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
-from rnntui.tui.chart_render import Series, floor_label, render_chart, series_colour
+from rnntui.tui.chart_render import (
+    Grid,
+    Series,
+    floor_label,
+    grid_texts,
+    render_grid,
+    series_colour,
+)
 
 # 5 repaints a second: the chart is the largest region on screen and each repaint goes
 # through Textual's per-line styling; at 10 a second the UI thread took ~25% of a core
 # from a 2-core trainer (bench/app_speed.py), at 5 it stays under the 90% target's budget.
 REPAINT_S = 0.2
+TILES = 10  # side by side, they show the picture (see _Tile)
+AXIS_HALVINGS = 6  # the x axis end steps through span/64 .. span/2, span
+
+
+def axis_end(last: int, span: int) -> float:
+    """Where the x axis ends for a run planned to `span` steps that reached `last`: the
+    smallest of span, span/2, .. span/2^AXIS_HALVINGS at or past `last`. The curve fills at
+    least half the width, and the axis moves (the whole chart redraws) only a few times a
+    run. 0 (no reach ahead) while the span is unknown."""
+    if span <= 0:
+        return 0.0
+    end = float(span)
+    for _ in range(AXIS_HALVINGS):
+        if end / 2 < max(last, 1):
+            break
+        end /= 2
+    return end
+
 
 class _Growable:
     """Append-only numpy buffer with amortised doubling (a list of floats costs 4x the RAM)."""
@@ -82,7 +114,7 @@ class LossChart(Widget):
     chart repaints itself at most every REPAINT_S seconds.
     """
 
-    DEFAULT_CSS = "LossChart { height: 1fr; min-height: 6; }"
+    DEFAULT_CSS = "LossChart { height: 1fr; min-height: 6; layout: horizontal; }"
 
     def __init__(
         self,
@@ -100,8 +132,12 @@ class LossChart(Widget):
         self._lr: list[tuple[int, float]] = []
         self._series: dict[str, _Curve] = {}
         self._dirty = False
+        self._span = 0  # the run's planned steps, when known (set_span)
+        self._grid: Grid | None = None  # the picture on screen, to compare the next with
         self._strips: list[Strip] | None = None
         self._strips_size = Size(0, 0)
+        self.repainted: list[Region] | None = []
+        """The cells the last timed repaint sent (None: all of them)."""
 
     def on_mount(self) -> None:
         self.set_interval(REPAINT_S, self._repaint_if_dirty)
@@ -142,11 +178,18 @@ class LossChart(Widget):
         self._touch()
 
     def clear_data(self) -> None:
-        """Drop losses, validation points and lr marks (a new run); floors stay."""
+        """Drop losses, validation points, lr marks and the span (a new run); floors stay."""
         self._steps.clear()
         self._losses.clear()
         self._val.clear()
         self._lr.clear()
+        self._span = 0
+        self._touch()
+
+    def set_span(self, steps: int) -> None:
+        """The run will train up to `steps`: the x axis reaches ahead (see `axis_end`), so
+        new steps change the columns they land in and nothing else."""
+        self._span = int(steps)
         self._touch()
 
     # --- named series ---------------------------------------------------------------------
@@ -219,7 +262,11 @@ class LossChart(Widget):
 
     def render_rows(self, width: int, height: int) -> list[Text]:
         """The chart as `height` rich Texts of `width` cells, from the current data."""
-        return render_chart(
+        return grid_texts(self._draw(width, height))
+
+    def _draw(self, width: int, height: int) -> Grid:
+        last = int(self._steps.view()[-1]) if self._steps.size else 0
+        return render_grid(
             width,
             height,
             self._steps.view(),
@@ -229,6 +276,7 @@ class LossChart(Widget):
             self._lr,
             [Series(name, c.steps.view(), c.losses.view(), c.val, c.colour)
              for name, c in self._series.items()],
+            x_end=axis_end(last, self._span),
         )
 
     def export_svg(self, title: str) -> str:
@@ -251,21 +299,19 @@ class LossChart(Widget):
         return Group(*self.render_rows(width or 80, height or 24))
 
     def render_line(self, y: int) -> Strip:
-        # Rows are rendered once per data change or resize and reused for every line request.
-        # New data shows when the timer asks for a repaint, or when anything else does.
-        if self._strips is None or self._dirty or self._strips_size != self.size:
-            self._dirty = False
-            width, height = self.size
-            base = self.rich_style
-            console = self.app.console
-            self._strips = [
-                Strip(text.render(console), width).apply_style(base)
-                for text in self.render_rows(width, height)
-            ]
+        # Rows are rendered once per size (or style) and reused for every line request; new
+        # data shows when the timer repaints the cells it changed (_repaint_if_dirty).
+        if self._strips is None or self._grid is None or self._strips_size != self.size:
+            self._grid = self._draw(*self.size)
+            self._strips = [self._strip(text) for text in grid_texts(self._grid)]
             self._strips_size = self.size
         if 0 <= y < len(self._strips):
             return self._strips[y]
         return Strip.blank(self.size.width, self.rich_style)
+
+    def _strip(self, text: Text) -> Strip:
+        return Strip(text.render(self.app.console), self.size.width).apply_style(self.rich_style)
+
 
     def notify_style_update(self) -> None:
         # A theme or CSS change alters the background baked into the cached strips.
@@ -276,7 +322,59 @@ class LossChart(Widget):
         self._dirty = True
 
     def _repaint_if_dirty(self) -> None:
-        if self._dirty:
-            self._dirty = False
-            self._strips = None
+        """On the timer: repaint only the cells that changed since the last picture (a
+        growing curve changes a few columns; a whole repaint of 120x40 is ~10 KB)."""
+        if not self._dirty:
+            return
+        self._dirty = False
+        if self._strips is None or self._grid is None or self._strips_size != self.size:
+            self.repainted = None
+            self.refresh()  # render_line draws it all
+            return
+        old = self._grid
+        self._grid = new = self._draw(*self.size)
+        if old.chars.shape != new.chars.shape:
+            self._strips, self.repainted = None, None
             self.refresh()
+            return
+        changed = (old.chars != new.chars) | (old.styles != new.styles)
+        rows = np.flatnonzero(changed.any(axis=1)).tolist()
+        regions = []
+        for r, text in zip(rows, grid_texts(new, rows), strict=True):
+            cols = np.flatnonzero(changed[r])
+            a, b = int(cols[0]), int(cols[-1]) + 1
+            regions.append(Region(a, r, b - a, 1))
+            self._strips[r] = self._strip(text)
+        self.repainted = regions
+        for tile in self.query_children(_Tile):
+            x0 = tile.region.x - self.content_region.x
+            mine = [Region(max(a, x0) - x0, y, min(a + w, x0 + tile.size.width) - max(a, x0), 1)
+                    for a, y, w, _ in regions if a < x0 + tile.size.width and a + w > x0]
+            if mine:  # refresh() with no region would repaint the whole tile
+                tile.refresh(*mine)
+
+    def refresh(self, *regions: Region, **kwargs) -> LossChart:
+        # The tiles show the picture; a repaint of the chart is a repaint of them.
+        if not regions and self.is_mounted:
+            for tile in self.query_children(_Tile):
+                tile.refresh()
+        return super().refresh(*regions, **kwargs)
+
+    def compose(self) -> ComposeResult:
+        for _ in range(TILES):
+            yield _Tile()
+
+
+class _Tile(Widget):
+    """One vertical slice of the chart's picture. Textual sends a changed line from the left
+    edge of the widget that holds it up to the change: in one piece, the chart resent every
+    row from its left edge for each new column at the curve's head (~4 KB a repaint at
+    120x40); in TILES slices, from the left edge of the slice that changed."""
+
+    DEFAULT_CSS = "_Tile { width: 1fr; height: 1fr; }"
+
+    def render_line(self, y: int) -> Strip:
+        chart = self.parent
+        assert isinstance(chart, LossChart)
+        x0 = self.region.x - chart.content_region.x
+        return chart.render_line(y).crop(x0, x0 + self.size.width)

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from collections import deque
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
-from textual.widgets import Label, Sparkline, Static
+from textual.widget import Widget
+from textual.widgets import Label, Static
 
 from ...baselines import Verdict
 
 SPARK_POINTS = 60  # recent values per sparkline
+BARS = "▁▂▃▄▅▆▇█"
 
 STATE_STYLE = {
     "idle": "dim", "loading TensorFlow": "yellow", "compiling": "yellow",
@@ -32,23 +35,72 @@ def _short(v: float) -> str:
     return f"{v / 1000:.1f}k" if abs(v) >= 1000 else f"{v:.3g}"
 
 
+def spark_rows(data: list[float], width: int, height: int) -> list[str]:
+    """Bars of `data` (the largest value per column, scaled from the smallest to the
+    largest) as `height` strings of `width` cells, top row first; no data draws a base line."""
+    if width <= 0 or height <= 0:
+        return [""] * max(height, 0)
+    if not data:
+        return [" " * width] * (height - 1) + [BARS[0] * width]
+    n = len(data)
+    cols = [max(data[c * n // width: max((c + 1) * n // width, c * n // width + 1)])
+            for c in range(width)]
+    lo, hi = min(data), max(data)
+    top = len(BARS) * height - 1
+    levels = [int((v - lo) / ((hi - lo) or 1) * top) for v in cols]
+    rows = []
+    for i in reversed(range(height)):
+        low = i * len(BARS)
+        rows.append("".join(" " if v < low else "█" if v >= low + len(BARS) else BARS[v - low]
+                            for v in levels))
+    return rows
+
+
+class Spark(Widget):
+    """A sparkline in one colour: a row costs one escape sequence on the wire, where
+    Textual's Sparkline shades every bar (~20 bytes each, ~4 KB a repaint for three)."""
+
+    DEFAULT_CSS = "Spark { height: 2; color: $primary; }"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._data: list[float] = []
+
+    @property
+    def data(self) -> list[float]:
+        return self._data
+
+    @data.setter
+    def data(self, values: list[float]) -> None:
+        if values != self._data:  # repaint only what changed
+            self._data = list(values)
+            self.refresh()
+
+    def render(self) -> Text:
+        width, height = self.size
+        return Text("\n".join(spark_rows(self._data, width, height)), no_wrap=True)
+
+
 class StatusPanel(Vertical):
     """Shows the run; the app sets its reactives and feeds the sparklines."""
 
-    state: reactive[str] = reactive("idle")
+    # repaint=False: a watcher updates the one box that shows it; a repaint of the panel
+    # would send all six rows again (~2 KB) at every progress update.
+    state: reactive[str] = reactive("idle", repaint=False)
     """idle / loading TensorFlow / compiling / training / paused / finished / diverged / failed"""
-    device: reactive[str] = reactive("-")
+    device: reactive[str] = reactive("-", repaint=False)
     """CPU, or the GPU's name, once TensorFlow has loaded; then how the run uses it."""
-    detail: reactive[str] = reactive("")
+    detail: reactive[str] = reactive("", repaint=False)
     """Epoch, step, steps/s, ETA, or the reason a run ended."""
-    verdict: reactive[Verdict | None] = reactive(None)
+    verdict: reactive[Verdict | None] = reactive(None, repaint=False)
     """Per-lag fractions of the last validation loss."""
-    run: reactive[str] = reactive("")
+    run: reactive[str] = reactive("", repaint=False)
     """The run folder's name, once the training has one ("" before: no line)."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._series = {k: deque(maxlen=SPARK_POINTS) for k in ("loss", "rate", "grad")}
+        self._titles: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="status-line"):
@@ -59,13 +111,13 @@ class StatusPanel(Vertical):
             for key, title in (("loss", "loss"), ("rate", "steps/s"), ("grad", "grad norm")):
                 with Vertical(classes="spark-box"):
                     yield Label(title, classes="spark-title", id=f"spark-title-{key}")
-                    yield Sparkline([], id=f"spark-{key}")
+                    yield Spark(id=f"spark-{key}")
         with Horizontal(id="run-line"):
             yield Static(id="status-run")
             yield Static(id="status-device")
 
     def on_mount(self) -> None:
-        self._sparks = {k: (self.query_one(f"#spark-{k}", Sparkline),
+        self._sparks = {k: (self.query_one(f"#spark-{k}", Spark),
                             self.query_one(f"#spark-title-{k}", Label)) for k in self._series}
         self._paint()
 
@@ -127,8 +179,10 @@ class StatusPanel(Vertical):
             spark, label = self._sparks[key]
             spark.data = list(series)
             last = f" {_short(series[-1])}" if series else ""
-            title = {"loss": "loss", "rate": "steps/s", "grad": "grad norm"}[key]
-            label.update(title + last, layout=False)
+            title = {"loss": "loss", "rate": "steps/s", "grad": "grad norm"}[key] + last
+            if title != self._titles.get(key):  # an update repaints, even to the same text
+                self._titles[key] = title
+                label.update(title, layout=False)
 
     def clear(self) -> None:
         for series in self._series.values():

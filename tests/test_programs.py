@@ -1,0 +1,48 @@
+"""A restart reuses the last training's program when it is the same, trains exactly as a
+fresh build does, and lets the previous program go when it is not the same."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+from rnntui import programs
+from rnntui.config import preset
+from rnntui.events import Finished
+from rnntui.train import Trainer
+
+TINY = dict(size=20_000, val_size=2_000, batch_size=20, epochs=1, learning_rate=0.3)
+
+
+def train(config) -> Finished:
+    # Without XLA: the reuse is the subject, not the compiler (and it compiles in seconds).
+    final = Trainer(config, chunk=10, jit=False).run()
+    assert isinstance(final, Finished), final
+    return final
+
+
+def test_a_restart_reuses_the_program_and_trains_as_a_fresh_build():
+    config = preset("r2rt").with_values(**TINY)
+    programs.forget()
+    fresh = train(config)
+    first = programs.kept()
+    assert first is not None
+    again = train(config.with_values(learning_rate=0.05))  # only values differ: reused
+    assert programs.kept() is first
+    programs.forget()
+    rebuilt = train(config.with_values(learning_rate=0.05))
+    assert programs.kept() is not first
+    assert again.val_loss == rebuilt.val_loss and again.train_loss == rebuilt.train_loss
+    assert again.val_loss != fresh.val_loss  # the learning rate did apply
+    reused = train(config)  # back to the first config, on a program trained since
+    assert (reused.val_loss, reused.train_loss) == (fresh.val_loss, fresh.train_loss)
+
+
+def test_another_program_lets_the_previous_one_go():
+    programs.forget()
+    train(preset("r2rt").with_values(**TINY))
+    model = weakref.ref(programs.kept().model)
+    optimizer = weakref.ref(programs.kept().optimizer)
+    train(preset("r2rt").with_values(state_size=3, **TINY))
+    gc.collect()
+    assert model() is None and optimizer() is None
