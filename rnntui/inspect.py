@@ -31,10 +31,10 @@ def inspect_run(path: str | Path) -> tuple[Run, Insight]:
     from .tfload import quiet_tensorflow
 
     tf = quiet_tensorflow()
+    from .combos import prediction_window
     from .data import val_series
     from .insight import Probe
     from .model import build_model
-    from .train import prediction_window
 
     cfg = run.config
     model = build_model(cfg)

@@ -15,16 +15,19 @@ import math
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from . import programs, source
 from .checkpoint import Checkpoint
 from .checkpoint import save as save_checkpoint
+from .combos import ComboTable
 from .config import Config, ConfigError, validate
 from .control import Control
-from .data import EpochFeed, rule_combinations, unwindow, val_series, windows
+from .data import EpochFeed, val_series, windows
 from .events import (
     Compiled,
     Diverged,
@@ -33,7 +36,6 @@ from .events import (
     Failed,
     Finished,
     Insight,
-    Predictions,
     Progress,
     Started,
 )
@@ -42,7 +44,6 @@ from .programs import Program, program_key
 
 PREDICT_EVERY_S = 1.0  # predictions events, about once a second
 TARGET_CHUNK_S = 0.1  # one compiled call should take 50-200 ms: that is how fast stop responds
-PREDICTION_WINDOW = 120  # positions of the validation series in a predictions event
 # Series steps a mid-epoch predictions event evaluates (the first windows of the validation
 # series): about once a second, so a 10M-step validation series must not be evaluated whole
 # (it slowed r2rt from ~4,500 to 430 steps/s). Epoch ends evaluate all of it.
@@ -194,6 +195,19 @@ class Trainer:
         return model, optimizer, steps, jit, graph_uses_cudnn(steps.traced()), insights
 
     def _run_on(self, tf, strategy, device_name: str, on_gpu: bool, notice: str) -> Event:
+        """Setup, then one epoch after another, then the finish: each its own method."""
+        r = self._setup(tf, strategy, device_name, on_gpu, notice)
+        for epoch in range(r.first_epoch, self.config.train.epochs):
+            ended = self._epoch(tf, r, epoch)
+            if ended is not None:  # diverged
+                return ended
+            if self.control.stopped:
+                break
+        return self._finish(r)
+
+    def _setup(self, tf, strategy, device_name: str, on_gpu: bool, notice: str) -> _Run:
+        """Everything before the first chunk: the series, the kernel, Started, the compiled
+        programs (rebuilt with XLA if the cuDNN kernel fails its first call), Compiled."""
         from .accel import choose_kernel, choose_precision, cudnn_failed, describe
 
         cfg, d, t = self.config, self.config.data, self.config.train
@@ -209,158 +223,158 @@ class Trainer:
 
             k = chunk_for(k, steps_per_epoch)
         notice = "; ".join(n for n in (notice, why_kernel, why_mixed) if n)
-        self.emit(Started(cfg, device_name, fl,
-                          source.window_floor(d, t.num_steps),
+        self.emit(Started(cfg, device_name, fl, source.window_floor(d, t.num_steps),
                           steps_per_epoch, steps_per_epoch * t.epochs, k, notice))
 
         # Mid-epoch predictions look at the first windows only (see PREDICTION_STEPS).
         pn = max(1, min(len(vxw), PREDICTION_STEPS // (t.batch_size * t.num_steps)))
         pxw, pyw = vxw[:pn], vyw[:pn]
         t0, compiled_notice = time.perf_counter(), ""
-        model, optimizer, steps, jit, fused, insights = self._compile(
-            tf, strategy, k, kernel, mixed, vxw, vyw, pxw, vx, vy)
-        if fused:  # the first real call of the cuDNN kernel (see accel.py)
+        built = self._compile(tf, strategy, k, kernel, mixed, vxw, vyw, pxw, vx, vy)
+        if built[4]:  # fused: the first real call of the cuDNN kernel (see accel.py)
             try:
-                steps.evaluate(pxw, pyw)
+                built[2].evaluate(pxw, pyw)
             except tf.errors.OpError as err:
                 if not cudnn_failed(err):
                     raise
                 kernel = "xla"
                 compiled_notice = (f"cudnn: the cuDNN kernel failed on this GPU"
                                    f" ({_first_line(err)}); rebuilt with XLA")
-                model, optimizer, steps, jit, fused, insights = self._compile(
-                    tf, strategy, k, kernel, mixed, vxw, vyw, pxw, vx, vy)
+                built = self._compile(tf, strategy, k, kernel, mixed, vxw, vyw, pxw, vx, vy)
+        model, optimizer, steps, jit, fused, insights = built
         self.emit(Compiled(time.perf_counter() - t0, describe(kernel, fused, jit, mixed), fused,
                            compiled_notice))
         off = source.insight_off(d) if self.insight else ""
         if off:  # said once, so the panels show why they stay empty
             self.emit(Insight(0, [], [], [], [], off=off))
 
-        ckpt = self.resume
-
-        def save(epoch: int, batch: int, state) -> None:
-            if self.checkpoint_path is not None:
-                save_checkpoint(self.checkpoint_path, Checkpoint.capture(
-                    epoch, batch, step, model, optimizer, steps.export_state(state)))
-
-        self._feed = feed = EpochFeed(cfg, k)
+        self._feed = EpochFeed(cfg, k)
         part = len(vx) // t.batch_size
         rules = () if d.data_file else d.rules  # a file has no rules: no combination table
-        combos = _ComboTable(vx, rules, d.base, vxw.shape, part, not d.data_file)
-        pcombos = (_ComboTable(vx, rules, d.base, pxw.shape, part, not d.data_file)
+        combos = ComboTable(vx, rules, d.base, vxw.shape, part, not d.data_file)
+        pcombos = (ComboTable(vx, rules, d.base, pxw.shape, part, not d.data_file)
                    if pn < len(vxw) else combos)
         insights.begin()
-        step = ckpt.step if ckpt else 0
-        first_epoch, first_batch = (ckpt.epoch, ckpt.batch) if ckpt else (0, 0)
-        epochs_done, last_pred = first_epoch, 0.0
-        rate, train_loss, val_loss = 0.0, math.nan, math.nan
-        start = time.perf_counter()
-        for epoch in range(first_epoch, t.epochs):
-            b0 = first_batch if epoch == first_epoch else 0
-            state = steps.zero_state()
-            if b0 and ckpt is not None and ckpt.state:
-                state = steps.import_state(ckpt.state)
-            epoch_losses, done = [], b0
-            for c0, xs, ys in feed.chunks(epoch, b0):
-                self.control.wait_while_paused()
-                if self.control.stopped:
-                    break
-                lr = self.control.take_learning_rate()
-                if lr is not None:
-                    optimizer.learning_rate = lr
-                t1 = time.perf_counter()
-                try:
-                    losses, norm, state = steps.train(xs, ys, state)
-                except tf.errors.OpError as err:
-                    if fused and cudnn_failed(err):
-                        raise ConfigError("cudnn", f"the cuDNN kernel failed at run time"
-                                          f" ({_first_line(err)}); rerun with --cudnn off"
-                                          ) from err
-                    raise
-                step += len(losses)
-                done = c0 + len(losses)
-                epoch_losses.append(losses)
-                bad = ~np.isfinite(losses) | (np.abs(losses) > DIVERGED_LOSS)
-                if bad.any():
-                    return self.emit(Diverged(step - len(losses) + 1 + int(bad.argmax()),
-                                              float(losses[bad][0])))
-                dt = time.perf_counter() - t1
-                now_rate = len(losses) / max(dt, 1e-9)
-                rate = now_rate if rate == 0 else 0.7 * rate + 0.3 * now_rate
-                left = steps_per_epoch * t.epochs - step
-                self.emit(Progress(step, epoch, losses.tolist(), norm, rate,
-                                   rate * t.batch_size, left / max(rate, 1e-9),
-                                   _lr(optimizer)))
-                if time.perf_counter() - last_pred >= PREDICT_EVERY_S:
-                    self.emit(pcombos.event(step, *steps.evaluate(pxw, pyw)[1:], pyw))
-                    self.emit(insights.tick(step, pcombos.window))
-                    last_pred = time.perf_counter()
-            if epoch_losses:
-                train_loss = float(np.mean(np.concatenate(epoch_losses)))
-            if self.control.stopped and done < feed.batches:
-                # A partial epoch: save where it stands, and report the validation loss the
-                # model has now.
-                save(epoch, done, state)
-                val_loss = steps.evaluate(vxw, vyw)[0]
+        ckpt = self.resume
+        return _Run(fl, model, optimizer, steps, fused, insights, self._feed, combos, pcombos,
+                    vxw, vyw, pxw, pyw, steps_per_epoch,
+                    step=ckpt.step if ckpt else 0,
+                    first_epoch=ckpt.epoch if ckpt else 0,
+                    first_batch=ckpt.batch if ckpt else 0,
+                    epochs_done=ckpt.epoch if ckpt else 0)
+
+    def _save(self, r: _Run, epoch: int, batch: int, state) -> None:
+        if self.checkpoint_path is not None:
+            save_checkpoint(self.checkpoint_path, Checkpoint.capture(
+                epoch, batch, r.step, r.model, r.optimizer, r.steps.export_state(state)))
+
+    def _epoch(self, tf, r: _Run, epoch: int) -> Event | None:
+        """One epoch (or what is left of it after a resume, or before a stop): its chunks,
+        then the validation loss, the verdict and a checkpoint. Returns Diverged, or None."""
+        d, t = self.config.data, self.config.train
+        b0 = r.first_batch if epoch == r.first_epoch else 0
+        state = r.steps.zero_state()
+        if b0 and self.resume is not None and self.resume.state:
+            state = r.steps.import_state(self.resume.state)
+        epoch_losses, done = [], b0
+        for c0, xs, ys in r.feed.chunks(epoch, b0):
+            self.control.wait_while_paused()
+            if self.control.stopped:
                 break
-            val_loss, probs = steps.evaluate(vxw, vyw)[:2]
-            epochs_done += 1
-            seen = insights.epoch_end(step, combos.window, val_loss, epoch == t.epochs - 1)
-            effects = seen.effects if seen else None
-            v = source.verdict(val_loss, d, fl, effects)
-            self.emit(EpochEnd(epoch, step, train_loss, val_loss, v, lag_effects(effects)))
-            if not math.isfinite(val_loss) or val_loss > DIVERGED_LOSS:
-                return self.emit(Diverged(step, val_loss))
-            save(epoch + 1, 0, steps.zero_state())
-            self.emit(combos.event(step, probs, vyw))
-            self.emit(seen)
-            last_pred = time.perf_counter()
-        if math.isnan(val_loss):  # stopped before the first epoch ended, or nothing left
-            val_loss = steps.evaluate(vxw, vyw)[0]
-        wall = time.perf_counter() - start
-        trained = step - (ckpt.step if ckpt else 0)
-        effects = insights.final(step) if math.isfinite(val_loss) else None
+            lr = self.control.take_learning_rate()
+            if lr is not None:
+                r.optimizer.learning_rate = lr
+            t1 = time.perf_counter()
+            losses, norm, state = self._train_chunk(tf, r, xs, ys, state)
+            r.step += len(losses)
+            done = c0 + len(losses)
+            epoch_losses.append(losses)
+            bad = ~np.isfinite(losses) | (np.abs(losses) > DIVERGED_LOSS)
+            if bad.any():
+                return self.emit(Diverged(r.step - len(losses) + 1 + int(bad.argmax()),
+                                          float(losses[bad][0])))
+            now_rate = len(losses) / max(time.perf_counter() - t1, 1e-9)
+            r.rate = now_rate if r.rate == 0 else 0.7 * r.rate + 0.3 * now_rate
+            left = r.steps_per_epoch * t.epochs - r.step
+            self.emit(Progress(r.step, epoch, losses.tolist(), norm, r.rate,
+                               r.rate * t.batch_size, left / max(r.rate, 1e-9),
+                               _lr(r.optimizer)))
+            if time.perf_counter() - r.last_pred >= PREDICT_EVERY_S:
+                self.emit(r.pcombos.event(r.step, *r.steps.evaluate(r.pxw, r.pyw)[1:], r.pyw))
+                self.emit(r.insights.tick(r.step, r.pcombos.window))
+                r.last_pred = time.perf_counter()
+        if epoch_losses:
+            r.train_loss = float(np.mean(np.concatenate(epoch_losses)))
+        if self.control.stopped and done < r.feed.batches:
+            # A partial epoch: save where it stands, and report the validation loss the model
+            # has now.
+            self._save(r, epoch, done, state)
+            r.val_loss = r.steps.evaluate(r.vxw, r.vyw)[0]
+            return None
+        r.val_loss, probs = r.steps.evaluate(r.vxw, r.vyw)[:2]
+        r.epochs_done += 1
+        seen = r.insights.epoch_end(r.step, r.combos.window, r.val_loss, epoch == t.epochs - 1)
+        effects = seen.effects if seen else None
+        v = source.verdict(r.val_loss, d, r.floors, effects)
+        self.emit(EpochEnd(epoch, r.step, r.train_loss, r.val_loss, v, lag_effects(effects)))
+        if not math.isfinite(r.val_loss) or r.val_loss > DIVERGED_LOSS:
+            return self.emit(Diverged(r.step, r.val_loss))
+        self._save(r, epoch + 1, 0, r.steps.zero_state())
+        self.emit(r.combos.event(r.step, probs, r.vyw))
+        self.emit(seen)
+        r.last_pred = time.perf_counter()
+        return None
+
+    def _train_chunk(self, tf, r: _Run, xs, ys, state):
+        """One compiled call; a cuDNN kernel failing at run time is one line on `cudnn`."""
+        from .accel import cudnn_failed
+
+        try:
+            return r.steps.train(xs, ys, state)
+        except tf.errors.OpError as err:
+            if r.fused and cudnn_failed(err):
+                raise ConfigError("cudnn", f"the cuDNN kernel failed at run time"
+                                  f" ({_first_line(err)}); rerun with --cudnn off") from err
+            raise
+
+    def _finish(self, r: _Run) -> Event:
+        """The Finished event: the last validation loss, the verdict and the lag effects."""
+        if math.isnan(r.val_loss):  # stopped before the first epoch ended, or nothing left
+            r.val_loss = r.steps.evaluate(r.vxw, r.vyw)[0]
+        wall = time.perf_counter() - r.start
+        trained = r.step - (self.resume.step if self.resume else 0)
+        effects = r.insights.final(r.step) if math.isfinite(r.val_loss) else None
         return self.emit(Finished(
-            step, epochs_done, train_loss, val_loss,
-            source.verdict(val_loss, d, fl, effects), fl,
+            r.step, r.epochs_done, r.train_loss, r.val_loss,
+            source.verdict(r.val_loss, self.config.data, r.floors, effects), r.floors,
             trained / max(wall, 1e-9), wall, stopped=self.control.stopped,
             lag_effects=lag_effects(effects)))
 
 
-def prediction_window(windows: int, num_steps: int) -> tuple[int, int]:
-    """The validation positions (row 0) a predictions event shows, for that many windows:
-    a stretch from the middle of the row, where the carried state has warmed up."""
-    start = max(0, min(windows * num_steps - PREDICTION_WINDOW, (windows // 2) * num_steps))
-    return start, min(start + PREDICTION_WINDOW, windows * num_steps)
+@dataclass(eq=False)
+class _Run:
+    """One training's objects and running figures, from setup to finish."""
 
-
-class _ComboTable:
-    """Turns validation predictions into a Predictions event: a window of the series and,
-    per combination of the rule lags' X values, mean predicted vs true P(Y=1)."""
-
-    def __init__(self, vx: np.ndarray, rules, base: float, shape: tuple, part: int,
-                 known: bool = True):
-        n, b, t = shape
-        self.rules, self.base, self.known = rules, base, known  # known: the true P(Y=1)
-        codes = rule_combinations(vx, rules)
-        pos = np.arange(b)[:, None] * part + np.arange(n * t)[None, :]
-        self.codes = codes[pos]  # (batch_size, n*t), the layout of unwindow()
-        self.valid = self.codes >= 0
-        self.count = np.bincount(self.codes[self.valid], minlength=2 ** len(rules))
-        self.x = unwindow(windows(vx, b, t))
-        self.window = self.start, self.stop = prediction_window(n, t)
-
-    def event(self, step: int, probs: np.ndarray, yw: np.ndarray) -> Predictions:
-        p = unwindow(probs)
-        sums = np.bincount(self.codes[self.valid], weights=p[self.valid],
-                           minlength=len(self.count))
-        combos = []
-        for c in range(len(self.count) if self.known else 0):
-            bits = tuple((c >> i) & 1 for i in range(len(self.rules)))
-            true = self.base + sum(d * x for (_, d), x in zip(self.rules, bits, strict=True))
-            pred = float(sums[c] / self.count[c]) if self.count[c] else math.nan
-            combos.append((bits, pred, float(true)))
-        s = slice(self.start, self.stop)
-        y = unwindow(yw)
-        return Predictions(step, self.x[0, s].tolist(), y[0, s].tolist(),
-                           np.round(p[0, s], 4).tolist(), combos)
+    floors: list
+    model: Any
+    optimizer: Any
+    steps: Any
+    fused: bool  # the program runs a cuDNN kernel
+    insights: Insights
+    feed: EpochFeed
+    combos: ComboTable  # over the whole validation series (epoch ends)
+    pcombos: ComboTable  # over the windows mid-epoch predictions read
+    vxw: np.ndarray
+    vyw: np.ndarray
+    pxw: np.ndarray
+    pyw: np.ndarray
+    steps_per_epoch: int
+    step: int = 0
+    first_epoch: int = 0
+    first_batch: int = 0
+    epochs_done: int = 0
+    rate: float = 0.0
+    train_loss: float = math.nan
+    val_loss: float = math.nan
+    last_pred: float = 0.0
+    start: float = field(default_factory=time.perf_counter)
