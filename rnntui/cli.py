@@ -207,10 +207,9 @@ def cmd_baselines(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .report import report_for
-    from .runs import CHECKPOINT, Recorder, new_run, open_run, truncate_metrics
-    from .train import Trainer
+    from .runs import open_run, train_into_run
 
-    resume = None
+    run = None
     if args.resume:
         changed = [n for n in FIELDS if n != "epochs" and getattr(args, n, None) is not None]
         if changed or args.preset or args.config or args.config_string:
@@ -226,8 +225,6 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise BadInput(f"--resume: {run.path} has no checkpoint yet; nothing to resume")
         if args.epochs is not None:
             cfg = validate(cfg.with_values(epochs=parse_value("epochs", args.epochs)))
-        path, resume = run.path, run.checkpoint
-        truncate_metrics(path, resume.step)
     else:
         cfg = config_from_args(args, list(FIELDS))
     # Before anything starts TensorFlow's runtime (the run's TensorBoard writer does):
@@ -238,21 +235,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         # Multiworker: the chief records the run; the other workers train in step with it
         # and keep their checkpoints in a scratch folder that goes when they finish.
         scratch = tempfile.TemporaryDirectory(prefix="rnntui-worker-")
-        path = Path(scratch.name)
-    elif not args.resume:
-        path = new_run(cfg, args.runs_dir, args.name)
     report = report_for(args.json, sys.stdout)
-    report.announce_run(str(path) if scratch is None else "(not recorded: not the chief)",
-                        resume.step if resume else 0)
-    recorder = Recorder(path)
 
-    def on_event(event):
-        recorder.on_event(event)
-        report.on_event(event)
+    def opened(path: Path) -> None:
+        report.announce_run(str(path) if scratch is None else "(not recorded: not the chief)",
+                            run.checkpoint.step if run else 0)
 
-    final = Trainer(cfg, on_event, checkpoint_path=path / CHECKPOINT, resume=resume,
-                    strategy=strategy).run()
-    recorder.close()
+    final = train_into_run(cfg, report.on_event, runs_dir=args.runs_dir, name=args.name,
+                           resume=run, folder=scratch.name if scratch else None,
+                           opened=opened, strategy=strategy)
     report.close(final)
     if scratch is not None:
         scratch.cleanup()

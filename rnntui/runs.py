@@ -248,3 +248,46 @@ def parse_config_string(text: str, base: Config | None = None) -> Config:
             raise ConfigError("config_string", f"{part!r} is not field=value")
         values[name] = parse_value(name, value)
     return (base or Config()).with_values(**values)
+
+
+def train_into_run(config: Config, on_event, *, runs_dir: str | Path = DEFAULT_RUNS_DIR,
+                   name: str | None = None, resume: Run | None = None,
+                   folder: str | Path | None = None, opened=None, control=None,
+                   jit: bool = True, strategy=None) -> Event:
+    """Open a run's folder and train `config` into it: every event recorded (metrics,
+    TensorBoard) and passed to `on_event`, a checkpoint at every epoch end and on stop.
+
+    The folder: `resume`'s (its metrics cut back to its checkpoint, which the training
+    continues from; a data file that changed since is refused), else `folder` as it is (a
+    multiworker's scratch), else a new one under `runs_dir`. `opened(path)` hears it before
+    the training starts. A folder that cannot be made or read raises ConfigError (BadFile) or
+    OSError before anything trains; the training itself never raises (Trainer.run).
+    The command line, the sweep and the app all train through this."""
+    from .train import Trainer
+
+    if resume is not None:
+        path = resume.path
+        if config.data.data_file:  # the same data, or no resume
+            from .datafile import check_unchanged
+
+            check_unchanged(config.data.data_file, path)
+        if resume.checkpoint is not None:
+            truncate_metrics(path, resume.checkpoint.step)  # what came after it goes
+    elif folder is not None:
+        path = Path(folder)
+    else:
+        path = new_run(config, runs_dir, name)
+    if opened is not None:
+        opened(path)
+    recorder = Recorder(path)
+
+    def both(event) -> None:
+        recorder.on_event(event)
+        on_event(event)
+
+    try:
+        return Trainer(config, both, control, checkpoint_path=path / CHECKPOINT,
+                       resume=resume.checkpoint if resume else None, jit=jit,
+                       strategy=strategy).run()
+    finally:
+        recorder.close()

@@ -83,17 +83,13 @@ def run_one(values: dict, config: Config, runs_dir: str, control=None,
     """Train one config into its own run folder (in this process). `control` (a
     rnntui.control.Control) steers it and `on_event` hears every event: the app's race.
     `xla`: compile with XLA or not; None decides by the run's length (use_xla)."""
-    from .runs import CHECKPOINT, Recorder, new_run
-    from .train import Trainer
+    from .runs import train_into_run
 
     name = "sweep-" + "-".join(f"{k}{v}" for k, v in values.items())
-    run = new_run(config, runs_dir, name)
-    recorder = Recorder(run)
     fl = source.floors(config.data)  # analytic, or a data file's empirical windows
     reached: dict[str, int | None] = {f.name: None for f in fl[1:]}
 
     def on(event):
-        recorder.on_event(event)
         if event.kind == "progress" and event.losses:
             loss = sum(event.losses) / len(event.losses)
             for k in range(1, len(fl)):
@@ -103,10 +99,11 @@ def run_one(values: dict, config: Config, runs_dir: str, control=None,
         if on_event is not None:
             on_event(event)
 
-    t0 = time.perf_counter()
+    t0, folder = time.perf_counter(), []
     jit = use_xla(config) if xla is None else xla
-    final = Trainer(config, on, control, checkpoint_path=run / CHECKPOINT, jit=jit).run()
-    recorder.close()
+    final = train_into_run(config, on, runs_dir=runs_dir, name=name, opened=folder.append,
+                           control=control, jit=jit)
+    run = folder[0]
     wall = time.perf_counter() - t0
     if final.kind != "finished":
         return SweepResult(values, str(run), final.kind, math.nan, {}, reached, wall,

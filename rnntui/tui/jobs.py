@@ -19,7 +19,7 @@ from ..config import Config, ConfigError
 from ..control import Control
 from ..events import Failed
 from ..programs import trim_heap
-from ..runs import CHECKPOINT, METRICS, Run
+from ..runs import METRICS, Run
 from ..sweep import run_one
 from .bridge import Bridge
 from .compare import Curve, read_curve
@@ -83,43 +83,27 @@ class TrainJob:
 
 
 def train_in_run(job: TrainJob, bridge: Bridge, control: Control, post: Post) -> None:
-    """Make the run folder (or reopen the resumed one), then train into it: metrics and
-    TensorBoard through a Recorder, a checkpoint every epoch end and on stop. A folder that
-    cannot be made or read ends the run with a Failed event naming it."""
-    from ..runs import Recorder, new_run, truncate_metrics
-    from ..train import Trainer  # imports TensorFlow in this thread, if not yet loaded
+    """Train the job into its run folder (runs.train_into_run), posting RunOpened with a
+    resumed run's curve so far. A folder that cannot be made or read ends the run with a
+    Failed event naming it."""
+    from ..runs import train_into_run  # imports TensorFlow in this thread, if not yet loaded
 
     run_in_background()
-    ckpt = job.resume.checkpoint if job.resume else None
     path = job.resume.path if job.resume else Path(job.runs_dir)
-    try:
-        if ckpt is None:
-            path, history = new_run(job.config, job.runs_dir), None
-        else:
-            if job.config.data.data_file:  # the same data, or no resume
-                from ..datafile import check_unchanged
 
-                check_unchanged(job.config.data.data_file, path)
-            truncate_metrics(path, ckpt.step)  # what was logged after the checkpoint goes
-            history = read_curve(path)
-        post(RunOpened(bridge.run_id, path, history))
-        recorder = Recorder(path)
+    def opened(where: Path) -> None:
+        nonlocal path
+        path = where
+        post(RunOpened(bridge.run_id, where, read_curve(where) if job.resume else None))
+
+    try:
+        train_into_run(job.config, bridge.on_event, runs_dir=job.runs_dir, resume=job.resume,
+                       opened=opened, control=control)
     except ConfigError as err:  # BadFile: the folder or its files
         bridge.on_event(Failed(str(err)))
-        return
     except OSError as err:
         bridge.on_event(Failed(f"{path / METRICS}: cannot write: {err.strerror or err}"))
-        return
-
-    def on_event(event) -> None:
-        recorder.on_event(event)
-        bridge.on_event(event)
-
-    try:
-        Trainer(job.config, on_event, control, checkpoint_path=path / CHECKPOINT,
-                resume=ckpt).run()
     finally:
-        recorder.close()
         trim_heap()  # restart after restart, the app must not grow (bench/restarts.py)
 
 
