@@ -318,8 +318,8 @@ class RnnTui(RunActions, PanelActions, App):
             self.chart.add_losses(d.first_step, d.losses)
             for step, lr in d.lr_changes:
                 self.chart.mark_lr(step, lr)
-            for loss, rate, grad in zip(d.losses[-len(d.rates):], d.rates, d.grad_norms,
-                                        strict=False):
+            # One sparkline point per Progress, however many a drain holds.
+            for loss, rate, grad in zip(d.last_losses, d.rates, d.grad_norms, strict=True):
                 self.status.push(loss, rate, grad)
         if d.latest is not None:
             self._latest = d.latest

@@ -30,6 +30,7 @@ class Drained:
     latest: Progress | None = None
     grad_norms: list[float] = field(default_factory=list)
     rates: list[float] = field(default_factory=list)
+    last_losses: list[float] = field(default_factory=list)  # per Progress: its chunk's last
     lr_changes: list[tuple[int, float]] = field(default_factory=list)
 
 
@@ -77,6 +78,7 @@ class Bridge:
                 p.latest = event
                 p.grad_norms.append(event.grad_norm)
                 p.rates.append(event.steps_per_sec)
+                p.last_losses.append(event.losses[-1] if event.losses else float("nan"))
                 if self._last_lr is not None and event.learning_rate != self._last_lr:
                     p.lr_changes.append((event.step - len(event.losses) + 1, event.learning_rate))
                 self._last_lr = event.learning_rate
