@@ -202,3 +202,22 @@ def test_list_runs_reads_what_the_panel_shows(finished_run):
     assert row.val_loss == pytest.approx(lines[-1]["val_loss"], abs=1e-6)
     assert set(row.fractions) == {"t-3", "t-8"}
     assert Config().with_values(size=20000) != row.config  # the preset's fields came along
+
+
+def test_the_checkpoint_writer_writes_in_order_and_reports_a_failed_write(tmp_path):
+    from rnntui.checkpoint import Writer
+
+    def ckpt(step):
+        return Checkpoint(0, step, step, [np.full(3, step, np.float32)], [], [], 0.1, [])
+
+    writer = Writer(tmp_path / "c.npz")
+    for step in range(1, 6):
+        writer.put(ckpt(step))
+    writer.flush()
+    assert load(tmp_path / "c.npz").step == 5  # the newest, whichever were skipped
+    writer.close()
+    bad = Writer(tmp_path / "no-such-folder" / "c.npz")
+    bad.put(ckpt(1))
+    with pytest.raises(OSError):
+        bad.flush()
+    bad.close()
