@@ -202,3 +202,15 @@ async def test_learning_rate_changes_live_and_other_changes_ask_to_restart(tmp_p
         assert app.run_id == run_id and app.status.state == "paused"
         await pilot.press("f8")
         await wait_for(pilot, lambda: app.status.state == "stopped")
+
+
+async def test_an_app_that_ends_without_a_stop_stops_its_training(tmp_path):
+    # However the app ends (here: the test's context closes, no F8, no ctrl+q), its training
+    # stops; a thread worker cannot be cancelled, and one left training kept the process
+    # (and a CI run) waiting forever.
+    app = make_app(LONG, preload_tf=False, runs_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: app.status.state == "training" and app.chart.num_points)
+    assert app.control.stopped
+    assert app.control.done.wait(60)

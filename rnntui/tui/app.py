@@ -287,6 +287,15 @@ class RnnTui(RunActions, PanelActions, App):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    def on_unmount(self) -> None:
+        """However the app ends (ctrl+q, a test's context, an error), its trainings stop: a
+        thread worker cannot be cancelled, and one left training would keep the process
+        alive, waiting on it."""
+        race = getattr(self, "race", None)
+        for control in (self.control, race.control if race else None):
+            if control is not None:
+                control.stop()
+
     async def action_quit(self) -> None:
         for control in (self.control, self.race.control):
             if control is not None:
