@@ -173,9 +173,9 @@ async def test_a_tiny_run_updates_the_panels(tmp_path):
         await wait_for(pilot, lambda: app.status.state in ("finished", "failed", "diverged"))
         assert app.status.state == "finished", app.status.detail
         await pilot.pause()
-        # A measurement at each of the 2 epoch ends at least; the panel drew the newest
-        # (two that land within one frame are drawn once).
-        assert len({tuple(e.effects) for e in seen}) >= 2
+        # Measured (at the last epoch end at least: the probe may not be ready before it,
+        # and training never waits for it); the panel drew the newest.
+        assert seen and all(e.effects for e in seen)
         assert panel.paints > drawn
         last = seen[-1]
         assert f"{last.effects[3]:+.2f} of +0.50" in text_of(app, "effects")
