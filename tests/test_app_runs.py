@@ -230,13 +230,13 @@ async def test_the_race_fills_its_phase_map_as_laps_end(tmp_path):
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("f4")
         race = app.screen
-        # Two fields: a 1x2 map per lag; the second config is long, so it is still running
-        # when the first has ended, and F8 ends it.
-        race.query_one("#race-grid", Input).value = "num_steps=5 epochs=1,300"
+        # Two fields: a 1x2 map per lag; the second config outlasts any test on any machine
+        # (100,000 epochs), so it is still running when the first has ended, and F8 ends it.
+        race.query_one("#race-grid", Input).value = "num_steps=5 epochs=1,100000"
         await pilot.press("enter")
         assert race.phase_map.display
         t3, t8 = race.phase_map.maps()
-        assert t3.rows == ("num_steps", [5]) and t3.cols == ("epochs", [1, 300])
+        assert t3.rows == ("num_steps", [5]) and t3.cols == ("epochs", [1, 100000])
         assert t8.cells[0][1] in (Cell(None, "pending"), Cell(None, "running"))
         await wait_for(pilot, lambda: race.phase_map.running_index == 1, 120)
         first = race.results[0]
