@@ -123,6 +123,19 @@ class Probe:
         self._grad = tf.function(self._input_grads, input_signature=[
             rows, tf.TensorSpec((None,), tf.uint8)])
 
+    def rebind(self, config: Config, vx: np.ndarray, vy: np.ndarray) -> bool:
+        """Serve another training of the same program (rnntui.programs reused its model):
+        its validation series and truth, with these already traced programs. False, and
+        nothing changed, if its lags differ (K sets the rows' lengths)."""
+        d = config.data
+        k = lags_shown(() if d.data_file else d.rules)
+        if k != self.k:
+            return False
+        self.deltas = [math.nan] * (k + 1) if d.data_file else true_deltas(d.rules, k)
+        self.vx, self.vy = vx, vy
+        self._effect_rows()
+        return True
+
     def _whole(self, steps: int) -> int:
         """Steps rounded up to whole windows."""
         return -(-steps // self.n) * self.n

@@ -47,6 +47,7 @@ class Program:
     optimizer: Any
     steps: Any
     initial: list[np.ndarray]
+    probe: Any = None  # the insight Probe traced for this model, reused with it (rebind)
 
     @classmethod
     def made(cls, key: tuple, model, optimizer, steps) -> Program:

@@ -180,6 +180,19 @@ class Trainer:
             self.resume.restore(self.checkpoint_path or Path("checkpoint"), model, optimizer)
         return model, optimizer, steps, jit
 
+    def _probe(self, tf, model, vx, vy) -> Probe:
+        """The insight probe: the reused program's own when it fits (tracing it again at a
+        restart cost a short run ~30% of its time, bench/insight_cost.py), else a new one,
+        kept with the program."""
+        program = self._program
+        kept = program.probe if program is not None else None
+        if kept is not None and kept.rebind(self.config, vx, vy):
+            return kept
+        probe = Probe(tf, model, self.config, vx, vy)
+        if program is not None:
+            program.probe = probe
+        return probe
+
     def _compile(self, tf, strategy, k, kernel, mixed, vxw, vyw, pxw, vx, vy):
         """_build, then compile; the insight probe's programs get ready beside it:
         (model, optimizer, steps, jit, whether cuDNN is fused in, insights)."""
@@ -190,7 +203,7 @@ class Trainer:
         # beside the collective ones.
         measure = (self.insight and self.config.train.strategy != "multiworker"
                    and not source.insight_off(self.config.data))
-        insights = Insights(Probe(tf, model, self.config, vx, vy) if measure else None)
+        insights = Insights(self._probe(tf, model, vx, vy) if measure else None)
         insights.prepare(tf)  # beside the compile; training does not wait for it
         steps.compile(vxw, vyw, *([pxw] if len(pxw) < len(vxw) else []))
         return model, optimizer, steps, jit, graph_uses_cudnn(steps.traced()), insights

@@ -46,3 +46,20 @@ def test_another_program_lets_the_previous_one_go():
     train(preset("r2rt").with_values(state_size=3, **TINY))
     gc.collect()
     assert model() is None and optimizer() is None
+
+
+def test_a_reused_program_keeps_its_insight_probe_and_its_effects_match_a_fresh_one():
+    config = preset("r2rt").with_values(**TINY)
+    programs.forget()
+    first = train(config)
+    probe = programs.kept().probe
+    assert probe is not None
+    other = config.with_values(rules=((3, 0.5), (8, -0.4)))  # the same lags: the same K
+    again = train(other)
+    assert programs.kept().probe is probe  # rebound, not traced again
+    assert probe.deltas[8] == -0.4  # with the new run's truth
+    programs.forget()
+    rebuilt = train(other)
+    assert programs.kept().probe is not probe
+    assert again.lag_effects == rebuilt.lag_effects  # the same measurement either way
+    assert first.lag_effects != again.lag_effects  # other data, other effects
