@@ -64,11 +64,6 @@ def io_sizes(d: DataConfig) -> tuple[int, int]:
     return len(data.x_symbols), len(data.y_symbols)
 
 
-def binary_inputs(d: DataConfig) -> bool:
-    """Whether the inputs are 0/1, where per-lag effects (flip X[t-k]) mean something."""
-    return not d.data_file or datafile.load(d.data_file).x_symbols == ("0", "1")
-
-
 def insight_off(d: DataConfig) -> str:
     """Why the lag effects, gradient reach and hidden state are not measured ("" if they
     are): flipping X[t-k] and reading P(Y_t=1) needs 0/1 inputs and 0/1 targets."""
