@@ -1,6 +1,6 @@
 """What the insight measurements (lag effects, gradient reach, hidden state) cost training.
 
-    python bench/insight_cost.py [--rounds 3] [--case default --case r2rt-long ...]
+    python bench/insight_cost.py [--rounds 5] [--case default --case r2rt-long ...]
 
 The same run with insight on and off (Trainer(insight=...)), alternating in one process so
 that both see the same machine; every event is serialised as `rnntui train --json` does.
@@ -72,7 +72,7 @@ def one(name: str, insight: bool) -> tuple[float, float, int, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=3, help="runs of each (default: 3)")
+    ap.add_argument("--rounds", type=int, default=5, help="runs of each (default: 5)")
     ap.add_argument("--case", action="append", choices=list(CASES),
                     help="repeatable (default: all)")
     args = ap.parse_args()
@@ -91,8 +91,11 @@ def main() -> None:
                       + (f" ({n} Insight events, {share:.1%} of the wall)" if on else ""),
                       flush=True)
         on_, off = statistics.median(rates[True]), statistics.median(rates[False])
+        paired = statistics.median(a / b for a, b in zip(rates[True], rates[False],
+                                                                     strict=True))
         print(f"{name}: median {on_:,.0f} steps/s with insight, {off:,.0f} without: "
-              f"{on_ / off:.1%}; compile {statistics.median(compiles[True]):.2f}s vs "
+              f"{on_ / off:.1%} (median of the rounds' on/off: {paired:.1%}); compile "
+              f"{statistics.median(compiles[True]):.2f}s vs "
               f"{statistics.median(compiles[False]):.2f}s; measuring took a median "
               f"{statistics.median(shares):.1%} of the training wall time", flush=True)
 

@@ -31,9 +31,10 @@ MAX_K = 64  # lags shown at most, whatever the rules
 ROWS = 128  # rows per measurement (each flipped both ways): see `Probe.rows`
 HIDDEN_UNITS = 16  # units in the hidden-state heat map
 MIN_WARMUP = 32  # steps run before anything is read, so the zero start state is forgotten
-# Mid-epoch, measuring may take at most this share of the training time so far: training
-# with insight on stays >= 95% of the speed with it off (bench/insight_cost.py).
-BUDGET = 0.03
+# Measuring may take at most this share of the training time so far (the last epoch end's
+# measurement, the run's answer, is always taken): training with insight on stays >= 95% of
+# the speed with it off (bench/insight_cost.py).
+BUDGET = 0.02
 # Gradient reach costs about three forwards and changes slowly: measured at most this often.
 REACH_EVERY_S = 5.0
 
@@ -122,6 +123,9 @@ class Probe:
             rows, tf.TensorSpec((), tf.int32)])
         self._grad = tf.function(self._input_grads, input_signature=[
             rows, tf.TensorSpec((None,), tf.uint8)])
+        # Seconds per measurement once its programs are ready (Insights fills it): a probe
+        # kept for a restart has them, and needs no warm-up beside the next training.
+        self.cost: dict[str, float] = {}
 
     def rebind(self, config: Config, vx: np.ndarray, vy: np.ndarray) -> bool:
         """Serve another training of the same program (rnntui.programs reused its model):
@@ -300,6 +304,12 @@ class Probe:
                        reach_step)
 
 
+def affordable(spent: float, cost: float, elapsed: float) -> bool:
+    """Whether spending `cost` more seconds measuring, after `spent` in `elapsed` seconds of
+    training, stays within BUDGET of it."""
+    return spent + cost <= BUDGET * elapsed
+
+
 def lag_effects(effects: list[float] | None) -> dict[str, float]:
     """{"1": e1, ..., "K": eK}: the JSON form of effects by lag (lag 0 left out); {} for None."""
     return {str(k): round(float(e), 6) for k, e in enumerate(effects or []) if k > 0}
@@ -308,21 +318,22 @@ def lag_effects(effects: list[float] | None) -> dict[str, float]:
 class Insights:
     """When the trainer measures, so that it costs little (bench/insight_cost.py): while
     measuring has taken at most BUDGET of the training time so far, with a mid-epoch
-    predictions event or at an epoch end; and always at the first and the last epoch end.
-    Gradient reach costs the most (a backward pass) and changes slowly: measured first,
-    then at most every REACH_EVERY_S within the budget; in between the latest is repeated
-    (Insight.reach_step). With no probe (insight off) nothing is measured: None."""
+    predictions event or at an epoch end; and always at the last epoch end (the run's
+    answer). Gradient reach costs the most (a backward pass) and changes slowly: measured
+    first, then at most every REACH_EVERY_S within the budget; in between the latest is
+    repeated (Insight.reach_step). With no probe (insight off) nothing is measured: None."""
 
     def __init__(self, probe: Probe | None):
         self.probe = probe
         self.latest: Insight | None = None
-        self.first_end = True  # no epoch end measured yet
         self.spent = 0.0
         self.start = self.reach_at = time.perf_counter()
         self.reach: tuple[int, list[float]] | None = None  # (step, values)
         self._ready = threading.Event()
         self._error: BaseException | None = None
-        self.cost = {"measure": 0.0, "reach": 0.0}  # seconds, the latest of each
+        # Seconds of the latest of each measurement: the probe's own, so a kept probe
+        # starts with what it cost last time.
+        self.cost = probe.cost if probe is not None else {}
 
     def prepare(self, tf) -> None:
         """Start making the probe's programs ready (~0.5-2 s of CPU: tracing, and the graph
@@ -331,8 +342,13 @@ class Insights:
         Training does not wait for it (the first loss would wait seconds for a big model):
         measurements skip until it is ready; only the last epoch end's waits for it (waiting
         at the first cost a 40-epoch run of the default preset 25% of its time, after a
-        restart that reused the compiled program left nothing to overlap the wait with)."""
+        restart that reused the compiled program left nothing to overlap the wait with).
+        A probe kept from the last run is ready, its costs known: nothing to do (its
+        warm-up calls beside a 1-s run took ~3% of that run)."""
         if self.probe is None:
+            return
+        if {"reach", "measure"} <= self.cost.keys():
+            self._ready.set()
             return
         device = tf.constant(0).device  # device scopes are per thread: take this one's
 
@@ -343,6 +359,7 @@ class Insights:
                     self._timed("reach", self.probe.reach)
                     self._timed("measure", self.probe.measure, 0, (0, 1), (0, []))
             except BaseException as exc:  # re-raised where a measurement waits for it
+                self.cost.clear()
                 self._error = exc
             finally:
                 self._ready.set()
@@ -367,16 +384,19 @@ class Insights:
         self.cost[what] = time.perf_counter() - t0
         return out
 
-    def _affordable(self, *what: str) -> bool:
-        """Whether measuring `what` now keeps the time spent within BUDGET."""
-        cost = sum(self.cost[w] for w in what)
-        return self.spent + cost <= BUDGET * (time.perf_counter() - self.start)
+    def _affordable(self) -> bool:
+        """Whether measuring now (and the gradient reach too, if it is due) keeps the time
+        spent within BUDGET of the training time so far."""
+        get = self.cost.get  # none known after a failed warm-up: _measure raises its error
+        cost = get("measure", 0.0) + (get("reach", 0.0) if self.reach is None else 0.0)
+        return affordable(self.spent, cost, time.perf_counter() - self.start)
 
     def _measure(self, step: int, window: tuple[int, int]) -> Insight:
         self.wait()
         t0 = time.perf_counter()
-        if self.reach is None or (t0 - self.reach_at >= REACH_EVERY_S
-                                  and self._affordable("measure", "reach")):
+        if self.reach is None or (t0 - self.reach_at >= REACH_EVERY_S and affordable(
+                self.spent, self.cost.get("measure", 0.0) + self.cost.get("reach", 0.0),
+                t0 - self.start)):
             self.reach, self.reach_at = (step, self._timed("reach", self.probe.reach)), t0
         self.latest = self._timed("measure", self.probe.measure, step, window, self.reach)
         self.spent += time.perf_counter() - t0
@@ -384,21 +404,18 @@ class Insights:
 
     def tick(self, step: int, window: tuple[int, int]) -> Insight | None:
         """With a mid-epoch predictions event: an Insight, or None while over budget."""
-        if self.probe is None or not self._ready.is_set() or not self._affordable("measure"):
+        if self.probe is None or not self._ready.is_set() or not self._affordable():
             return None
         return self._measure(step, window)
 
     def epoch_end(self, step: int, window: tuple[int, int], val_loss: float,
                   last: bool) -> Insight | None:
         """At an epoch end: an Insight, or None when off, over budget (epochs of 0.1 s
-        would spend ~5% on it) or the model has diverged. Always at the first and `last`."""
+        would spend ~5% on it) or the model has diverged. Always at the `last`."""
         if self.probe is None or not np.isfinite(val_loss):
             return None
-        if not last and not self._ready.is_set():
+        if not last and not (self._ready.is_set() and self._affordable()):
             return None
-        if not (last or self.first_end or self._affordable("measure")):
-            return None
-        self.first_end = False
         return self._measure(step, window)
 
     def final(self, step: int) -> list[float] | None:

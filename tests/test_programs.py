@@ -57,6 +57,7 @@ def test_a_reused_program_keeps_its_insight_probe_and_its_effects_match_a_fresh_
     other = config.with_values(rules=((3, 0.5), (8, -0.4)))  # the same lags: the same K
     again = train(other)
     assert programs.kept().probe is probe  # rebound, not traced again
+    assert {"reach", "measure"} <= probe.cost.keys()  # so the restart needed no warm-up
     assert probe.deltas[8] == -0.4  # with the new run's truth
     programs.forget()
     rebuilt = train(other)
