@@ -18,7 +18,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from ..config import Config
@@ -34,6 +33,7 @@ from .runstate import RunState, floors_of
 from .screens.dialogs import ConfirmScreen, HelpScreen
 from .screens.race import RaceScreen
 from .widgets.deck import PanelDeck
+from .widgets.footer import QuietFooter
 from .widgets.form import ConfigForm
 from .widgets.loss_chart import LossChart
 from .widgets.ruler import WindowRuler
@@ -93,7 +93,7 @@ class RnnTui(RunActions, PanelActions, App):
                 yield LossChart(id="chart")
                 yield WindowRuler(id="ruler")
                 yield PanelDeck(id="deck")
-        yield Footer()
+        yield QuietFooter()
 
     def on_mount(self) -> None:
         self.chart = self.query_one(LossChart)

@@ -15,6 +15,7 @@ import time
 
 from ..config import Config
 
+SWITCH_INTERVAL_S = 0.001
 QUIT_GRACE_S = 0.5  # after the app exits, how long a training thread may take to stop
 
 
@@ -23,6 +24,9 @@ def run_app(config: Config | None) -> int:
     from .app import make_app
 
     jobs.BACKGROUND_NICE = 5  # a person types here: trainings yield the CPU to the UI
+    # ... and the GIL: a UI thread waiting for it takes it from a training thread after this
+    # long (Python's default is 5 ms), at each of the many awaits a repaint goes through.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     app = make_app(config)
     log_path = os.path.join(tempfile.gettempdir(), f"rnntui-{os.getuid()}.log")
     saved_fd, saved_err = None, sys.__stderr__

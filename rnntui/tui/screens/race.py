@@ -21,7 +21,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Label, Static
+from textual.widgets import DataTable, Input, Label, Static
 
 from ...config import Config, ConfigError, format_value
 from ...control import Control
@@ -33,6 +33,7 @@ from ..chart_render import SERIES_COLOURS, series_colour
 from ..compare import fmt_loss, shared_task
 from ..jobs import LapDone, RaceOver, race
 from ..runstate import floors_of
+from ..widgets.footer import QuietFooter
 from ..widgets.loss_chart import LossChart
 from ..widgets.phase_map import PhaseMapView
 
@@ -102,7 +103,7 @@ class RaceScreen(Screen[None]):
             yield LossChart(id="race-chart")
             yield PhaseMapView(id="race-map")
         yield DataTable(id="race-board", cursor_type="none", zebra_stripes=True)
-        yield Footer(compact=True)
+        yield QuietFooter(compact=True)
 
     def on_mount(self) -> None:
         self.chart = self.query_one("#race-chart", LossChart)

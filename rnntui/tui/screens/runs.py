@@ -20,12 +20,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from ...config import ConfigError
 from ...runs import Run, RunSummary, config_string, list_runs, open_run, read_metrics
 from ..compare import Curve, config_diff, fmt_loss, read_curve, shared_task
 from ..runstate import floors_of
+from ..widgets.footer import QuietFooter
 from ..widgets.loss_chart import LossChart
 
 COLUMNS = (("mark", ""), ("run", "run"), ("cell", "cell"), ("num_steps", "num_steps"),
@@ -101,7 +102,7 @@ class RunsScreen(Screen[Run | None]):
             with Vertical(id="runs-side"):
                 yield Static("space selects runs, enter overlays them", id="runs-note")
                 yield DataTable(id="runs-diff", cursor_type="none", show_cursor=False)
-        yield Footer(compact=True)
+        yield QuietFooter(compact=True)
 
     def on_mount(self) -> None:
         self.table = self.query_one("#runs-table", DataTable)
