@@ -408,11 +408,12 @@ class Insights:
             return None
         return self._measure(step, window)
 
-    def epoch_end(self, step: int, window: tuple[int, int], val_loss: float,
+    def epoch_end(self, step: int, window: tuple[int, int], loss: float,
                   last: bool) -> Insight | None:
         """At an epoch end: an Insight, or None when off, over budget (epochs of 0.1 s
-        would spend ~5% on it) or the model has diverged. Always at the `last`."""
-        if self.probe is None or not np.isfinite(val_loss):
+        would spend ~5% on it) or the model has diverged (its training `loss`). Always at
+        the `last`."""
+        if self.probe is None or not np.isfinite(loss):
             return None
         if not last and not (self._ready.is_set() and self._affordable()):
             return None

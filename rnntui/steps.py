@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -116,6 +116,20 @@ class Steps:
                 maximum_iterations=self.k)
             return losses.stack(), norms.stack(), state
 
+        self.jit, self.carry = jit, t.carry_state
+        self._train = tf.function(train_chunk, jit_compile=jit)
+        self._eval = self._evaluation(forward)
+        self._model = model
+        # A copy of the model that evaluates in a thread of its own (Steps.validate), with
+        # the weights it is given, while training goes on: made by compile().
+        self._shadow = None
+        self._shadow_eval = None
+        self._pool: ThreadPoolExecutor | None = None
+
+    def _evaluation(self, forward):
+        """The compiled evaluation over windows through `forward` (a model's)."""
+        tf = self.tf
+
         def evaluate(xs, ys, n):
             def body(i, state, losses, probs):
                 loss, logits, new = forward(xs[i], ys[i], state, False)
@@ -129,8 +143,7 @@ class Steps:
                 lambda i, *_: i < n, body, (tf.constant(0), self._zeros(), losses, probs))
             return losses.stack(), probs.stack()
 
-        self._train = tf.function(train_chunk, jit_compile=jit)
-        self._eval = tf.function(evaluate, jit_compile=jit)
+        return tf.function(evaluate, jit_compile=self.jit)
 
     def _zeros(self) -> list:
         return [self.tf.zeros(self.shape) for _ in range(self.n_states)]
@@ -167,10 +180,46 @@ class Steps:
         return losses.numpy()[:n], norm, state
 
     def evaluate(self, xs: np.ndarray, ys: np.ndarray) -> tuple[float, np.ndarray]:
-        """(mean loss, predicted P(Y=1) per position), run as training runs, without updates."""
+        """(mean loss, predicted P(Y=1) per position) of the model as it is now, run as
+        training runs, without updates."""
+        if self._shadow is not None:
+            return self.validate(xs, ys, self._model.get_weights()).result()
         with self._on_eval_device():
             losses, probs = self._eval(xs, ys, self.tf.constant(len(xs)))
         return float(np.mean(losses.numpy())), probs.numpy()
+
+    def validate(self, xs: np.ndarray, ys: np.ndarray, weights: list[np.ndarray]) -> Future:
+        """`evaluate` for the model with these weights (model.get_weights()' order), as a
+        Future: run by the shadow model in its own thread, so that training goes on beside
+        it (the validation at each epoch end was ~6% of a run of 0.1-s epochs on 2 cores,
+        bench/between_chunks.py). Evaluations run one at a time, in the order asked."""
+        if self._shadow is None:  # (DistSteps) here and now
+            done: Future = Future()
+            done.set_result(self.evaluate(xs, ys))
+            return done
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="rnntui-validate")
+        return self._pool.submit(self._validate, self.tf.constant(0).device, xs, ys, weights)
+
+    def close(self) -> None:
+        """A training is over: wait for its evaluations and end their thread (a kept
+        program starts another at its next training)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+    def _validate(self, device: str, xs, ys, weights) -> tuple[float, np.ndarray]:
+        with self.tf.device(device):
+            self._shadow.set_weights(weights)
+            losses, probs = self._shadow_eval(xs, ys, self.tf.constant(len(xs)))
+            return float(np.mean(losses.numpy())), probs.numpy()
+
+    def _make_shadow(self) -> None:
+        """The shadow model (a clone: same layers, own variables) and its evaluation."""
+        import keras
+
+        self._shadow = keras.models.clone_model(self._model)
+        self._shadow_eval = self._evaluation(make_forward(self.tf, self._shadow, self.carry))
 
     def _on_eval_device(self):
         """The evaluation's device scope: none for one device (the trainer's scope holds)."""
@@ -179,8 +228,11 @@ class Steps:
     def compile(self, vxs: np.ndarray, vys: np.ndarray, *more: np.ndarray) -> None:
         """Compile both programs now, side by side on two threads (XLA compiles without the
         GIL: 6.8 + 2.7 s one after the other for GRU 16). Zero-trip calls update nothing.
-        `more`: the windows of another evaluation shape to compile too."""
+        `more`: the windows of another evaluation shape to compile too. Every evaluation
+        runs on the shadow model (see `validate`), made here once."""
         empty = np.zeros((0, self.batch, self.num_steps), dtype=np.uint8)
+        if self._shadow is None:
+            self._make_shadow()
         with ThreadPoolExecutor(1, thread_name_prefix="rnntui-compile") as pool:
             # Device scopes are per thread: the helper thread takes this thread's device.
             device = self.tf.constant(0).device
@@ -188,7 +240,7 @@ class Steps:
             def compile_eval():
                 with self.tf.device(device):
                     for xs in (vxs, *more):
-                        self._eval(xs, xs, self.tf.constant(0))
+                        self._shadow_eval(xs, xs, self.tf.constant(0))
 
             done = pool.submit(compile_eval)
             args = (self._pad(empty), self._pad(empty), self.tf.constant(0), self.zero_state())

@@ -15,9 +15,7 @@ import math
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -40,6 +38,7 @@ from .events import (
 )
 from .insight import Insights, Probe, lag_effects
 from .programs import Program, program_key
+from .trainrun import Pending, RunFigures
 
 PREDICT_EVERY_S = 1.0  # predictions events, about once a second
 TARGET_CHUNK_S = 0.1  # one compiled call should take 50-200 ms: that is how fast stop responds
@@ -211,15 +210,18 @@ class Trainer:
     def _run_on(self, tf, strategy, device_name: str, on_gpu: bool, notice: str) -> Event:
         """Setup, then one epoch after another, then the finish: each its own method."""
         r = self._setup(tf, strategy, device_name, on_gpu, notice)
-        for epoch in range(r.first_epoch, self.config.train.epochs):
-            ended = self._epoch(tf, r, epoch)
-            if ended is not None:  # diverged
-                return ended
-            if self.control.stopped:
-                break
-        return self._finish(r)
+        try:
+            for epoch in range(r.first_epoch, self.config.train.epochs):
+                ended = self._epoch(tf, r, epoch)
+                if ended is not None:  # diverged
+                    return ended
+                if self.control.stopped:
+                    break
+            return self._finish(r)
+        finally:
+            r.steps.close()
 
-    def _setup(self, tf, strategy, device_name: str, on_gpu: bool, notice: str) -> _Run:
+    def _setup(self, tf, strategy, device_name: str, on_gpu: bool, notice: str) -> RunFigures:
         """Everything before the first chunk: the series, the kernel, Started, the compiled
         programs (rebuilt with XLA if the cuDNN kernel fails its first call), Compiled."""
         from .accel import choose_kernel, choose_precision, cudnn_failed, describe
@@ -270,30 +272,42 @@ class Trainer:
                    if pn < len(vxw) else combos)
         insights.begin()
         ckpt = self.resume
-        return _Run(fl, model, optimizer, steps, fused, insights, self._feed, combos, pcombos,
+        return RunFigures(fl, model, optimizer, steps, fused, insights, self._feed, combos, pcombos,
                     vxw, vyw, pxw, pyw, steps_per_epoch, lr=_lr(optimizer),
                     step=ckpt.step if ckpt else 0,
                     first_epoch=ckpt.epoch if ckpt else 0,
                     first_batch=ckpt.batch if ckpt else 0,
                     epochs_done=ckpt.epoch if ckpt else 0)
 
-    def _save(self, r: _Run, epoch: int, batch: int, state) -> None:
+    def _capture(self, r: RunFigures, epoch: int, batch: int, state) -> Checkpoint | None:
+        """A checkpoint of now (None without a checkpoint path)."""
+        if self._writer is None:
+            return None
+        return Checkpoint.capture(epoch, batch, r.step, r.model, r.optimizer,
+                                  r.steps.export_state(state))
+
+    def _save(self, r: RunFigures, epoch: int, batch: int, state) -> None:
         """Capture a checkpoint here; it is written and synced in the writer's thread while
         training goes on (the epoch ends of a short-epoch run were ~40% of its time)."""
-        if self._writer is not None:
-            self._writer.put(Checkpoint.capture(
-                epoch, batch, r.step, r.model, r.optimizer, r.steps.export_state(state)))
+        ckpt = self._capture(r, epoch, batch, state)
+        if ckpt is not None:
+            self._writer.put(ckpt)
 
-    def _epoch(self, tf, r: _Run, epoch: int) -> Event | None:
+    def _epoch(self, tf, r: RunFigures, epoch: int) -> Event | None:
         """One epoch (or what is left of it after a resume, or before a stop): its chunks,
-        then the validation loss, the verdict and a checkpoint. Returns Diverged, or None."""
-        d, t = self.config.data, self.config.train
+        then its end (a checkpoint, its validation started: see `_land`). Returns Diverged,
+        or None."""
+        t = self.config.train
         b0 = r.first_batch if epoch == r.first_epoch else 0
         state = r.steps.zero_state()
         if b0 and self.resume is not None and self.resume.state:
             state = r.steps.import_state(self.resume.state)
         epoch_losses, done = [], b0
         for c0, xs, ys in r.feed.chunks(epoch, b0):
+            if self.control.paused and r.pending is not None:  # shown before it parks
+                ended = self._land(r)
+                if ended is not None:
+                    return ended
             self.control.wait_while_paused()
             if self.control.stopped:
                 break
@@ -316,33 +330,55 @@ class Trainer:
             self.emit(Progress(r.step, epoch, losses.tolist(), norm, r.rate,
                                r.rate * t.batch_size, left / max(r.rate, 1e-9),
                                r.lr))
+            if r.pending is not None and r.pending.future.done():
+                ended = self._land(r)
+                if ended is not None:
+                    return ended
             if time.perf_counter() - r.last_pred >= PREDICT_EVERY_S:
                 self.emit(r.pcombos.event(r.step, *r.steps.evaluate(r.pxw, r.pyw)[1:], r.pyw))
                 self.emit(r.insights.tick(r.step, r.pcombos.window))
                 r.last_pred = time.perf_counter()
         if epoch_losses:
             r.train_loss = float(np.mean(np.concatenate(epoch_losses)))
-        if self.control.stopped and done < r.feed.batches:
+        ended = self._land(r)  # the last epoch's, if it is still out
+        if ended is not None or (self.control.stopped and done < r.feed.batches):
             # A partial epoch: save where it stands, and report the validation loss the model
             # has now.
-            self._save(r, epoch, done, state)
-            r.val_loss = r.steps.evaluate(r.vxw, r.vyw)[0]
-            return None
-        r.val_loss, probs = r.steps.evaluate(r.vxw, r.vyw)[:2]
-        r.epochs_done += 1
-        seen = r.insights.epoch_end(r.step, r.combos.window, r.val_loss, epoch == t.epochs - 1)
-        effects = seen.effects if seen else None
-        v = source.verdict(r.val_loss, d, r.floors, effects)
-        self.emit(EpochEnd(epoch, r.step, r.train_loss, r.val_loss, v, lag_effects(effects)))
-        if not math.isfinite(r.val_loss) or r.val_loss > DIVERGED_LOSS:
-            return self.emit(Diverged(r.step, r.val_loss))
-        self._save(r, epoch + 1, 0, r.steps.zero_state())
-        self.emit(r.combos.event(r.step, probs, r.vyw))
-        self.emit(seen)
+            if ended is None:
+                self._save(r, epoch, done, state)
+                r.val_loss = r.steps.evaluate(r.vxw, r.vyw)[0]
+            return ended
+        # The epoch's end: its checkpoint and weights as they are now; the validation runs
+        # beside the next epoch's chunks and lands (EpochEnd) when it is done (`_land`).
+        ckpt = self._capture(r, epoch + 1, 0, r.steps.zero_state())
+        weights = ckpt.weights if ckpt is not None else r.model.get_weights()
+        last = epoch == t.epochs - 1
+        seen = r.insights.epoch_end(r.step, r.combos.window, r.train_loss, last)
+        r.pending = Pending(epoch, r.step, r.train_loss, ckpt, seen,
+                             r.steps.validate(r.vxw, r.vyw, weights))
         r.last_pred = time.perf_counter()
+        return self._land(r) if last else None
+
+    def _land(self, r: RunFigures) -> Event | None:
+        """The pending epoch end, once its validation is done (waiting for it): EpochEnd,
+        then its checkpoint, predictions and Insight. Returns Diverged, or None."""
+        p, r.pending = r.pending, None
+        if p is None:
+            return None
+        r.val_loss, probs = p.future.result()
+        r.epochs_done += 1
+        effects = p.seen.effects if p.seen else None
+        v = source.verdict(r.val_loss, self.config.data, r.floors, effects)
+        self.emit(EpochEnd(p.epoch, p.step, p.train_loss, r.val_loss, v, lag_effects(effects)))
+        if not math.isfinite(r.val_loss) or r.val_loss > DIVERGED_LOSS:
+            return self.emit(Diverged(p.step, r.val_loss))
+        if p.checkpoint is not None:
+            self._writer.put(p.checkpoint)
+        self.emit(r.combos.event(p.step, probs, r.vyw))
+        self.emit(p.seen)
         return None
 
-    def _train_chunk(self, tf, r: _Run, xs, ys, state):
+    def _train_chunk(self, tf, r: RunFigures, xs, ys, state):
         """One compiled call; a cuDNN kernel failing at run time is one line on `cudnn`."""
         from .accel import cudnn_failed
 
@@ -354,8 +390,11 @@ class Trainer:
                                   f" ({_first_line(err)}); rerun with --cudnn off") from err
             raise
 
-    def _finish(self, r: _Run) -> Event:
+    def _finish(self, r: RunFigures) -> Event:
         """The Finished event: the last validation loss, the verdict and the lag effects."""
+        ended = self._land(r)
+        if ended is not None:
+            return ended
         if math.isnan(r.val_loss):  # stopped before the first epoch ended, or nothing left
             r.val_loss = r.steps.evaluate(r.vxw, r.vyw)[0]
         wall = time.perf_counter() - r.start
@@ -368,33 +407,3 @@ class Trainer:
             source.verdict(r.val_loss, self.config.data, r.floors, effects), r.floors,
             trained / max(wall, 1e-9), wall, stopped=self.control.stopped,
             lag_effects=lag_effects(effects)))
-
-
-@dataclass(eq=False)
-class _Run:
-    """One training's objects and running figures, from setup to finish."""
-
-    floors: list
-    model: Any
-    optimizer: Any
-    steps: Any
-    fused: bool  # the program runs a cuDNN kernel
-    insights: Insights
-    feed: EpochFeed
-    combos: ComboTable  # over the whole validation series (epoch ends)
-    pcombos: ComboTable  # over the windows mid-epoch predictions read
-    vxw: np.ndarray
-    vyw: np.ndarray
-    pxw: np.ndarray
-    pyw: np.ndarray
-    steps_per_epoch: int
-    lr: float = math.nan  # the learning rate as set (read once, and at each change)
-    step: int = 0
-    first_epoch: int = 0
-    first_batch: int = 0
-    epochs_done: int = 0
-    rate: float = 0.0
-    train_loss: float = math.nan
-    val_loss: float = math.nan
-    last_pred: float = 0.0
-    start: float = field(default_factory=time.perf_counter)

@@ -159,6 +159,19 @@ def test_epoch_ends(learned):
         assert all(0.0 <= f <= 1.0 for f in e.verdict.fractions)
 
 
+def test_an_epoch_is_validated_on_its_own_weights_while_the_next_trains(learned):
+    """The validation runs beside the next epoch's chunks (Steps.validate) on the weights
+    of its epoch's end: a one-epoch run's validation loss is the three-epoch run's first."""
+    _, events = learned
+    one, _ = run(DETERMINISTIC.with_values(epochs=1), chunk=CHUNK)
+    assert one.val_loss == of(events, EpochEnd)[0].val_loss
+    kinds = [(e.kind, getattr(e, "epoch", None)) for e in events]
+    for epoch in (0, 1, 2):  # each lands before anything of the epoch after next
+        end = kinds.index(("epoch_end", epoch))
+        assert ("progress", epoch + 2) not in kinds[:end]
+    assert [e.kind for e in events[-4:]] == ["epoch_end", "predictions", "insight", "finished"]
+
+
 def test_predictions_show_what_was_learned(learned):
     _, events = learned
     preds = of(events, Predictions)
