@@ -24,6 +24,9 @@ from rnntui.events import Compiled, Progress  # noqa: E402
 from rnntui.train import Trainer  # noqa: E402
 
 
+INSIGHT = True
+
+
 def one(epochs: int, folder: Path) -> tuple[float, float]:
     """(whole-run steps/s after compile, median per-chunk steps/s) of one training."""
     cfg = preset("r2rt").with_values(epochs=epochs)
@@ -36,7 +39,7 @@ def one(epochs: int, folder: Path) -> tuple[float, float]:
         elif isinstance(event, Progress):
             seen.append((event.step, time.perf_counter()))
 
-    final = Trainer(cfg, hear, checkpoint_path=folder / "checkpoint.npz").run()
+    final = Trainer(cfg, hear, checkpoint_path=folder / "checkpoint.npz", insight=INSIGHT).run()
     end = time.perf_counter()
     assert final.kind == "finished", final
     # Steady: from one Progress to the next inside one epoch is one chunk and little else;

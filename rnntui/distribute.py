@@ -113,6 +113,8 @@ class DistSteps(Steps):
     same result. (Without that device scope it would land on GPU:0 whatever was chosen.)
     """
 
+    overlaps = False  # no shadow model: its variables would belong to the strategy
+
     def __init__(self, tf, strategy, model, optimizer, config: Config, chunk: int,
                  mixed: bool = False):
         super().__init__(tf, model, optimizer, config, chunk, jit=False, mixed=mixed)

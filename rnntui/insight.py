@@ -402,21 +402,22 @@ class Insights:
         self.spent += time.perf_counter() - t0
         return self.latest
 
-    def tick(self, step: int, window: tuple[int, int]) -> Insight | None:
-        """With a mid-epoch predictions event: an Insight, or None while over budget."""
-        if self.probe is None or not self._ready.is_set() or not self._affordable():
-            return None
-        return self._measure(step, window)
+    def tick_due(self) -> bool:
+        """With a mid-epoch predictions event: whether to measure (`take`) now, within the
+        budget (and once the programs are ready)."""
+        return self.probe is not None and self._ready.is_set() and self._affordable()
 
-    def epoch_end(self, step: int, window: tuple[int, int], loss: float,
-                  last: bool) -> Insight | None:
-        """At an epoch end: an Insight, or None when off, over budget (epochs of 0.1 s
-        would spend ~5% on it) or the model has diverged (its training `loss`). Always at
-        the `last`."""
+    def end_due(self, loss: float, last: bool) -> bool:
+        """At an epoch end: whether to measure now; not when off, over budget (epochs of
+        0.1 s would spend ~5% on it) or the model has diverged (its training `loss`). Always
+        at the `last`."""
         if self.probe is None or not np.isfinite(loss):
-            return None
-        if not last and not (self._ready.is_set() and self._affordable()):
-            return None
+            return False
+        return last or (self._ready.is_set() and self._affordable())
+
+    def take(self, step: int, window: tuple[int, int]) -> Insight:
+        """Measure the probe's model now (the trainer runs it on the shadow model, with the
+        weights of `step`: Steps.on_shadow)."""
         return self._measure(step, window)
 
     def final(self, step: int) -> list[float] | None:

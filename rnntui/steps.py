@@ -86,6 +86,8 @@ class Steps:
     caller. With carry_state off it is reset to zeros after every batch, in both.
     """
 
+    overlaps = True  # evaluates beside training, on a shadow model (see on_shadow)
+
     def __init__(self, tf, model, optimizer, config: Config, chunk: int, jit: bool = True,
                  mixed: bool = False):
         self.tf = tf
@@ -120,11 +122,17 @@ class Steps:
         self._train = tf.function(train_chunk, jit_compile=jit)
         self._eval = self._evaluation(forward)
         self._model = model
-        # A copy of the model that evaluates in a thread of its own (Steps.validate), with
-        # the weights it is given, while training goes on: made by compile().
-        self._shadow = None
-        self._shadow_eval = None
+        # A copy of the model (same layers, its own variables) that evaluates and is
+        # measured in a thread of its own (on_shadow), with the weights it is given, while
+        # training goes on. DistSteps has none: its variables belong to its strategy.
+        self.shadow = self._shadow_eval = None
+        if self.overlaps:
+            import keras
+
+            self.shadow = keras.models.clone_model(model)
+            self._shadow_eval = self._evaluation(make_forward(tf, self.shadow, t.carry_state))
         self._pool: ThreadPoolExecutor | None = None
+        self._zero: list | None = None  # zero_state's tensors
 
     def _evaluation(self, forward):
         """The compiled evaluation over windows through `forward` (a model's)."""
@@ -150,8 +158,11 @@ class Steps:
 
     def zero_state(self) -> list:
         """The state a training chunk starts from (DistSteps: one part per replica); the
-        evaluation program always starts from `_zeros`, on one device."""
-        return self._zeros()
+        evaluation program always starts from `_zeros`, on one device. Made once: tensors
+        never change, and each epoch starts from it."""
+        if self._zero is None:
+            self._zero = self._zeros()
+        return list(self._zero)
 
     def export_state(self, state) -> list[np.ndarray]:
         """The carried state as (batch_size, state_size) arrays, for a checkpoint."""
@@ -182,44 +193,42 @@ class Steps:
     def evaluate(self, xs: np.ndarray, ys: np.ndarray) -> tuple[float, np.ndarray]:
         """(mean loss, predicted P(Y=1) per position) of the model as it is now, run as
         training runs, without updates."""
-        if self._shadow is not None:
-            return self.validate(xs, ys, self._model.get_weights()).result()
+        return self.on_shadow(self._model.get_weights(), self.shadow_evaluate,
+                              xs, ys).result()
+
+    def shadow_evaluate(self, xs: np.ndarray, ys: np.ndarray) -> tuple[float, np.ndarray]:
+        """`evaluate` for the shadow model's weights (for DistSteps, which has no shadow: the
+        model's); in a job of `on_shadow`."""
+        fn = self._shadow_eval if self.shadow is not None else self._eval
         with self._on_eval_device():
-            losses, probs = self._eval(xs, ys, self.tf.constant(len(xs)))
+            losses, probs = fn(xs, ys, self.tf.constant(len(xs)))
         return float(np.mean(losses.numpy())), probs.numpy()
 
-    def validate(self, xs: np.ndarray, ys: np.ndarray, weights: list[np.ndarray]) -> Future:
-        """`evaluate` for the model with these weights (model.get_weights()' order), as a
-        Future: run by the shadow model in its own thread, so that training goes on beside
-        it (the validation at each epoch end was ~6% of a run of 0.1-s epochs on 2 cores,
-        bench/between_chunks.py). Evaluations run one at a time, in the order asked."""
-        if self._shadow is None:  # (DistSteps) here and now
+    def on_shadow(self, weights: list[np.ndarray], fn, *args) -> Future:
+        """fn(*args), run on the shadow model given these weights (model.get_weights()'
+        order), as a Future: in the shadow's own thread, so that training goes on beside it
+        (an epoch end's validation and measurements were ~8% of a run of 0.1-s epochs on 2
+        cores, bench/between_chunks.py). Jobs run one at a time, in the order given.
+        Without a shadow (DistSteps) fn runs here and now, on the model."""
+        if self.shadow is None:
             done: Future = Future()
-            done.set_result(self.evaluate(xs, ys))
+            done.set_result(fn(*args))
             return done
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="rnntui-validate")
-        return self._pool.submit(self._validate, self.tf.constant(0).device, xs, ys, weights)
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="rnntui-shadow")
+        return self._pool.submit(self._job, self.tf.constant(0).device, weights, fn, args)
+
+    def _job(self, device: str, weights, fn, args):
+        with self.tf.device(device):
+            self.shadow.set_weights(weights)
+            return fn(*args)
 
     def close(self) -> None:
-        """A training is over: wait for its evaluations and end their thread (a kept
+        """A training is over: wait for its shadow jobs and end their thread (a kept
         program starts another at its next training)."""
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True)
-
-    def _validate(self, device: str, xs, ys, weights) -> tuple[float, np.ndarray]:
-        with self.tf.device(device):
-            self._shadow.set_weights(weights)
-            losses, probs = self._shadow_eval(xs, ys, self.tf.constant(len(xs)))
-            return float(np.mean(losses.numpy())), probs.numpy()
-
-    def _make_shadow(self) -> None:
-        """The shadow model (a clone: same layers, own variables) and its evaluation."""
-        import keras
-
-        self._shadow = keras.models.clone_model(self._model)
-        self._shadow_eval = self._evaluation(make_forward(self.tf, self._shadow, self.carry))
 
     def _on_eval_device(self):
         """The evaluation's device scope: none for one device (the trainer's scope holds)."""
@@ -229,10 +238,8 @@ class Steps:
         """Compile both programs now, side by side on two threads (XLA compiles without the
         GIL: 6.8 + 2.7 s one after the other for GRU 16). Zero-trip calls update nothing.
         `more`: the windows of another evaluation shape to compile too. Every evaluation
-        runs on the shadow model (see `validate`), made here once."""
+        runs on the shadow model (see `on_shadow`)."""
         empty = np.zeros((0, self.batch, self.num_steps), dtype=np.uint8)
-        if self._shadow is None:
-            self._make_shadow()
         with ThreadPoolExecutor(1, thread_name_prefix="rnntui-compile") as pool:
             # Device scopes are per thread: the helper thread takes this thread's device.
             device = self.tf.constant(0).device
@@ -240,7 +247,7 @@ class Steps:
             def compile_eval():
                 with self.tf.device(device):
                     for xs in (vxs, *more):
-                        self._shadow_eval(xs, xs, self.tf.constant(0))
+                        (self._shadow_eval or self._eval)(xs, xs, self.tf.constant(0))
 
             done = pool.submit(compile_eval)
             args = (self._pad(empty), self._pad(empty), self.tf.constant(0), self.zero_state())

@@ -202,7 +202,9 @@ class Trainer:
         # beside the collective ones.
         measure = (self.insight and self.config.train.strategy != "multiworker"
                    and not source.insight_off(self.config.data))
-        insights = Insights(self._probe(tf, model, vx, vy) if measure else None)
+        # On the shadow model, where the trainer measures (Steps.on_shadow).
+        probed = steps.shadow if steps.shadow is not None else model
+        insights = Insights(self._probe(tf, probed, vx, vy) if measure else None)
         insights.prepare(tf)  # beside the compile; training does not wait for it
         steps.compile(vxw, vyw, *([pxw] if len(pxw) < len(vxw) else []))
         return model, optimizer, steps, jit, graph_uses_cudnn(steps.traced()), insights
@@ -335,8 +337,10 @@ class Trainer:
                 if ended is not None:
                     return ended
             if time.perf_counter() - r.last_pred >= PREDICT_EVERY_S:
-                self.emit(r.pcombos.event(r.step, *r.steps.evaluate(r.pxw, r.pyw)[1:], r.pyw))
-                self.emit(r.insights.tick(r.step, r.pcombos.window))
+                job = self._looks(r, r.pxw, r.pyw, r.pcombos.window, r.insights.tick_due())
+                _, probs, seen = r.steps.on_shadow(r.model.get_weights(), job).result()
+                self.emit(r.pcombos.event(r.step, probs, r.pyw))
+                self.emit(seen)
                 r.last_pred = time.perf_counter()
         if epoch_losses:
             r.train_loss = float(np.mean(np.concatenate(epoch_losses)))
@@ -353,11 +357,23 @@ class Trainer:
         ckpt = self._capture(r, epoch + 1, 0, r.steps.zero_state())
         weights = ckpt.weights if ckpt is not None else r.model.get_weights()
         last = epoch == t.epochs - 1
-        seen = r.insights.epoch_end(r.step, r.combos.window, r.train_loss, last)
-        r.pending = Pending(epoch, r.step, r.train_loss, ckpt, seen,
-                             r.steps.validate(r.vxw, r.vyw, weights))
+        job = self._looks(r, r.vxw, r.vyw, r.combos.window,
+                          r.insights.end_due(r.train_loss, last))
+        r.pending = Pending(epoch, r.step, r.train_loss, ckpt, r.steps.on_shadow(weights, job))
         r.last_pred = time.perf_counter()
         return self._land(r) if last else None
+
+    @staticmethod
+    def _looks(r: RunFigures, xs, ys, window: tuple[int, int], measure: bool):
+        """A shadow job (Steps.on_shadow): the evaluation over these windows, and an Insight
+        if `measure`: (loss, P(Y=1), Insight or None)."""
+        step = r.step
+
+        def job():
+            loss, probs = r.steps.shadow_evaluate(xs, ys)
+            return loss, probs, r.insights.take(step, window) if measure else None
+
+        return job
 
     def _land(self, r: RunFigures) -> Event | None:
         """The pending epoch end, once its validation is done (waiting for it): EpochEnd,
@@ -365,9 +381,9 @@ class Trainer:
         p, r.pending = r.pending, None
         if p is None:
             return None
-        r.val_loss, probs = p.future.result()
+        r.val_loss, probs, seen = p.future.result()
         r.epochs_done += 1
-        effects = p.seen.effects if p.seen else None
+        effects = seen.effects if seen else None
         v = source.verdict(r.val_loss, self.config.data, r.floors, effects)
         self.emit(EpochEnd(p.epoch, p.step, p.train_loss, r.val_loss, v, lag_effects(effects)))
         if not math.isfinite(r.val_loss) or r.val_loss > DIVERGED_LOSS:
@@ -375,7 +391,7 @@ class Trainer:
         if p.checkpoint is not None:
             self._writer.put(p.checkpoint)
         self.emit(r.combos.event(p.step, probs, r.vyw))
-        self.emit(p.seen)
+        self.emit(seen)
         return None
 
     def _train_chunk(self, tf, r: RunFigures, xs, ys, state):
@@ -399,7 +415,8 @@ class Trainer:
             r.val_loss = r.steps.evaluate(r.vxw, r.vyw)[0]
         wall = time.perf_counter() - r.start
         trained = r.step - (self.resume.step if self.resume else 0)
-        effects = r.insights.final(r.step) if math.isfinite(r.val_loss) else None
+        effects = (r.steps.on_shadow(r.model.get_weights(), r.insights.final, r.step).result()
+                   if math.isfinite(r.val_loss) else None)
         if self._writer is not None:
             self._writer.flush()  # "finished" means its checkpoint is on disk
         return self.emit(Finished(

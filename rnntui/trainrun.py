@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     from .checkpoint import Checkpoint
     from .combos import ComboTable
     from .data import EpochFeed
-    from .events import Insight
     from .insight import Insights
 
 
@@ -58,5 +57,4 @@ class Pending:
     step: int
     train_loss: float
     checkpoint: Checkpoint | None  # written once the validation has landed
-    seen: Insight | None  # measured at the epoch's end, on the model as it was then
-    future: Any  # -> (validation loss, P(Y=1) per position)
+    future: Any  # -> (validation loss, P(Y=1) per position, an Insight or None)
