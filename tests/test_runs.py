@@ -165,14 +165,17 @@ def test_checkpoint_writes_are_atomic(tmp_path):
         load(tmp_path / (CHECKPOINT + ".tmp"))
 
 
-def test_config_string_reproduces_a_run_exactly(tmp_path):
+def test_config_string_reproduces_a_run_exactly(tmp_path, capsys):
     cfg = preset("r2rt").with_values(size=20000, val_size=5000, batch_size=50,
                                      learning_rate=0.0937, seed=3)
     text = config_string(cfg)
     assert "\n" not in text and "seed=3" in text
     assert parse_config_string(text) == cfg
-    a = train(tmp_path, "--config-string", text)[1][-1]
-    b = train(tmp_path, "--config-string", text)[1][-1]
+    a = train(tmp_path, "--config-string", text)[1][-1]  # in a fresh process
+    capsys.readouterr()
+    assert main(["train", *TINY, "--runs-dir", str(tmp_path / "runs"), "--json",
+                 "--config-string", text]) == 0  # and in this one
+    b = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert a["val_loss"] == b["val_loss"] and a["train_loss"] == b["train_loss"]
     assert Path(a["run"]) != Path(b["run"])
     assert main(["train", "--config-string", "size=12&cell=nope"]) == 2
