@@ -23,8 +23,7 @@ from rnntui.config import preset  # noqa: E402
 from rnntui.events import Compiled, Progress  # noqa: E402
 from rnntui.train import Trainer  # noqa: E402
 
-
-INSIGHT = True
+INSIGHT = True  # --insight-off: without the insight measurements
 
 
 def one(epochs: int, folder: Path) -> tuple[float, float]:
@@ -54,7 +53,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--insight-off", action="store_true", help="train with insight off")
     args = ap.parse_args()
+    global INSIGHT
+    INSIGHT = not args.insight_off
     ratios = []
     for r in range(args.rounds):
         with tempfile.TemporaryDirectory() as d:

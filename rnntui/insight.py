@@ -26,6 +26,7 @@ import numpy as np
 
 from .config import Config, Rules
 from .events import Insight
+from .threads import run_below
 
 MAX_K = 64  # lags shown at most, whatever the rules
 ROWS = 128  # rows per measurement (each flipped both ways): see `Probe.rows`
@@ -353,6 +354,7 @@ class Insights:
         device = tf.constant(0).device  # device scopes are per thread: take this one's
 
         def run():
+            run_below()  # below the training: its first chunk comes first
             try:
                 with tf.device(device):
                     self.probe.compile()

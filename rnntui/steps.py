@@ -12,6 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 
 from .config import Config, states_per_layer
+from .threads import run_below
 
 
 def make_forward(tf, model, carry: bool):
@@ -133,6 +134,8 @@ class Steps:
             self._shadow_eval = self._evaluation(make_forward(tf, self.shadow, t.carry_state))
         self._pool: ThreadPoolExecutor | None = None
         self._zero: list | None = None  # zero_state's tensors
+        self._last: Future | None = None  # the latest shadow job
+        self._eval_shapes: tuple = ()  # the evaluation windows compile_evaluation compiles
 
     def _evaluation(self, forward):
         """The compiled evaluation over windows through `forward` (a model's)."""
@@ -215,12 +218,20 @@ class Steps:
             done.set_result(fn(*args))
             return done
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="rnntui-shadow")
-        return self._pool.submit(self._job, self.tf.constant(0).device, weights, fn, args)
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="rnntui-shadow",
+                                            initializer=run_below)
+        self._last = self._pool.submit(self._job, self.tf.constant(0).device, weights, fn, args)
+        return self._last
+
+    def busy(self) -> bool:
+        """Whether the shadow still has work (its compile, an epoch end's validation): a
+        look mid-epoch, which can wait, is better skipped than waited for."""
+        return self._last is not None and not self._last.done()
 
     def _job(self, device: str, weights, fn, args):
         with self.tf.device(device):
-            self.shadow.set_weights(weights)
+            if weights is not None:
+                self.shadow.set_weights(weights)
             return fn(*args)
 
     def close(self) -> None:
@@ -235,23 +246,26 @@ class Steps:
         return self.tf.device(self.eval_device) if self.eval_device else contextlib.nullcontext()
 
     def compile(self, vxs: np.ndarray, vys: np.ndarray, *more: np.ndarray) -> None:
-        """Compile both programs now, side by side on two threads (XLA compiles without the
-        GIL: 6.8 + 2.7 s one after the other for GRU 16). Zero-trip calls update nothing.
-        `more`: the windows of another evaluation shape to compile too. Every evaluation
-        runs on the shadow model (see `on_shadow`)."""
+        """Compile the training program now; the evaluation's (`more`: windows of another
+        evaluation shape too) waits for `compile_evaluation`, which the trainer calls once
+        the first chunk has trained: compiling it beside the training's took the first
+        chunk's program ~1.3 s instead of ~0.8 s (r2rt), and made that chunk 10x slower.
+        Zero-trip calls update nothing."""
         empty = np.zeros((0, self.batch, self.num_steps), dtype=np.uint8)
-        with ThreadPoolExecutor(1, thread_name_prefix="rnntui-compile") as pool:
-            # Device scopes are per thread: the helper thread takes this thread's device.
-            device = self.tf.constant(0).device
+        args = (self._pad(empty), self._pad(empty), self.tf.constant(0), self.zero_state())
+        self._train_fn = self._train.get_concrete_function(*args)
+        self._train(*args)
+        self._eval_shapes = (vxs, *more)
 
-            def compile_eval():
-                with self.tf.device(device):
-                    for xs in (vxs, *more):
-                        (self._shadow_eval or self._eval)(xs, xs, self.tf.constant(0))
+    def compile_evaluation(self) -> None:
+        """Compile the evaluation, in the shadow's thread at a lower priority (evaluations
+        queue behind it); DistSteps, without a shadow, here and now. Once only."""
+        shapes, self._eval_shapes = self._eval_shapes, ()
 
-            done = pool.submit(compile_eval)
-            args = (self._pad(empty), self._pad(empty), self.tf.constant(0), self.zero_state())
-            self._train_fn = self._train.get_concrete_function(*args)
-            self._train(*args)
-            done.result()
+        def compile_eval():
+            with self._on_eval_device():
+                for xs in shapes:
+                    (self._shadow_eval or self._eval)(xs, xs, self.tf.constant(0))
 
+        if shapes:
+            self.on_shadow(None, compile_eval)

@@ -205,7 +205,8 @@ class Trainer:
         # On the shadow model, where the trainer measures (Steps.on_shadow).
         probed = steps.shadow if steps.shadow is not None else model
         insights = Insights(self._probe(tf, probed, vx, vy) if measure else None)
-        insights.prepare(tf)  # beside the compile; training does not wait for it
+        # The evaluation's compile and the probe's tracing start after the first chunk
+        # (Trainer._helpers); training does not wait for them.
         steps.compile(vxw, vyw, *([pxw] if len(pxw) < len(vxw) else []))
         return model, optimizer, steps, jit, graph_uses_cudnn(steps.traced()), insights
 
@@ -219,7 +220,7 @@ class Trainer:
                     return ended
                 if self.control.stopped:
                     break
-            return self._finish(r)
+            return self._finish(tf, r)
         finally:
             r.steps.close()
 
@@ -319,6 +320,7 @@ class Trainer:
                 r.lr = _lr(r.optimizer)
             t1 = time.perf_counter()
             losses, norm, state = self._train_chunk(tf, r, xs, ys, state)
+            self._helpers(tf, r)
             r.step += len(losses)
             done = c0 + len(losses)
             epoch_losses.append(losses)
@@ -336,7 +338,7 @@ class Trainer:
                 ended = self._land(r)
                 if ended is not None:
                     return ended
-            if time.perf_counter() - r.last_pred >= PREDICT_EVERY_S:
+            if time.perf_counter() - r.last_pred >= PREDICT_EVERY_S and not r.steps.busy():
                 job = self._looks(r, r.pxw, r.pyw, r.pcombos.window, r.insights.tick_due())
                 _, probs, seen = r.steps.on_shadow(r.model.get_weights(), job).result()
                 self.emit(r.pcombos.event(r.step, probs, r.pyw))
@@ -375,6 +377,15 @@ class Trainer:
 
         return job
 
+    def _helpers(self, tf, r: RunFigures) -> None:
+        """Once, after the first chunk (the first loss waits for nothing else) or before
+        anything evaluates: the evaluation's compile and the insight probe's tracing start,
+        in threads below the training's priority."""
+        if not r.helped:
+            r.helped = True
+            r.steps.compile_evaluation()
+            r.insights.prepare(tf)
+
     def _land(self, r: RunFigures) -> Event | None:
         """The pending epoch end, once its validation is done (waiting for it): EpochEnd,
         then its checkpoint, predictions and Insight. Returns Diverged, or None."""
@@ -406,8 +417,9 @@ class Trainer:
                                   f" ({_first_line(err)}); rerun with --cudnn off") from err
             raise
 
-    def _finish(self, r: RunFigures) -> Event:
+    def _finish(self, tf, r: RunFigures) -> Event:
         """The Finished event: the last validation loss, the verdict and the lag effects."""
+        self._helpers(tf, r)
         ended = self._land(r)
         if ended is not None:
             return ended

@@ -46,6 +46,7 @@ class RunFigures:
     last_pred: float = 0.0
     start: float = field(default_factory=time.perf_counter)
     pending: Pending | None = None  # an epoch end whose validation is still running
+    helped: bool = False  # the helpers (Trainer._helpers) have started
 
 
 @dataclass(eq=False)
