@@ -25,6 +25,8 @@ from .config import Config
 
 _lock = threading.Lock()
 _kept: Program | None = None
+# Keys being built ahead (rnntui.warm): the event set when it is kept, the building thread.
+_warming: dict[tuple, tuple[threading.Event, int]] = {}
 
 
 def program_key(config: Config, device: str, kernel: str, mixed: bool, jit: bool,
@@ -81,6 +83,30 @@ def keep(program: Program) -> None:
     global _kept
     with _lock:
         _kept = program
+
+
+def warming(key: tuple) -> threading.Event:
+    """Say that `key` is being built ahead; set the event returned when it is kept."""
+    done = threading.Event()
+    with _lock:
+        _warming[key] = done, threading.get_ident()
+    return done
+
+
+def warmed(key: tuple, done: threading.Event) -> None:
+    with _lock:
+        if _warming.get(key, (None,))[0] is done:
+            del _warming[key]
+    done.set()
+
+
+def wait_warm(key: tuple) -> None:
+    """Wait while this key is being built ahead: a training of it takes that build rather
+    than compiling the same program beside it."""
+    with _lock:
+        done, builder = _warming.get(key, (None, None))
+    if done is not None and builder != threading.get_ident():
+        done.wait()
 
 
 def kept() -> Program | None:

@@ -160,6 +160,8 @@ class Trainer:
         # The last training's program when it is the same (see rnntui.programs); never
         # across distribution strategies, whose variables belong to their strategy.
         key = program_key(cfg, tf.constant(0).device, kernel, mixed, jit, k)
+        if strategy is None:
+            programs.wait_warm(key)
         program = programs.take(key) if strategy is None else None
         if program is not None:
             program.reset(cfg.train.learning_rate)

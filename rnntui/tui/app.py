@@ -25,7 +25,7 @@ from ..control import Control
 from ..events import Compiled, EpochEnd, Failed, Finished, Insight, Predictions, Started
 from ..runs import Run
 from .bridge import Bridge, Tick, TrainerEvent
-from .jobs import RunOpened, TrainJob, train_in_run
+from .jobs import RunOpened, TrainJob, run_in_background, train_in_run
 from .panel_actions import BINDINGS as PANEL_BINDINGS
 from .panel_actions import PanelActions
 from .run_actions import RunActions
@@ -40,6 +40,7 @@ from .widgets.ruler import WindowRuler
 from .widgets.status import StatusPanel
 
 ASK_DELAY_S = 0.8  # after the last keystroke, before asking whether to restart
+WARM_DELAY_S = 1.0  # after the form settles (idle), before its program is made ahead
 # Twice a second for the progress text and sparklines: every repaint costs the UI thread
 # CPU that a 2-core trainer feels (bench/app_speed.py: app vs headless steps/s).
 PROGRESS_PAINT_S = 0.5
@@ -82,6 +83,7 @@ class RnnTui(RunActions, PanelActions, App):
         self.bridge: Bridge | None = None
         self._asked = False
         self._ask_timer = None
+        self._warm_timer = None
         self._latest = None  # the newest Progress, painted by _paint_progress
 
     # ---- layout ---------------------------------------------------------------
@@ -128,6 +130,27 @@ class RnnTui(RunActions, PanelActions, App):
     def on_tensor_flow_loaded(self, message: TensorFlowLoaded) -> None:
         self.status.device = message.device
         self._advance(self.run_state.tensorflow_loaded())
+        self._warm_soon()
+
+    def _warm_soon(self) -> None:
+        """While idle, make the form's program ahead (rnntui.warm), WARM_DELAY_S after the
+        form settles: F5 then finds it compiled (bench/first_loss.py)."""
+        if self._warm_timer is not None:
+            self._warm_timer.stop()
+        if self.preload_tf:  # (tests without TensorFlow in the background: never)
+            self._warm_timer = self.set_timer(WARM_DELAY_S, self._warm_now)
+
+    def _warm_now(self) -> None:
+        config = self.form.config
+        if config is not None and not self.running and self.run_state.phase != "loading":
+            self._warm(config)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="warm")
+    def _warm(self, config: Config) -> None:
+        from ..warm import warm
+
+        run_in_background()
+        warm(config)  # an invalid config raises ConfigError: the form says so already
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A worker that raised (TensorFlow failing to import, say) ends in a status that
@@ -178,6 +201,8 @@ class RnnTui(RunActions, PanelActions, App):
         if message.config is None:
             return
         self.show_form_config(message.config)
+        if not self.running:
+            self._warm_soon()
         if not self.running or not message.changed:
             return
         if message.changed == "learning_rate" and self.control is not None:

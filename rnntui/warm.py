@@ -1,0 +1,60 @@
+"""Build and compile a config's program before it is asked for: the app does it while it
+is idle (after TensorFlow loads, and after the form settles), so F5 finds the program made
+(rnntui.programs) and the first loss waits for no compile (bench/first_loss.py).
+
+What is made is exactly what a training of the config would make first (Trainer._build):
+the model, the optimizer, the compiled training and evaluation programs, at their initial
+values; a training that takes it trains as a fresh build does (tests/test_warm.py).
+One device only: a distributed training builds its own.
+"""
+
+from __future__ import annotations
+
+from . import programs
+from .config import Config, validate
+
+
+def warm(config: Config) -> bool:
+    """Make and keep the program of `config` (validated here: ConfigError if it is not
+    valid). False when there is nothing to make ahead: a distribution strategy, or the
+    program kept already is this one."""
+    from .accel import choose_kernel, choose_precision
+    from .data import val_series, windows
+    from .tfload import claim_gpus, pick_device, quiet_tensorflow
+    from .train import PREDICTION_STEPS, Trainer, choose_chunk
+
+    config = validate(config)
+    d, t = config.data, config.train
+    if t.strategy != "none":
+        return False
+    tf = quiet_tensorflow()
+    claim_gpus(tf, config)
+    device, _, _ = pick_device(tf, t.device)
+    on_gpu = device.startswith("/GPU")
+    with tf.device(device):
+        k = choose_chunk(config, d.size // t.batch_size // t.num_steps)
+        kernel, _ = choose_kernel(config, on_gpu, distributed=False)
+        mixed, _ = choose_precision(config, on_gpu)
+        jit = kernel == "xla"
+        key = programs.program_key(config, tf.constant(0).device, kernel, mixed, jit, k)
+        now = programs.kept()
+        if now is not None and now.key == key:
+            return False
+        done = programs.warming(key)
+        try:
+            trainer = Trainer(config)
+            trainer._program = None
+            _, _, steps, _ = trainer._build(tf, None, k, kernel, mixed)
+            vx, vy = val_series(d)
+            vxw, vyw = windows(vx, t.batch_size, t.num_steps), windows(vy, t.batch_size,
+                                                                       t.num_steps)
+            pn = max(1, min(len(vxw), PREDICTION_STEPS // (t.batch_size * t.num_steps)))
+            steps.compile(vxw, vyw, *([vxw[:pn]] if pn < len(vxw) else []))
+            programs.keep(trainer._program)
+        finally:
+            programs.warmed(key, done)  # a training waiting for it takes it now
+        # The evaluation next, in the shadow's thread: a training that took the program
+        # meanwhile queues its evaluations behind it. (The insight probe is left to the
+        # training, which traces it after its first chunk.)
+        steps.compile_evaluation()
+    return True
