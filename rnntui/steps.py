@@ -223,11 +223,6 @@ class Steps:
         self._last = self._pool.submit(self._job, self.tf.constant(0).device, weights, fn, args)
         return self._last
 
-    def busy(self) -> bool:
-        """Whether the shadow still has work (its compile, an epoch end's validation): a
-        look mid-epoch, which can wait, is better skipped than waited for."""
-        return self._last is not None and not self._last.done()
-
     def _job(self, device: str, weights, fn, args):
         with self.tf.device(device):
             if weights is not None:

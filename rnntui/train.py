@@ -309,7 +309,8 @@ class Trainer:
             state = r.steps.import_state(self.resume.state)
         epoch_losses, done = [], b0
         for c0, xs, ys in r.feed.chunks(epoch, b0):
-            if self.control.paused and r.pending is not None:  # shown before it parks
+            if self.control.paused and (r.pending or r.look):  # shown before it parks
+                self._land_look(r)
                 ended = self._land(r)
                 if ended is not None:
                     return ended
@@ -340,14 +341,18 @@ class Trainer:
                 ended = self._land(r)
                 if ended is not None:
                     return ended
-            if time.perf_counter() - r.last_pred >= PREDICT_EVERY_S and not r.steps.busy():
+            if r.look is not None and r.look[1].done():
+                self._land_look(r)
+            if time.perf_counter() - r.last_pred >= PREDICT_EVERY_S:
+                # A look mid-epoch runs on the shadow too, and lands when it is done (the
+                # first waits for the evaluation's compile): one out at a time.
+                self._land_look(r)
                 job = self._looks(r, r.pxw, r.pyw, r.pcombos.window, r.insights.tick_due())
-                _, probs, seen = r.steps.on_shadow(r.model.get_weights(), job).result()
-                self.emit(r.pcombos.event(r.step, probs, r.pyw))
-                self.emit(seen)
+                r.look = r.step, r.steps.on_shadow(r.model.get_weights(), job)
                 r.last_pred = time.perf_counter()
         if epoch_losses:
             r.train_loss = float(np.mean(np.concatenate(epoch_losses)))
+        self._land_look(r)
         ended = self._land(r)  # the last epoch's, if it is still out
         if ended is not None or (self.control.stopped and done < r.feed.batches):
             # A partial epoch: save where it stands, and report the validation loss the model
@@ -378,6 +383,14 @@ class Trainer:
             return loss, probs, r.insights.take(step, window) if measure else None
 
         return job
+
+    def _land_look(self, r: RunFigures) -> None:
+        """The look mid-epoch that is out, if any (waiting for it): Predictions, Insight."""
+        look, r.look = r.look, None
+        if look is not None:
+            _, probs, seen = look[1].result()
+            self.emit(r.pcombos.event(look[0], probs, r.pyw))
+            self.emit(seen)
 
     def _helpers(self, tf, r: RunFigures) -> None:
         """Once, after the first chunk (the first loss waits for nothing else) or before
@@ -422,6 +435,7 @@ class Trainer:
     def _finish(self, tf, r: RunFigures) -> Event:
         """The Finished event: the last validation loss, the verdict and the lag effects."""
         self._helpers(tf, r)
+        self._land_look(r)
         ended = self._land(r)
         if ended is not None:
             return ended

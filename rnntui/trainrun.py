@@ -47,6 +47,7 @@ class RunFigures:
     start: float = field(default_factory=time.perf_counter)
     pending: Pending | None = None  # an epoch end whose validation is still running
     helped: bool = False  # the helpers (Trainer._helpers) have started
+    look: tuple[int, Any] | None = None  # a look mid-epoch that is out: (step, Future)
 
 
 @dataclass(eq=False)
