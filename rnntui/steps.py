@@ -134,7 +134,6 @@ class Steps:
             self._shadow_eval = self._evaluation(make_forward(tf, self.shadow, t.carry_state))
         self._pool: ThreadPoolExecutor | None = None
         self._zero: list | None = None  # zero_state's tensors
-        self._last: Future | None = None  # the latest shadow job
         self._eval_shapes: tuple = ()  # the evaluation windows compile_evaluation compiles
 
     def _evaluation(self, forward):
@@ -220,8 +219,7 @@ class Steps:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="rnntui-shadow",
                                             initializer=run_below)
-        self._last = self._pool.submit(self._job, self.tf.constant(0).device, weights, fn, args)
-        return self._last
+        return self._pool.submit(self._job, self.tf.constant(0).device, weights, fn, args)
 
     def _job(self, device: str, weights, fn, args):
         with self.tf.device(device):
