@@ -389,11 +389,13 @@ class Insights:
     def _affordable(self) -> bool:
         """Whether measuring now (and the gradient reach too, if it is due) keeps the time
         spent within BUDGET of the training time so far."""
-        get = self.cost.get  # none known after a failed warm-up: _measure raises its error
+        get = self.cost.get  # none known after a failed warm-up: take raises its error
         cost = get("measure", 0.0) + (get("reach", 0.0) if self.reach is None else 0.0)
         return affordable(self.spent, cost, time.perf_counter() - self.start)
 
-    def _measure(self, step: int, window: tuple[int, int]) -> Insight:
+    def take(self, step: int, window: tuple[int, int]) -> Insight:
+        """Measure the probe's model now (the trainer runs it on the shadow model, with the
+        weights of `step`: Steps.on_shadow)."""
         self.wait()
         t0 = time.perf_counter()
         if self.reach is None or (t0 - self.reach_at >= REACH_EVERY_S and affordable(
@@ -416,11 +418,6 @@ class Insights:
         if self.probe is None or not np.isfinite(loss):
             return False
         return last or (self._ready.is_set() and self._affordable())
-
-    def take(self, step: int, window: tuple[int, int]) -> Insight:
-        """Measure the probe's model now (the trainer runs it on the shadow model, with the
-        weights of `step`: Steps.on_shadow)."""
-        return self._measure(step, window)
 
     def final(self, step: int) -> list[float] | None:
         """The effects of the model at `step`, measured now unless they are known."""

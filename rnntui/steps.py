@@ -250,9 +250,10 @@ class Steps:
         self._train(*args)
         self._eval_shapes = (vxs, *more)
 
-    def compile_evaluation(self) -> None:
+    def compile_evaluation(self, here: bool = False) -> None:
         """Compile the evaluation, in the shadow's thread at a lower priority (evaluations
-        queue behind it); DistSteps, without a shadow, here and now. Once only."""
+        queue behind it), or `here` in the caller's; DistSteps, without a shadow, here
+        and now. Once only."""
         shapes, self._eval_shapes = self._eval_shapes, ()
 
         def compile_eval():
@@ -260,5 +261,7 @@ class Steps:
                 for xs in shapes:
                     (self._shadow_eval or self._eval)(xs, xs, self.tf.constant(0))
 
-        if shapes:
+        if shapes and here:
+            compile_eval()
+        elif shapes:
             self.on_shadow(None, compile_eval)

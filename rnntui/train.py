@@ -67,6 +67,16 @@ def choose_chunk(config: Config, steps_per_epoch: int) -> int:
     return -(-steps_per_epoch // calls)
 
 
+def validation_windows(config: Config) -> tuple:
+    """(vx, vy, their windows vxw and vyw, pn): the validation series, and how many of its
+    first windows a mid-epoch look evaluates (see PREDICTION_STEPS)."""
+    t = config.train
+    vx, vy = val_series(config.data)
+    vxw, vyw = windows(vx, t.batch_size, t.num_steps), windows(vy, t.batch_size, t.num_steps)
+    return vx, vy, vxw, vyw, max(1, min(len(vxw), PREDICTION_STEPS // (t.batch_size
+                                                                         * t.num_steps)))
+
+
 def _lr(optimizer) -> float:
     """The learning rate as set: the variable is float32, so 0.05 reads 0.0500000007."""
     return float(f"{float(optimizer.learning_rate.numpy()):.7g}")
@@ -233,8 +243,7 @@ class Trainer:
 
         cfg, d, t = self.config, self.config.data, self.config.train
         fl = source.floors(d)  # analytic for the generator, empirical for a file
-        vx, vy = val_series(d)
-        vxw, vyw = windows(vx, t.batch_size, t.num_steps), windows(vy, t.batch_size, t.num_steps)
+        vx, vy, vxw, vyw, pn = validation_windows(cfg)
         steps_per_epoch = d.size // t.batch_size // t.num_steps
         k = self.chunk or choose_chunk(cfg, steps_per_epoch)
         kernel, why_kernel = choose_kernel(cfg, on_gpu, distributed=strategy is not None)
@@ -247,8 +256,6 @@ class Trainer:
         self.emit(Started(cfg, device_name, fl, source.window_floor(d, t.num_steps),
                           steps_per_epoch, steps_per_epoch * t.epochs, k, notice))
 
-        # Mid-epoch predictions look at the first windows only (see PREDICTION_STEPS).
-        pn = max(1, min(len(vxw), PREDICTION_STEPS // (t.batch_size * t.num_steps)))
         pxw, pyw = vxw[:pn], vyw[:pn]
         t0, compiled_notice = time.perf_counter(), ""
         built = self._compile(tf, strategy, k, kernel, mixed, vxw, vyw, pxw, vx, vy)
@@ -310,8 +317,7 @@ class Trainer:
         epoch_losses, done = [], b0
         for c0, xs, ys in r.feed.chunks(epoch, b0):
             if self.control.paused and (r.pending or r.look):  # shown before it parks
-                self._land_look(r)
-                ended = self._land(r)
+                ended = self._land_all(r)
                 if ended is not None:
                     return ended
             self.control.wait_while_paused()
@@ -352,8 +358,7 @@ class Trainer:
                 r.last_pred = time.perf_counter()
         if epoch_losses:
             r.train_loss = float(np.mean(np.concatenate(epoch_losses)))
-        self._land_look(r)
-        ended = self._land(r)  # the last epoch's, if it is still out
+        ended = self._land_all(r)  # the last epoch's end, if it is still out
         if ended is not None or (self.control.stopped and done < r.feed.batches):
             # A partial epoch: save where it stands, and report the validation loss the model
             # has now.
@@ -391,6 +396,11 @@ class Trainer:
             _, probs, seen = look[1].result()
             self.emit(r.pcombos.event(look[0], probs, r.pyw))
             self.emit(seen)
+
+    def _land_all(self, r: RunFigures) -> Event | None:
+        """Whatever is out on the shadow, in the order it went: the look, the epoch end."""
+        self._land_look(r)
+        return self._land(r)
 
     def _helpers(self, tf, r: RunFigures) -> None:
         """Once, after the first chunk (the first loss waits for nothing else) or before
@@ -435,8 +445,7 @@ class Trainer:
     def _finish(self, tf, r: RunFigures) -> Event:
         """The Finished event: the last validation loss, the verdict and the lag effects."""
         self._helpers(tf, r)
-        self._land_look(r)
-        ended = self._land(r)
+        ended = self._land_all(r)
         if ended is not None:
             return ended
         if math.isnan(r.val_loss):  # stopped before the first epoch ended, or nothing left

@@ -19,9 +19,8 @@ def warm(config: Config) -> bool:
     valid). False when there is nothing to make ahead: a distribution strategy, or the
     program kept already is this one."""
     from .accel import choose_kernel, choose_precision
-    from .data import val_series, windows
     from .tfload import claim_gpus, pick_device, quiet_tensorflow
-    from .train import PREDICTION_STEPS, Trainer, choose_chunk
+    from .train import Trainer, choose_chunk, validation_windows
 
     config = validate(config)
     d, t = config.data, config.train
@@ -45,16 +44,14 @@ def warm(config: Config) -> bool:
             trainer = Trainer(config)
             trainer._program = None
             _, _, steps, _ = trainer._build(tf, None, k, kernel, mixed)
-            vx, vy = val_series(d)
-            vxw, vyw = windows(vx, t.batch_size, t.num_steps), windows(vy, t.batch_size,
-                                                                       t.num_steps)
-            pn = max(1, min(len(vxw), PREDICTION_STEPS // (t.batch_size * t.num_steps)))
+            _, _, vxw, vyw, pn = validation_windows(config)
             steps.compile(vxw, vyw, *([vxw[:pn]] if pn < len(vxw) else []))
             programs.keep(trainer._program)
         finally:
             programs.warmed(key, done)  # a training waiting for it takes it now
-        # The evaluation next, in the shadow's thread: a training that took the program
-        # meanwhile queues its evaluations behind it. (The insight probe is left to the
+        # The evaluation next, here (its own thread; no pool thread left behind, which a
+        # quitting app would wait for): a training that took the program meanwhile finds it
+        # compiled or waits on the same compile. (The insight probe is left to the
         # training, which traces it after its first chunk.)
-        steps.compile_evaluation()
+        steps.compile_evaluation(here=True)
     return True

@@ -7,8 +7,6 @@ here, inside the functions, never at module load.
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ from ..events import Failed
 from ..programs import trim_heap
 from ..runs import METRICS, Run
 from ..sweep import run_one
+from ..threads import run_below
 from .bridge import Bridge
 from .compare import Curve, read_curve
 
@@ -34,16 +33,8 @@ BACKGROUND_NICE = 0
 
 def run_in_background() -> None:
     """Lower the calling thread's CPU priority by BACKGROUND_NICE (where the OS allows)."""
-    if BACKGROUND_NICE <= 0:
-        return
-    try:
-        tid = threading.get_native_id()
-        now = os.getpriority(os.PRIO_PROCESS, tid)
-        base = os.getpriority(os.PRIO_PROCESS, os.getpid())
-        if now < base + BACKGROUND_NICE:
-            os.setpriority(os.PRIO_PROCESS, tid, base + BACKGROUND_NICE)
-    except (AttributeError, OSError):  # not Linux, or not allowed: run as it is
-        pass
+    if BACKGROUND_NICE > 0:
+        run_below(BACKGROUND_NICE)
 
 
 class RunOpened(Message):
