@@ -98,6 +98,12 @@ def add_run_flags(p: argparse.ArgumentParser, pre: str) -> None:
                    help="where run folders go (default: runs)")
 
 
+def add_threads_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cpu-threads", dest="cpu_threads", default=None, metavar="N",
+                   help="TensorFlow's CPU threads (default: 1 for a small model on the CPU,"
+                        " which trains faster on one, else one per core)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="rnntui", description="Watch recurrent networks learn. With no command,"
                 " opens the terminal app.")
@@ -108,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     app = sub.add_parser("app", help="open the terminal app (the default)")
     app.add_argument("--preset", choices=PRESET_CHOICES, metavar=PRESET_METAVAR, help=pre)
     app.add_argument("--config", metavar="FILE.toml", help="a config file (default: none)")
+    add_threads_flag(app)
     add_config_flags(app, list(FIELDS))
 
     tr = sub.add_parser("train", help="train headless and report")
@@ -117,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--name", help="the run folder's name (default: cell, state, num_steps)")
     tr.add_argument("--resume", metavar="RUN", help="continue a run folder from its last"
                     " checkpoint; only --epochs may change (default: a new run)")
+    add_threads_flag(tr)
     add_config_flags(tr, list(FIELDS))
 
     sw = sub.add_parser("sweep", help="train a grid of configs and tabulate them")
@@ -129,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="one JSON object per config (default: a table)")
     sw.add_argument("--svg", metavar="FILE.svg",
                     help="also write the phase map of a two-field grid as SVG (default: none)")
+    add_threads_flag(sw)
     add_config_flags(sw, list(FIELDS))
 
     ex = sub.add_parser("export", help="export a run's metrics as CSV or its model as .keras")
@@ -258,7 +267,7 @@ def _strategy(cfg: Config):
     from .distribute import make_strategy
     from .tfload import claim_gpus, quiet_tensorflow
 
-    tf = quiet_tensorflow()
+    tf = quiet_tensorflow(cfg)
     claim_gpus(tf, cfg)  # before the strategy starts the runtime
     return make_strategy(tf, cfg)
 
@@ -273,7 +282,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from .report import dumps
     from .sweep import grid_configs, parse_grid, sweep, table, to_json
 
-    jobs = _jobs(args.jobs)
+    jobs, threads = _jobs(args.jobs), _threads(args)
     base = config_from_args(args, list(FIELDS))
     grid = parse_grid(args.grid)
     items = grid_configs(base, grid)
@@ -283,7 +292,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"sweep: {len(items)} configs, {jobs} at a time, runs in {args.runs_dir}",
               flush=True)
-    results = sweep(items, args.runs_dir, jobs, on)
+    results = sweep(items, args.runs_dir, jobs, on, threads=threads)
     if not args.json:
         print(table(results))
     _phase_map(grid, base, results, args)
@@ -330,6 +339,20 @@ def _check_writable(flag: str, path: Path) -> None:
         raise BadInput(f"{flag}: cannot write {path}: {err.strerror or err}") from None
     if not existed:
         path.unlink()
+
+
+def _threads(args: argparse.Namespace) -> int:
+    """--cpu-threads as a number (0: not given, chosen for the config)."""
+    text = getattr(args, "cpu_threads", None)
+    if text is None:
+        return 0
+    try:
+        n = int(text)
+    except ValueError:
+        raise BadInput(f"--cpu-threads: {text!r} is not an integer from 1 to 1024") from None
+    if not 1 <= n <= 1024:
+        raise BadInput(f"--cpu-threads: {n} is out of range: an integer from 1 to 1024")
+    return n
 
 
 def _jobs(text: str) -> int:
@@ -386,6 +409,10 @@ def main(argv: list[str] | None = None) -> int:
         if not argv:
             return cmd_app(None)
         args = build_parser().parse_args(argv)
+        if args.command in ("app", "train", None):  # before TensorFlow loads
+            from .tfload import ask_cpu_threads
+
+            ask_cpu_threads(_threads(args))
         command = {"train": cmd_train, "data": cmd_data, "baselines": cmd_baselines,
                    "sweep": cmd_sweep, "export": cmd_export, "inspect": cmd_inspect,
                    "app": cmd_app,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from . import source
 from .config import FIELDS, Config, ConfigError, parse_value, validate
+from .tfload import ask_cpu_threads
 
 # XLA takes 2-4 CPU-s to compile what a plain graph traces in ~0.6 s, and saves about 0.5 ms
 # a step on the small models of a sweep: it pays from a few thousand steps. A grid of short
@@ -115,19 +117,23 @@ def run_one(values: dict, config: Config, runs_dir: str, control=None,
 
 
 def sweep(items: list[tuple[dict, Config]], runs_dir: str | Path, jobs: int = 1,
-          on_result=None, xla: bool | None = None) -> list[SweepResult]:
+          on_result=None, xla: bool | None = None, threads: int = 0) -> list[SweepResult]:
     """Run every config; `on_result` hears each result as it lands. Order is the grid's.
     `jobs` > 1: that many worker processes, each living for the whole sweep (TensorFlow is
-    imported once per worker, not once per config)."""
+    imported once per worker, not once per config), each with its share of the CPU threads.
+    `threads`: TensorFlow's CPU threads in each (0: tfload chooses)."""
     results: list[SweepResult | None] = [None] * len(items)
     if jobs <= 1:
+        ask_cpu_threads(threads)
         for i, (values, cfg) in enumerate(items):
             results[i] = run_one(values, cfg, str(runs_dir), xla=xla)
             if on_result:
                 on_result(results[i])
         return results  # type: ignore[return-value]
     # Separate processes: TensorFlow state is per process, and "spawn" keeps each clean.
-    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+    share = max(1, (os.cpu_count() or 1) // jobs)
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=ask_cpu_threads,
+                             initargs=(threads, share)) as pool:
         futures = {pool.submit(run_one, v, c, str(runs_dir), xla=xla): i
                    for i, (v, c) in enumerate(items)}
         for fut in futures:

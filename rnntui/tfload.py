@@ -13,9 +13,63 @@ import threading
 from .config import ConfigError
 
 _lock = threading.Lock()
+# TensorFlow's CPU threads (its intra-op pool), fixed when it loads. A small model trains
+# faster on one, and one thread leaves the other cores to the validation beside it, the
+# data and the app: on 2 cores, in fresh processes (python bench/cpu_threads.py), r2rt's
+# basic 4 ran 15,500 steps/s on 1 thread against 14,200 on TensorFlow's default, and the
+# whole r2rt run went from 12,900 to 16,400 steps/s (bench/between_chunks.py). Larger
+# models ran even there (RNN 64 x batch 200: 797 against 812; LSTM 256: 38 against 39),
+# and more cores may help their matrix products, so they keep the default. Models up to
+# SMALL_MACS multiply-adds a batch (runplan.batch_macs) get one thread.
+SMALL_MACS = 8_000_000
+_asked = 0  # --cpu-threads (0: chosen for the first config, auto_threads)
+_cap = 0  # at most this many (0: no cap): a sweep's worker process gets its share
+_threads = 0  # what TensorFlow runs with once loaded (0: its default, one per core)
 
 
-def quiet_tensorflow():
+def ask_cpu_threads(n: int = 0, cap: int = 0) -> None:
+    """Before TensorFlow loads: `n` threads (0: chosen for the first config), at most
+    `cap` (0: no cap)."""
+    global _asked, _cap
+    _asked, _cap = n, cap
+
+
+def auto_threads(config, on_gpu: bool) -> int:
+    """The CPU threads for a config's training (0: one per core): one for a small model on
+    the CPU; on a GPU, TensorFlow's default."""
+    from .runplan import batch_macs
+
+    if on_gpu:
+        return 0
+    return 1 if batch_macs(config) <= SMALL_MACS else 0
+
+
+def threads_for(asked: int, cap: int, config, on_gpu: bool) -> int:
+    """The CPU threads to load TensorFlow with (0: its default): as asked, else for the
+    config (none: the default), at most `cap` (0: no cap)."""
+    n = asked or (auto_threads(config, on_gpu) if config is not None else 0)
+    return min(n or cap, cap or n)
+
+
+def cpu_threads() -> int:
+    """The CPU threads TensorFlow runs with (0: its default, one per core)."""
+    return _threads
+
+
+def threads_notice(config, on_gpu: bool) -> str:
+    """What to say when a run would want more CPU threads than TensorFlow loaded with
+    (they are fixed when it loads: the app's first config chose them)."""
+    if on_gpu or _asked or _cap or _threads == 0 or auto_threads(config, False) != 0:
+        return ""
+    cores = os.cpu_count() or 1
+    return (f"cpu threads: {_threads}, chosen when TensorFlow loaded for a smaller model;"
+            f" for this one restart with --cpu-threads {_cap or cores}")
+
+
+def quiet_tensorflow(config=None):
+    """TensorFlow, imported once and quietly. The first call sets its CPU threads: as
+    asked (ask_cpu_threads), or for `config` (auto_threads)."""
+    global _threads
     with _lock:
         if "tensorflow" in sys.modules:
             return sys.modules["tensorflow"]
@@ -43,6 +97,12 @@ def quiet_tensorflow():
         # Whatever GPUs there are: `--device cpu --strategy mirrored` must find the CPU
         # devices after any earlier run in the app has started the runtime.
         split_cpu(tf, max(2, os.cpu_count() or 1))
+        on_gpu = bool(tf.config.list_physical_devices("GPU")) and (
+            config is None or config.train.device != "cpu")
+        n = threads_for(_asked, _cap, config, on_gpu)
+        if n:
+            tf.config.threading.set_intra_op_parallelism_threads(n)
+            _threads = n
         absl.logging.set_verbosity(absl.logging.ERROR)
         tf.get_logger().setLevel("ERROR")
         return tf

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import time
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,13 +23,12 @@ from .checkpoint import Checkpoint, Writer
 from .combos import ComboTable
 from .config import Config, ConfigError, validate
 from .control import Control
-from .data import EpochFeed, val_series, windows
+from .data import EpochFeed
 from .events import (
     Compiled,
     Diverged,
     EpochEnd,
     Event,
-    Failed,
     Finished,
     Insight,
     Progress,
@@ -38,58 +36,17 @@ from .events import (
 )
 from .insight import Insights, Probe, lag_effects
 from .programs import Program, program_key
-from .trainrun import Pending, RunFigures
+from .runplan import choose_chunk, validation_windows
+from .trainrun import Pending, RunFigures, failed, first_line, read_lr
 
 PREDICT_EVERY_S = 1.0  # predictions events, about once a second
-TARGET_CHUNK_S = 0.1  # one compiled call should take 50-200 ms: that is how fast stop responds
-# Series steps a mid-epoch predictions event evaluates (the first windows of the validation
-# series): about once a second, so a 10M-step validation series must not be evaluated whole
-# (it slowed r2rt from ~4,500 to 430 steps/s). Epoch ends evaluate all of it.
-PREDICTION_STEPS = 100_000
 # A loss this large (nats) is divergence even while finite: the model gives the true class a
 # probability below e^-50. A huge learning rate grows the loss to ~1e6 without any NaN.
 DIVERGED_LOSS = 50.0
-
-
-def choose_chunk(config: Config, steps_per_epoch: int) -> int:
-    """Batches per compiled call, from a cost model so that a call takes ~100 ms on a CPU.
-
-    Deterministic (no timing), so the same config always compiles the same program.
-    Measured on 2 CPU cores: about 0.2 ms per batch of fixed cost plus the multiply-adds.
-    """
-    m, t = config.model, config.train
-    gates = {"basic": 1, "rnn": 1, "gru": 3, "lstm": 4}[m.cell]
-    macs = t.batch_size * t.num_steps * m.num_layers * gates * m.state_size * (m.state_size + 3)
-    per_step = 2e-4 + macs * 1.5e-9  # forward and backward
-    k = max(1, min(int(TARGET_CHUNK_S / per_step), 2000, steps_per_epoch))
-    # Even chunks: an epoch of 500 batches runs as 2 x 250, not 399 + 101.
-    calls = -(-steps_per_epoch // k)
-    return -(-steps_per_epoch // calls)
-
-
-def validation_windows(config: Config) -> tuple:
-    """(vx, vy, their windows vxw and vyw, pn): the validation series, and how many of its
-    first windows a mid-epoch look evaluates (see PREDICTION_STEPS)."""
-    t = config.train
-    vx, vy = val_series(config.data)
-    vxw, vyw = windows(vx, t.batch_size, t.num_steps), windows(vy, t.batch_size, t.num_steps)
-    return vx, vy, vxw, vyw, max(1, min(len(vxw), PREDICTION_STEPS // (t.batch_size
-                                                                         * t.num_steps)))
-
-
-def _lr(optimizer) -> float:
-    """The learning rate as set: the variable is float32, so 0.05 reads 0.0500000007."""
-    return float(f"{float(optimizer.learning_rate.numpy()):.7g}")
-
-
-def _first_line(err: BaseException) -> str:
-    return (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
-
-
-def _fail(exc: BaseException) -> Failed:
-    if isinstance(exc, ConfigError):  # a setting that cannot be had here: one line, its field
-        return Failed(str(exc), traceback.format_exc(), exc.field)
-    return Failed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+# Shadow jobs out at once, and what they may hold (weights and checkpoints), before an
+# epoch end waits for the oldest: the first validations wait for the evaluation's compile
+# (~1 s), which 0.1-s epochs must not (bench/between_chunks.py).
+MAX_OUT, MAX_OUT_BYTES = 16, 256 << 20
 
 
 class Trainer:
@@ -132,7 +89,7 @@ class Trainer:
         try:
             event = self._run()
         except Exception as exc:  # reported, never raised: the app and the CLI show it
-            return self.emit(_fail(exc))
+            return self.emit(failed(exc))
         finally:
             if self._feed is not None:
                 self._feed.close()
@@ -145,7 +102,7 @@ class Trainer:
     def _run(self) -> Event:
         from .tfload import claim_gpus, pick_device, quiet_tensorflow, set_determinism
 
-        tf = quiet_tensorflow()
+        tf = quiet_tensorflow(self.config)
         t = self.config.train
         set_determinism(tf, t.deterministic)
         if self.strategy is None:  # (one made ahead has claimed its GPUs already)
@@ -240,6 +197,7 @@ class Trainer:
         """Everything before the first chunk: the series, the kernel, Started, the compiled
         programs (rebuilt with XLA if the cuDNN kernel fails its first call), Compiled."""
         from .accel import choose_kernel, choose_precision, cudnn_failed, describe
+        from .tfload import threads_notice
 
         cfg, d, t = self.config, self.config.data, self.config.train
         fl = source.floors(d)  # analytic for the generator, empirical for a file
@@ -252,7 +210,8 @@ class Trainer:
             from .distribute import chunk_for
 
             k = chunk_for(k, steps_per_epoch)
-        notice = "; ".join(n for n in (notice, why_kernel, why_mixed) if n)
+        notice = "; ".join(n for n in (notice, why_kernel, why_mixed,
+                                       threads_notice(cfg, on_gpu)) if n)
         self.emit(Started(cfg, device_name, fl, source.window_floor(d, t.num_steps),
                           steps_per_epoch, steps_per_epoch * t.epochs, k, notice))
 
@@ -267,7 +226,7 @@ class Trainer:
                     raise
                 kernel = "xla"
                 compiled_notice = (f"cudnn: the cuDNN kernel failed on this GPU"
-                                   f" ({_first_line(err)}); rebuilt with XLA")
+                                   f" ({first_line(err)}); rebuilt with XLA")
                 built = self._compile(tf, strategy, k, kernel, mixed, vxw, vyw, pxw, vx, vy)
         model, optimizer, steps, jit, fused, insights = built
         self.emit(Compiled(time.perf_counter() - t0, describe(kernel, fused, jit, mixed), fused,
@@ -285,7 +244,7 @@ class Trainer:
         insights.begin()
         ckpt = self.resume
         return RunFigures(fl, model, optimizer, steps, fused, insights, self._feed, combos, pcombos,
-                    vxw, vyw, pxw, pyw, steps_per_epoch, lr=_lr(optimizer),
+                    vxw, vyw, pxw, pyw, steps_per_epoch, lr=read_lr(optimizer),
                     step=ckpt.step if ckpt else 0,
                     first_epoch=ckpt.epoch if ckpt else 0,
                     first_batch=ckpt.batch if ckpt else 0,
@@ -307,8 +266,8 @@ class Trainer:
 
     def _epoch(self, tf, r: RunFigures, epoch: int) -> Event | None:
         """One epoch (or what is left of it after a resume, or before a stop): its chunks,
-        then its end (a checkpoint, its validation started: see `_land`). Returns Diverged,
-        or None."""
+        then its end (a checkpoint, its validation sent to the shadow: see `_send`).
+        Returns Diverged, or None."""
         t = self.config.train
         b0 = r.first_batch if epoch == r.first_epoch else 0
         state = r.steps.zero_state()
@@ -316,8 +275,8 @@ class Trainer:
             state = r.steps.import_state(self.resume.state)
         epoch_losses, done = [], b0
         for c0, xs, ys in r.feed.chunks(epoch, b0):
-            if self.control.paused and (r.pending or r.look):  # shown before it parks
-                ended = self._land_all(r)
+            if self.control.paused and r.out:  # shown before it parks
+                ended = self._land(r)
                 if ended is not None:
                     return ended
             self.control.wait_while_paused()
@@ -326,7 +285,7 @@ class Trainer:
             lr = self.control.take_learning_rate()
             if lr is not None:
                 r.optimizer.learning_rate = lr
-                r.lr = _lr(r.optimizer)
+                r.lr = read_lr(r.optimizer)
             t1 = time.perf_counter()
             losses, norm, state = self._train_chunk(tf, r, xs, ys, state)
             self._helpers(tf, r)
@@ -343,25 +302,24 @@ class Trainer:
             self.emit(Progress(r.step, epoch, losses.tolist(), norm, r.rate,
                                r.rate * t.batch_size, left / max(r.rate, 1e-9),
                                r.lr))
-            if r.pending is not None and r.pending.future.done():
-                ended = self._land(r)
-                if ended is not None:
-                    return ended
-            if r.look is not None and r.look[1].done():
-                self._land_look(r)
+            ended = self._land(r, wait=False)
+            if ended is not None:
+                return ended
             if time.perf_counter() - r.last_pred >= PREDICT_EVERY_S:
-                # A look mid-epoch runs on the shadow too, and lands when it is done (the
-                # first waits for the evaluation's compile): one out at a time.
-                self._land_look(r)
-                job = self._looks(r, r.pxw, r.pyw, r.pcombos.window, r.insights.tick_due())
-                r.look = r.step, r.steps.on_shadow(r.model.get_weights(), job)
+                # A look mid-epoch runs on the shadow too (the first waits for the
+                # evaluation's compile), one out at a time: the one before lands first.
+                if r.looking():
+                    ended = self._land(r, through_look=True)
+                    if ended is not None:
+                        return ended
+                self._send(r, r.pxw, r.pyw, r.pcombos, r.insights.tick_due())
                 r.last_pred = time.perf_counter()
         if epoch_losses:
             r.train_loss = float(np.mean(np.concatenate(epoch_losses)))
-        ended = self._land_all(r)  # the last epoch's end, if it is still out
-        if ended is not None or (self.control.stopped and done < r.feed.batches):
+        if self.control.stopped and done < r.feed.batches:
             # A partial epoch: save where it stands, and report the validation loss the model
             # has now.
+            ended = self._land(r)
             if ended is None:
                 self._save(r, epoch, done, state)
                 r.val_loss = r.steps.evaluate(r.vxw, r.vyw)[0]
@@ -369,38 +327,64 @@ class Trainer:
         # The epoch's end: its checkpoint and weights as they are now; the validation runs
         # beside the next epoch's chunks and lands (EpochEnd) when it is done (`_land`).
         ckpt = self._capture(r, epoch + 1, 0, r.steps.zero_state())
-        weights = ckpt.weights if ckpt is not None else r.model.get_weights()
         last = epoch == t.epochs - 1
-        job = self._looks(r, r.vxw, r.vyw, r.combos.window,
-                          r.insights.end_due(r.train_loss, last))
-        r.pending = Pending(epoch, r.step, r.train_loss, ckpt, r.steps.on_shadow(weights, job))
+        self._send(r, r.vxw, r.vyw, r.combos, r.insights.end_due(r.train_loss, last),
+                   epoch=epoch, ckpt=ckpt)
         r.last_pred = time.perf_counter()
-        return self._land(r) if last else None
+        return self._land(r) if last else self._land(r, wait=False)
 
-    @staticmethod
-    def _looks(r: RunFigures, xs, ys, window: tuple[int, int], measure: bool):
-        """A shadow job (Steps.on_shadow): the evaluation over these windows, and an Insight
-        if `measure`: (loss, P(Y=1), Insight or None)."""
+    def _send(self, r: RunFigures, xs, ys, combos: ComboTable, measure: bool,
+              epoch: int | None = None, ckpt: Checkpoint | None = None) -> None:
+        """A shadow job (Steps.on_shadow) on the weights of now: the evaluation over these
+        windows, its Predictions, and an Insight if `measure`. It lands (`_land`) in the
+        order it went; past MAX_OUT jobs or MAX_OUT_BYTES held, the oldest is waited for."""
         step = r.step
+        weights = ckpt.weights if ckpt is not None else r.model.get_weights()
 
         def job():
             loss, probs = r.steps.shadow_evaluate(xs, ys)
-            return loss, probs, r.insights.take(step, window) if measure else None
+            seen = r.insights.take(step, combos.window) if measure else None
+            return loss, combos.event(step, probs, ys), seen
 
-        return job
+        held = sum(w.nbytes for w in weights) + (
+            sum(a.nbytes for a in ckpt.optimizer) if ckpt is not None else 0)
+        r.out.append(Pending(step, r.steps.on_shadow(weights, job), held, epoch, r.train_loss,
+                             ckpt))
+        while len(r.out) > MAX_OUT or sum(p.nbytes for p in r.out) > MAX_OUT_BYTES:
+            self._land_one(r)
 
-    def _land_look(self, r: RunFigures) -> None:
-        """The look mid-epoch that is out, if any (waiting for it): Predictions, Insight."""
-        look, r.look = r.look, None
-        if look is not None:
-            _, probs, seen = look[1].result()
-            self.emit(r.pcombos.event(look[0], probs, r.pyw))
-            self.emit(seen)
+    def _land(self, r: RunFigures, wait: bool = True, through_look: bool = False):
+        """Emit the events of the shadow jobs out, oldest first: all of them (waiting), only
+        those done (`wait` False), or those up to the last look mid-epoch (`through_look`).
+        Returns Diverged, or None."""
+        while r.out and (wait or r.out[0].future.done()):
+            if through_look and not r.looking():
+                break
+            ended = self._land_one(r)
+            if ended is not None:
+                return ended
+        return None
 
-    def _land_all(self, r: RunFigures) -> Event | None:
-        """Whatever is out on the shadow, in the order it went: the look, the epoch end."""
-        self._land_look(r)
-        return self._land(r)
+    def _land_one(self, r: RunFigures) -> Event | None:
+        """The oldest job out, once done (waiting for it). An epoch end's: EpochEnd, then its
+        checkpoint, Predictions and Insight; a look's: Predictions and Insight. Returns
+        Diverged, or None."""
+        p = r.out.popleft()
+        loss, predictions, seen = p.future.result()
+        if p.epoch is not None:
+            r.val_loss = loss
+            r.epochs_done += 1
+            effects = seen.effects if seen else None
+            v = source.verdict(loss, self.config.data, r.floors, effects)
+            self.emit(EpochEnd(p.epoch, p.step, p.train_loss, loss, v, lag_effects(effects)))
+            if not math.isfinite(loss) or loss > DIVERGED_LOSS:
+                r.out.clear()  # what comes after it is of a diverged model
+                return self.emit(Diverged(p.step, loss))
+            if p.checkpoint is not None:
+                self._writer.put(p.checkpoint)
+        self.emit(predictions)
+        self.emit(seen)
+        return None
 
     def _helpers(self, tf, r: RunFigures) -> None:
         """Once, after the first chunk (the first loss waits for nothing else) or before
@@ -411,25 +395,6 @@ class Trainer:
             r.steps.compile_evaluation()
             r.insights.prepare(tf)
 
-    def _land(self, r: RunFigures) -> Event | None:
-        """The pending epoch end, once its validation is done (waiting for it): EpochEnd,
-        then its checkpoint, predictions and Insight. Returns Diverged, or None."""
-        p, r.pending = r.pending, None
-        if p is None:
-            return None
-        r.val_loss, probs, seen = p.future.result()
-        r.epochs_done += 1
-        effects = seen.effects if seen else None
-        v = source.verdict(r.val_loss, self.config.data, r.floors, effects)
-        self.emit(EpochEnd(p.epoch, p.step, p.train_loss, r.val_loss, v, lag_effects(effects)))
-        if not math.isfinite(r.val_loss) or r.val_loss > DIVERGED_LOSS:
-            return self.emit(Diverged(p.step, r.val_loss))
-        if p.checkpoint is not None:
-            self._writer.put(p.checkpoint)
-        self.emit(r.combos.event(p.step, probs, r.vyw))
-        self.emit(seen)
-        return None
-
     def _train_chunk(self, tf, r: RunFigures, xs, ys, state):
         """One compiled call; a cuDNN kernel failing at run time is one line on `cudnn`."""
         from .accel import cudnn_failed
@@ -439,13 +404,13 @@ class Trainer:
         except tf.errors.OpError as err:
             if r.fused and cudnn_failed(err):
                 raise ConfigError("cudnn", f"the cuDNN kernel failed at run time"
-                                  f" ({_first_line(err)}); rerun with --cudnn off") from err
+                                  f" ({first_line(err)}); rerun with --cudnn off") from err
             raise
 
     def _finish(self, tf, r: RunFigures) -> Event:
         """The Finished event: the last validation loss, the verdict and the lag effects."""
         self._helpers(tf, r)
-        ended = self._land_all(r)
+        ended = self._land(r)
         if ended is not None:
             return ended
         if math.isnan(r.val_loss):  # stopped before the first epoch ended, or nothing left

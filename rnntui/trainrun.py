@@ -1,14 +1,19 @@
-"""One training's objects and running figures, from the trainer's setup to its finish, and
-an epoch end whose validation is still running (rnntui.train)."""
+"""One training's objects and running figures, from the trainer's setup to its finish, the
+shadow jobs whose events are still to come (rnntui.train), and how a failure is told."""
 
 from __future__ import annotations
 
 import math
 import time
+import traceback
+from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from .config import ConfigError
+from .events import Failed
 
 if TYPE_CHECKING:
     from .checkpoint import Checkpoint
@@ -45,18 +50,41 @@ class RunFigures:
     val_loss: float = math.nan
     last_pred: float = 0.0
     start: float = field(default_factory=time.perf_counter)
-    pending: Pending | None = None  # an epoch end whose validation is still running
+    # Shadow jobs whose events are still to come, in the order they went (and finish: the
+    # shadow runs one at a time): epoch ends and looks mid-epoch (Trainer._send).
+    out: deque[Pending] = field(default_factory=deque)
     helped: bool = False  # the helpers (Trainer._helpers) have started
-    look: tuple[int, Any] | None = None  # a look mid-epoch that is out: (step, Future)
+
+    def looking(self) -> bool:
+        """A look mid-epoch is out (one at a time)."""
+        return any(p.epoch is None for p in self.out)
 
 
 @dataclass(eq=False)
 class Pending:
-    """An epoch's end while its validation runs (Steps.validate): what its EpochEnd and
-    the events after it need."""
+    """A shadow job out (Steps.on_shadow): an epoch's end while its validation runs, or a
+    look mid-epoch (epoch None), with what its events need."""
 
-    epoch: int
     step: int
-    train_loss: float
-    checkpoint: Checkpoint | None  # written once the validation has landed
-    future: Any  # -> (validation loss, P(Y=1) per position, an Insight or None)
+    future: Any  # -> (validation loss, Predictions, an Insight or None)
+    nbytes: int  # what it holds: the weights it was given and its checkpoint
+    epoch: int | None = None  # None: a look mid-epoch
+    train_loss: float = math.nan
+    checkpoint: Checkpoint | None = None  # written once the validation has landed
+
+
+def read_lr(optimizer) -> float:
+    """The learning rate as set: the variable is float32, so 0.05 reads 0.0500000007."""
+    return float(f"{float(optimizer.learning_rate.numpy()):.7g}")
+
+
+def first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+
+
+def failed(exc: BaseException) -> Failed:
+    """The Failed event for an exception: a setting that cannot be had here is one line
+    naming its field."""
+    if isinstance(exc, ConfigError):
+        return Failed(str(exc), traceback.format_exc(), exc.field)
+    return Failed(f"{type(exc).__name__}: {exc}", traceback.format_exc())

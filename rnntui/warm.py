@@ -19,14 +19,15 @@ def warm(config: Config) -> bool:
     valid). False when there is nothing to make ahead: a distribution strategy, or the
     program kept already is this one."""
     from .accel import choose_kernel, choose_precision
+    from .runplan import choose_chunk, validation_windows
     from .tfload import claim_gpus, pick_device, quiet_tensorflow
-    from .train import Trainer, choose_chunk, validation_windows
+    from .train import Trainer
 
     config = validate(config)
     d, t = config.data, config.train
     if t.strategy != "none":
         return False
-    tf = quiet_tensorflow()
+    tf = quiet_tensorflow(config)
     claim_gpus(tf, config)
     device, _, _ = pick_device(tf, t.device)
     on_gpu = device.startswith("/GPU")

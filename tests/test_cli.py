@@ -183,6 +183,10 @@ def test_console_script_runs():
         (["data", "--size", "10"], ("--out",)),
         (["data", "--size", "1000", "--out", "/nonexistent-dir/x/y.npz"], ("--out",)),
         (["frobnicate"], ("frobnicate",)),
+        (["train", "--cpu-threads", "x"], ("--cpu-threads", "not an integer")),
+        (["app", "--cpu-threads", "0"], ("--cpu-threads", "out of range")),
+        (["sweep", "--grid", "num_steps=2", "--cpu-threads", "2000"],
+         ("--cpu-threads", "out of range")),
     ],
 )
 def test_bad_input_exits_2_with_one_line(capsys, argv, names):
@@ -334,3 +338,37 @@ def test_json_report_writes_only_strict_json():
     report.close(event)
     for line in out.getvalue().splitlines():
         strict_json(line)
+
+
+# -- TensorFlow's CPU threads ------------------------------------------------------------
+
+
+def test_cpu_threads_are_chosen_for_the_model_when_tensorflow_loads():
+    """One thread for a small model on the CPU (faster, bench/cpu_threads.py), the default
+    for a large one or on a GPU; asked for, that many, at most a sweep worker's share. The
+    first config loads TensorFlow with them, and a larger run later is told why it has one.
+    """
+    from rnntui.config import preset
+    from rnntui.runplan import batch_macs
+    from rnntui.tfload import SMALL_MACS, auto_threads, threads_for
+
+    small, big = preset("r2rt"), preset("r2rt").with_values(cell="lstm", state_size=256)
+    assert batch_macs(small) <= SMALL_MACS < batch_macs(big)
+    assert auto_threads(small, on_gpu=False) == 1
+    assert auto_threads(big, on_gpu=False) == 0 and auto_threads(small, on_gpu=True) == 0
+    assert threads_for(0, 0, small, False) == 1 and threads_for(0, 0, None, False) == 0
+    assert threads_for(3, 0, small, False) == 3 and threads_for(3, 2, small, False) == 2
+    assert threads_for(0, 4, big, False) == 4 and threads_for(0, 4, small, False) == 1
+    code = (
+        "from rnntui.config import preset\n"
+        "from rnntui.tfload import quiet_tensorflow, threads_notice\n"
+        "tf = quiet_tensorflow(preset('r2rt'))\n"
+        "print(tf.config.threading.get_intra_op_parallelism_threads())\n"
+        "print(repr(threads_notice(preset('r2rt'), False)))\n"
+        "print(threads_notice(preset('r2rt').with_values(cell='lstm', state_size=256), False))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True).stdout.splitlines()
+    assert out[0] == "1" and out[1] == "''"
+    assert out[2].startswith("cpu threads: 1, chosen when TensorFlow loaded for a smaller")
+    assert "--cpu-threads" in out[2]

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -102,6 +103,8 @@ def test_resume_after_sigkill_continues_the_curve(tmp_path):
             "--runs-dir", str(runs), "--json"]
     child = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
     path = Path(json.loads(child.stdout.readline())["path"])
+    # Read the rest as it comes: a full pipe would stop the child before its first checkpoint.
+    threading.Thread(target=child.stdout.read, daemon=True).start()
     deadline = time.monotonic() + 240
     while not (path / CHECKPOINT).exists():  # the first epoch's checkpoint
         assert child.poll() is None and time.monotonic() < deadline

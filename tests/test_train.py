@@ -166,9 +166,13 @@ def test_an_epoch_is_validated_on_its_own_weights_while_the_next_trains(learned)
     one, _ = run(DETERMINISTIC.with_values(epochs=1), chunk=CHUNK)
     assert one.val_loss == of(events, EpochEnd)[0].val_loss
     kinds = [(e.kind, getattr(e, "epoch", None)) for e in events]
-    for epoch in (0, 1, 2):  # each lands before anything of the epoch after next
-        end = kinds.index(("epoch_end", epoch))
-        assert ("progress", epoch + 2) not in kinds[:end]
+    ends = [i for i, k in enumerate(kinds) if k[0] == "epoch_end"]
+    assert [kinds[i][1] for i in ends] == [0, 1, 2]  # in order, each after its epoch
+    for i, epoch in zip(ends, (0, 1, 2), strict=True):
+        assert max(j for j, k in enumerate(kinds) if k == ("progress", epoch)) < i
+    # Its checkpoint, Predictions and Insight follow it, steps in order.
+    steps = [e.step for e in events if e.kind in ("epoch_end", "predictions")]
+    assert steps == sorted(steps)
     assert [e.kind for e in events[-4:]] == ["epoch_end", "predictions", "insight", "finished"]
 
 
@@ -194,9 +198,10 @@ def test_predictions_show_what_was_learned(learned):
 def test_mid_epoch_predictions_read_only_the_first_validation_windows(monkeypatch):
     """A big validation series is evaluated whole at epoch ends only: between them, the
     predictions come from its first PREDICTION_STEPS steps (here 2 windows of 5)."""
+    import rnntui.runplan as runplan
     import rnntui.train as train
 
-    monkeypatch.setattr(train, "PREDICTION_STEPS", 2 * 50 * 5)
+    monkeypatch.setattr(runplan, "PREDICTION_STEPS", 2 * 50 * 5)
     monkeypatch.setattr(train, "PREDICT_EVERY_S", 0.0)
     _, events = run(preset("r2rt").with_values(**{**SMALL, "epochs": 1}), chunk=CHUNK)
     preds = of(events, Predictions)

@@ -125,7 +125,8 @@ class RnnTui(RunActions, PanelActions, App):
     def _load_tensorflow(self) -> None:
         from ..tfload import device_name, quiet_tensorflow
 
-        self.post_message(TensorFlowLoaded(device_name(quiet_tensorflow())))
+        # Its CPU threads are chosen for the config the app opened with (tfload).
+        self.post_message(TensorFlowLoaded(device_name(quiet_tensorflow(self.initial))))
 
     def on_tensor_flow_loaded(self, message: TensorFlowLoaded) -> None:
         self.status.device = message.device
