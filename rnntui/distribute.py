@@ -186,9 +186,10 @@ class DistSteps(Steps):
         norms = np.array([v.numpy() for v in norms], np.float32)
         return losses, applied_norm(norms, self.mixed) if len(norms) else 0.0, state
 
-    def compile(self, vxs: np.ndarray, vys: np.ndarray, *more: np.ndarray) -> None:
+    def compile(self, vxs: np.ndarray, vys: np.ndarray, *more: np.ndarray,
+                graph_first: bool = False) -> None:
         """Trace the training step now (it runs nothing) and compile the evaluation, so the
-        first chunk does not pay for them."""
+        first chunk does not pay for them. (A plain graph already: `graph_first` is moot.)"""
         xs = self._split(np.zeros((self.k, self.batch, self.num_steps), np.uint8), 1)
         self._train_fn = self._dist_train.get_concrete_function(xs, xs, self.tf.constant(0),
                                                                 self.zero_state())

@@ -13,6 +13,11 @@ TARGET_CHUNK_S = 0.1  # one compiled call should take 50-200 ms: that is how fas
 # series): about once a second, so a 10M-step validation series must not be evaluated whole
 # (it slowed r2rt from ~4,500 to 430 steps/s). Epoch ends evaluate all of it.
 PREDICTION_STEPS = 100_000
+# XLA takes 2-4 CPU-s to compile what a plain graph traces in ~0.6 s, and saves about 0.5 ms
+# a step on small models: it pays from a few thousand steps. A grid of short runs (the
+# article's 60 of 1 epoch, 416 to 5,000 steps each) takes half the CPU time without it
+# (bench/sweep_speed.py). Longer runs keep it; the plain graph trains while XLA compiles.
+XLA_MIN_STEPS = 5000
 
 
 def choose_chunk(config: Config, steps_per_epoch: int) -> int:
@@ -43,3 +48,9 @@ def validation_windows(config: Config) -> tuple:
     vxw, vyw = windows(vx, t.batch_size, t.num_steps), windows(vy, t.batch_size, t.num_steps)
     pn = max(1, min(len(vxw), PREDICTION_STEPS // (t.batch_size * t.num_steps)))
     return vx, vy, vxw, vyw, pn
+
+
+def use_xla(config: Config) -> bool:
+    """Whether a run is long enough for XLA's compile time to pay (see XLA_MIN_STEPS)."""
+    t = config.train
+    return config.data.size // t.batch_size // t.num_steps * t.epochs >= XLA_MIN_STEPS

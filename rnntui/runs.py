@@ -253,7 +253,7 @@ def parse_config_string(text: str, base: Config | None = None) -> Config:
 def train_into_run(config: Config, on_event, *, runs_dir: str | Path = DEFAULT_RUNS_DIR,
                    name: str | None = None, resume: Run | None = None,
                    folder: str | Path | None = None, opened=None, control=None,
-                   jit: bool = True, strategy=None) -> Event:
+                   jit: bool | None = None, strategy=None) -> Event:
     """Open a run's folder and train `config` into it: every event recorded (metrics,
     TensorBoard) and passed to `on_event`, a checkpoint at every epoch end and on stop.
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
@@ -121,6 +122,10 @@ class Steps:
 
         self.jit, self.carry = jit, t.carry_state
         self._train = tf.function(train_chunk, jit_compile=jit)
+        # Graph first (compile(graph_first=True)): the same chunk as a plain graph, which
+        # trains while XLA compiles the program in a thread, then gives way to it.
+        self._graph = tf.function(train_chunk) if jit else None
+        self._xla: Future | None = None  # XLA compiling beside the graph
         self._eval = self._evaluation(forward)
         self._model = model
         # A copy of the model (same layers, its own variables) that evaluates and is
@@ -184,11 +189,19 @@ class Steps:
         out[: len(a)] = a
         return out
 
+    def on_graph(self) -> bool:
+        """Chunks train on the plain graph: XLA is still compiling (compile's graph_first)."""
+        if self._xla is not None and self._xla.done():
+            self._xla, failed = None, self._xla.exception()
+            if failed is not None:  # raised in the trainer's thread: a Failed event
+                raise failed
+        return self._xla is not None
+
     def train(self, xs: np.ndarray, ys: np.ndarray, state: list):
         """Train on up to K batches; returns (per-step losses, mean grad norm, new state)."""
         n = len(xs)
-        losses, norms, state = self._train(self._pad(xs), self._pad(ys), self.tf.constant(n),
-                                           state)
+        fn = self._graph if self.on_graph() else self._train
+        losses, norms, state = fn(self._pad(xs), self._pad(ys), self.tf.constant(n), state)
         norm = applied_norm(norms.numpy()[:n], self.mixed) if n else 0.0
         return losses.numpy()[:n], norm, state
 
@@ -238,17 +251,40 @@ class Steps:
         """The evaluation's device scope: none for one device (the trainer's scope holds)."""
         return self.tf.device(self.eval_device) if self.eval_device else contextlib.nullcontext()
 
-    def compile(self, vxs: np.ndarray, vys: np.ndarray, *more: np.ndarray) -> None:
+    def compile(self, vxs: np.ndarray, vys: np.ndarray, *more: np.ndarray,
+                graph_first: bool = False) -> None:
         """Compile the training program now; the evaluation's (`more`: windows of another
         evaluation shape too) waits for `compile_evaluation`, which the trainer calls once
         the first chunk has trained: compiling it beside the training's took the first
         chunk's program ~1.3 s instead of ~0.8 s (r2rt), and made that chunk 10x slower.
-        Zero-trip calls update nothing."""
+        Zero-trip calls update nothing.
+
+        `graph_first` (XLA only; once compiled, nothing to do): trace the plain graph now
+        and compile XLA in a thread; chunks train on the graph until it is done (`train`).
+        The first loss comes that much sooner: the fast preset's XLA compile took 1.75 s
+        to its first loss, its graph 0.8 s (bench/first_loss.py --after 0)."""
         empty = np.zeros((0, self.batch, self.num_steps), dtype=np.uint8)
         args = (self._pad(empty), self._pad(empty), self.tf.constant(0), self.zero_state())
+        self._eval_shapes = (vxs, *more)
+        if self._train_fn is not None:
+            return
+        if graph_first and self._graph is not None:
+            self._train_fn = self._graph.get_concrete_function(*args)
+            self._graph(*args)
+            self._xla = done = Future()
+
+            def compile_xla():
+                try:
+                    self._train(*args)
+                except BaseException as exc:  # raised in the trainer's thread (on_graph)
+                    done.set_exception(exc)
+                else:
+                    done.set_result(None)
+
+            threading.Thread(target=compile_xla, name="rnntui-xla", daemon=True).start()
+            return
         self._train_fn = self._train.get_concrete_function(*args)
         self._train(*args)
-        self._eval_shapes = (vxs, *more)
 
     def compile_evaluation(self, here: bool = False) -> None:
         """Compile the evaluation, in the shadow's thread at a lower priority (evaluations

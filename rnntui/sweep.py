@@ -21,13 +21,8 @@ from pathlib import Path
 
 from . import source
 from .config import FIELDS, Config, ConfigError, parse_value, validate
+from .runplan import use_xla
 from .tfload import ask_cpu_threads
-
-# XLA takes 2-4 CPU-s to compile what a plain graph traces in ~0.6 s, and saves about 0.5 ms
-# a step on the small models of a sweep: it pays from a few thousand steps. A grid of short
-# runs (the article's 60 of 1 epoch, 416 to 5,000 steps each) takes half the CPU time
-# without it (bench/sweep_speed.py). Longer runs keep it.
-XLA_MIN_STEPS = 5000
 
 
 @dataclass
@@ -72,12 +67,6 @@ def grid_configs(base: Config, grid: list[tuple[str, list]]) -> list[tuple[dict,
         except ConfigError as err:
             raise ConfigError(err.field, f"{str(err).split(': ', 1)[1]} (at {values})") from None
     return out
-
-
-def use_xla(config: Config) -> bool:
-    """Whether a run is long enough for XLA's compile time to pay (see XLA_MIN_STEPS)."""
-    t = config.train
-    return config.data.size // t.batch_size // t.num_steps * t.epochs >= XLA_MIN_STEPS
 
 
 def run_one(values: dict, config: Config, runs_dir: str, control=None,

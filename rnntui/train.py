@@ -36,7 +36,7 @@ from .events import (
 )
 from .insight import Insights, Probe, lag_effects
 from .programs import Program, program_key
-from .runplan import choose_chunk, validation_windows
+from .runplan import choose_chunk, use_xla, validation_windows
 from .trainrun import Pending, RunFigures, failed, first_line, read_lr
 
 PREDICT_EVERY_S = 1.0  # predictions events, about once a second
@@ -57,11 +57,14 @@ class Trainer:
     """
 
     def __init__(self, config: Config, callback: Callable[[Event], None] | None = None,
-                 control: Control | None = None, chunk: int | None = None, jit: bool = True,
+                 control: Control | None = None, chunk: int | None = None,
+                 jit: bool | None = None,
                  checkpoint_path: str | Path | None = None, resume: Checkpoint | None = None,
                  strategy: tuple | None = None, insight: bool = True):
         """`checkpoint_path`: where to save a checkpoint at every epoch end and on stop.
         `resume`: a checkpoint to continue from (its step, data position and state).
+        `jit`: XLA allowed (None: when the run is long enough to pay for its compile,
+        runplan.use_xla).
         `strategy`: distribute.make_strategy's result, made ahead (multiworker must be
         made before TensorFlow runs anything); by default the trainer makes it.
         `insight`: measure what the model learned (rnntui.insight) with the predictions
@@ -123,7 +126,8 @@ class Trainer:
         from .steps import Steps
 
         cfg = self.config
-        jit = self.jit and kernel == "xla" and strategy is None
+        xla = use_xla(cfg) if self.jit is None else self.jit  # None: by the run's length
+        jit = xla and kernel == "xla" and strategy is None
         # The last training's program when it is the same (see rnntui.programs); never
         # across distribution strategies, whose variables belong to their strategy.
         key = program_key(cfg, tf.constant(0).device, kernel, mixed, jit, k)
@@ -174,9 +178,12 @@ class Trainer:
         # On the shadow model, where the trainer measures (Steps.on_shadow).
         probed = steps.shadow if steps.shadow is not None else model
         insights = Insights(self._probe(tf, probed, vx, vy) if measure else None)
-        # The evaluation's compile and the probe's tracing start after the first chunk
-        # (Trainer._helpers); training does not wait for them.
-        steps.compile(vxw, vyw, *([pxw] if len(pxw) < len(vxw) else []))
+        # The evaluation's compile and the probe's tracing start once the first chunk has
+        # trained on the XLA program (Trainer._helpers); training does not wait for them.
+        # A deterministic run compiles XLA first: the switch from the graph would fall on a
+        # chunk that depends on the machine's speed.
+        steps.compile(vxw, vyw, *([pxw] if len(pxw) < len(vxw) else []),
+                      graph_first=not self.config.train.deterministic)
         return model, optimizer, steps, jit, graph_uses_cudnn(steps.traced()), insights
 
     def _run_on(self, tf, strategy, device_name: str, on_gpu: bool, notice: str) -> Event:
@@ -328,6 +335,7 @@ class Trainer:
         # beside the next epoch's chunks and lands (EpochEnd) when it is done (`_land`).
         ckpt = self._capture(r, epoch + 1, 0, r.steps.zero_state())
         last = epoch == t.epochs - 1
+        self._helpers(tf, r, now=last)  # (its measurement waits for the probe)
         self._send(r, r.vxw, r.vyw, r.combos, r.insights.end_due(r.train_loss, last),
                    epoch=epoch, ckpt=ckpt)
         r.last_pred = time.perf_counter()
@@ -386,11 +394,12 @@ class Trainer:
         self.emit(seen)
         return None
 
-    def _helpers(self, tf, r: RunFigures) -> None:
-        """Once, after the first chunk (the first loss waits for nothing else) or before
-        anything evaluates: the evaluation's compile and the insight probe's tracing start,
-        in threads below the training's priority."""
-        if not r.helped:
+    def _helpers(self, tf, r: RunFigures, now: bool = False) -> None:
+        """Once, after the first chunk on the XLA program (the first loss waits for nothing
+        else, and XLA compiling beside the graph is not held back), or `now`, before the
+        run's last measurement: the evaluation's compile and the insight probe's tracing
+        start, in threads below the training's priority."""
+        if not r.helped and (now or not r.steps.on_graph()):
             r.helped = True
             r.steps.compile_evaluation()
             r.insights.prepare(tf)
@@ -409,7 +418,7 @@ class Trainer:
 
     def _finish(self, tf, r: RunFigures) -> Event:
         """The Finished event: the last validation loss, the verdict and the lag effects."""
-        self._helpers(tf, r)
+        self._helpers(tf, r, now=True)
         ended = self._land(r)
         if ended is not None:
             return ended

@@ -19,8 +19,8 @@ def warm(config: Config) -> bool:
     valid). False when there is nothing to make ahead: a distribution strategy, or the
     program kept already is this one."""
     from .accel import choose_kernel, choose_precision
-    from .runplan import choose_chunk, validation_windows
-    from .tfload import claim_gpus, pick_device, quiet_tensorflow
+    from .runplan import choose_chunk, use_xla, validation_windows
+    from .tfload import claim_gpus, pick_device, quiet_tensorflow, set_determinism
     from .train import Trainer
 
     config = validate(config)
@@ -29,13 +29,14 @@ def warm(config: Config) -> bool:
         return False
     tf = quiet_tensorflow(config)
     claim_gpus(tf, config)
+    set_determinism(tf, t.deterministic)  # as the training will: it shapes the graph
     device, _, _ = pick_device(tf, t.device)
     on_gpu = device.startswith("/GPU")
     with tf.device(device):
         k = choose_chunk(config, d.size // t.batch_size // t.num_steps)
         kernel, _ = choose_kernel(config, on_gpu, distributed=False)
         mixed, _ = choose_precision(config, on_gpu)
-        jit = kernel == "xla"
+        jit = kernel == "xla" and use_xla(config)  # as Trainer._build decides
         key = programs.program_key(config, tf.constant(0).device, kernel, mixed, jit, k)
         now = programs.kept()
         if now is not None and now.key == key:
@@ -46,7 +47,10 @@ def warm(config: Config) -> bool:
             trainer._program = None
             _, _, steps, _ = trainer._build(tf, None, k, kernel, mixed)
             _, _, vxw, vyw, pn = validation_windows(config)
-            steps.compile(vxw, vyw, *([vxw[:pn]] if pn < len(vxw) else []))
+            # Graph first (Steps.compile): a training that takes it meanwhile trains on the
+            # graph until XLA is compiled, rather than waiting for XLA.
+            steps.compile(vxw, vyw, *([vxw[:pn]] if pn < len(vxw) else []),
+                          graph_first=not t.deterministic)
             programs.keep(trainer._program)
         finally:
             programs.warmed(key, done)  # a training waiting for it takes it now

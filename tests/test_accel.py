@@ -99,9 +99,9 @@ def test_the_cudnn_check_reads_the_traced_graph():
     assert not graph_uses_cudnn(plain.get_concrete_function(spec([3])))
 
 
-def run(cfg, insight=True):
+def run(cfg, insight=True, jit=None):
     events = []
-    final = Trainer(cfg, events.append, insight=insight).run()
+    final = Trainer(cfg, events.append, insight=insight, jit=jit).run()
     started = next(e for e in events if isinstance(e, Started))
     compiled = next(e for e in events if isinstance(e, Compiled))
     return final, started, compiled
@@ -110,7 +110,7 @@ def run(cfg, insight=True):
 def test_on_the_cpu_lstm_trains_with_xla_and_a_notice_for_cudnn_and_mixed():
     cfg = preset("r2rt").with_values(cell="lstm", cudnn="on", precision="mixed", device="cpu",
                                      **TINY)
-    final, started, compiled = run(cfg)
+    final, started, compiled = run(cfg, jit=True)  # (a run this short would not use XLA)
     assert isinstance(final, Finished)
     assert started.notice == ("cudnn: on needs a GPU; using XLA on the CPU; precision: mixed"
                               " needs a GPU; training in float32 on the CPU")

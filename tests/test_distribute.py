@@ -110,7 +110,8 @@ def test_the_run_says_how_it_is_distributed(pair):
     (_, e1), (_, e2), _ = pair
     s2 = next(e for e in e2 if isinstance(e, Started))
     assert s2.device == "mirrored 2×CPU"
-    assert next(e for e in e1 if isinstance(e, Compiled)).kernel == "XLA"
+    # One device: a plain graph too, for a run this short (runplan.use_xla).
+    assert next(e for e in e1 if isinstance(e, Compiled)).kernel == "graph, no XLA"
     assert next(e for e in e2 if isinstance(e, Compiled)).kernel == "graph, no XLA"
     # 60 batches an epoch, at most 25 a chunk: 3 chunks of 20.
     assert s2.chunk == 20

@@ -131,7 +131,9 @@ class RnnTui(RunActions, PanelActions, App):
     def on_tensor_flow_loaded(self, message: TensorFlowLoaded) -> None:
         self.status.device = message.device
         self._advance(self.run_state.tensorflow_loaded())
-        self._warm_soon()
+        # At once: nothing has been edited yet to settle, and F5 soon after the app is idle
+        # found the fast preset's program still compiling (1.5 s to the first loss).
+        self._warm_now()
 
     def _warm_soon(self) -> None:
         """While idle, make the form's program ahead (rnntui.warm), WARM_DELAY_S after the
@@ -357,7 +359,10 @@ class RnnTui(RunActions, PanelActions, App):
             for loss, rate, grad in zip(d.last_losses, d.rates, d.grad_norms, strict=True):
                 self.status.push(loss, rate, grad)
         if d.latest is not None:
-            self._latest = d.latest
+            first, self._latest = self._latest is None, d.latest
+            if first:  # the run's first loss shows now, not at the timers' next turn
+                self._paint_progress()
+                self.chart.repaint_now()
 
     def _paint_progress(self) -> None:
         """On a timer (PROGRESS_PAINT_S): the progress text and the sparklines. It drains the

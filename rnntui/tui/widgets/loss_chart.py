@@ -321,6 +321,11 @@ class LossChart(Widget):
     def _touch(self) -> None:
         self._dirty = True
 
+    def repaint_now(self) -> None:
+        """What changed, painted now rather than at the timer's next turn (a run's first
+        loss: F5 to the first loss on screen, bench/first_loss.py)."""
+        self._repaint_if_dirty()
+
     def _repaint_if_dirty(self) -> None:
         """On the timer: repaint only the cells that changed since the last picture (a
         growing curve changes a few columns; a whole repaint of 120x40 is ~10 KB)."""
