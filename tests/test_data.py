@@ -65,6 +65,11 @@ def test_any_stretch_is_the_same_as_in_the_whole_series():
     for i, s in enumerate(starts):
         np.testing.assert_array_equal(rx[i], x[s:s + 1000])
         np.testing.assert_array_equal(ry[i], y[s:s + 1000])
+    # Long rows are made in cache-sized blocks (Series.rows): the same steps, at any start.
+    bx, by = series.rows(np.array([1, 2_000_003]), 300_000)
+    for i, s in enumerate((1, 2_000_003)):
+        np.testing.assert_array_equal(bx[i], x[s:s + 300_000])
+        np.testing.assert_array_equal(by[i], y[s:s + 300_000])
     # Y_t = X_{t-3} exactly: Y_0..Y_2 read the history, X_{-3}..X_{-1}, made on request.
     copy = Series(7, 0.0, ((3, 1.0),))
     hx, _ = copy.rows(np.array([-3]), 3)
