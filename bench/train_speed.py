@@ -22,7 +22,9 @@ from rnntui.events import Progress
 from rnntui.tfload import quiet_tensorflow
 from rnntui.train import Trainer
 
-tf = quiet_tensorflow()
+# With the CPU threads rnntui gives these small models (tfload.auto_threads); both peers run
+# in this one process, so they share them.
+tf = quiet_tensorflow(preset("r2rt"))
 import keras  # noqa: E402
 
 
@@ -35,7 +37,9 @@ def ours(cfg) -> float:
         if isinstance(event, Progress):
             marks.append((time.perf_counter(), event.step))
 
-    Trainer(cfg, on).run()
+    # XLA, compiled before the first chunk: a run this short would train as a plain graph,
+    # and a longer one starts on the graph while XLA compiles (deterministic: XLA first).
+    Trainer(cfg.with_values(deterministic=True), on, jit=True).run()
     rates = [(b[1] - a[1]) / (b[0] - a[0]) for a, b in zip(marks, marks[1:], strict=False)]
     return statistics.median(rates[1:] if len(rates) > 1 else rates)
 

@@ -64,6 +64,32 @@ class Program:
         self.optimizer.learning_rate = learning_rate
 
 
+def take_or_build(tf, config: Config, strategy, k: int, kernel: str, mixed: bool, jit: bool):
+    """(model, optimizer, steps, program) for a training: the kept program when its key is
+    this one (waiting for one being made ahead, rnntui.warm), else built (not compiled:
+    Steps.compile). Never across distribution strategies, whose variables belong to their
+    strategy: their program is None, kept by nobody."""
+    from .model import build_model, build_optimizer
+    from .steps import Steps
+
+    key = program_key(config, tf.constant(0).device, kernel, mixed, jit, k)
+    if strategy is None:
+        wait_warm(key)
+        program = take(key)
+        if program is not None:
+            program.reset(config.train.learning_rate)
+            return program.model, program.optimizer, program.steps, program
+    model = build_model(config, seed=config.data.seed, kernel=kernel, mixed=mixed)
+    optimizer = build_optimizer(config, mixed, summed=strategy is not None)
+    if strategy is None:
+        steps = Steps(tf, model, optimizer, config, k, jit=jit, mixed=mixed)
+        return model, optimizer, steps, Program.made(key, model, optimizer, steps)
+    from .distribute import DistSteps
+
+    return model, optimizer, DistSteps(tf, strategy, model, optimizer, config, k,
+                                       mixed=mixed), None
+
+
 def _variables(model, optimizer) -> list:
     return [*model.weights, *optimizer.variables]
 

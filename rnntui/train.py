@@ -7,6 +7,9 @@ epoch, with the loop's trip count as an argument: XLA compiles once.
 
 It knows nothing of who listens: events go to a callback, control comes from `Control`.
 TensorFlow is imported in `Trainer.run`, not at module load, so the app can import this.
+Its parts elsewhere: what it compiles for (runplan), the program it takes or builds
+(programs), its running figures (trainrun), and the validation and measurements that run
+beside it on a shadow model, landed as events (landing).
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ from .data import EpochFeed
 from .events import (
     Compiled,
     Diverged,
-    EpochEnd,
     Event,
     Finished,
     Insight,
@@ -35,21 +37,14 @@ from .events import (
     Started,
 )
 from .insight import Insights, Probe, lag_effects
-from .programs import Program, program_key
+from .landing import DIVERGED_LOSS, Landing
 from .runplan import choose_chunk, use_xla, validation_windows
-from .trainrun import Pending, RunFigures, failed, first_line, read_lr
+from .trainrun import RunFigures, failed, first_line, read_lr
 
 PREDICT_EVERY_S = 1.0  # predictions events, about once a second
-# A loss this large (nats) is divergence even while finite: the model gives the true class a
-# probability below e^-50. A huge learning rate grows the loss to ~1e6 without any NaN.
-DIVERGED_LOSS = 50.0
-# Shadow jobs out at once, and what they may hold (weights and checkpoints), before an
-# epoch end waits for the oldest: the first validations wait for the evaluation's compile
-# (~1 s), which 0.1-s epochs must not (bench/between_chunks.py).
-MAX_OUT, MAX_OUT_BYTES = 16, 256 << 20
 
 
-class Trainer:
+class Trainer(Landing):
     """Runs one training for a validated config and reports it through `callback`.
 
     `run()` never raises for training problems: divergence ends with a Diverged event,
@@ -87,7 +82,7 @@ class Trainer:
 
     def run(self) -> Event:
         self._feed: EpochFeed | None = None
-        self._program: Program | None = None
+        self._program: programs.Program | None = None
         self._writer = Writer(self.checkpoint_path) if self.checkpoint_path else None
         try:
             event = self._run()
@@ -122,31 +117,10 @@ class Trainer:
 
     def _build(self, tf, strategy, k: int, kernel: str, mixed: bool):
         """(model, optimizer, steps, jit) for a kernel, restored from the resume checkpoint."""
-        from .model import build_model, build_optimizer
-        from .steps import Steps
-
-        cfg = self.config
-        xla = use_xla(cfg) if self.jit is None else self.jit  # None: by the run's length
+        xla = use_xla(self.config) if self.jit is None else self.jit  # None: by its length
         jit = xla and kernel == "xla" and strategy is None
-        # The last training's program when it is the same (see rnntui.programs); never
-        # across distribution strategies, whose variables belong to their strategy.
-        key = program_key(cfg, tf.constant(0).device, kernel, mixed, jit, k)
-        if strategy is None:
-            programs.wait_warm(key)
-        program = programs.take(key) if strategy is None else None
-        if program is not None:
-            program.reset(cfg.train.learning_rate)
-            model, optimizer, steps = program.model, program.optimizer, program.steps
-        else:
-            model = build_model(cfg, seed=cfg.data.seed, kernel=kernel, mixed=mixed)
-            optimizer = build_optimizer(cfg, mixed, summed=strategy is not None)
-            if strategy is None:
-                steps = Steps(tf, model, optimizer, cfg, k, jit=jit, mixed=mixed)
-                program = Program.made(key, model, optimizer, steps)
-            else:
-                from .distribute import DistSteps
-
-                steps = DistSteps(tf, strategy, model, optimizer, cfg, k, mixed=mixed)
+        model, optimizer, steps, program = programs.take_or_build(
+            tf, self.config, strategy, k, kernel, mixed, jit)
         self._program = program  # kept for the next training when this one ends (run())
         if self.resume is not None:
             self.resume.restore(self.checkpoint_path or Path("checkpoint"), model, optimizer)
@@ -340,59 +314,6 @@ class Trainer:
                    epoch=epoch, ckpt=ckpt)
         r.last_pred = time.perf_counter()
         return self._land(r) if last else self._land(r, wait=False)
-
-    def _send(self, r: RunFigures, xs, ys, combos: ComboTable, measure: bool,
-              epoch: int | None = None, ckpt: Checkpoint | None = None) -> None:
-        """A shadow job (Steps.on_shadow) on the weights of now: the evaluation over these
-        windows, its Predictions, and an Insight if `measure`. It lands (`_land`) in the
-        order it went; past MAX_OUT jobs or MAX_OUT_BYTES held, the oldest is waited for."""
-        step = r.step
-        weights = ckpt.weights if ckpt is not None else r.model.get_weights()
-
-        def job():
-            loss, probs = r.steps.shadow_evaluate(xs, ys)
-            seen = r.insights.take(step, combos.window) if measure else None
-            return loss, combos.event(step, probs, ys), seen
-
-        held = sum(w.nbytes for w in weights) + (
-            sum(a.nbytes for a in ckpt.optimizer) if ckpt is not None else 0)
-        r.out.append(Pending(step, r.steps.on_shadow(weights, job), held, epoch, r.train_loss,
-                             ckpt))
-        while len(r.out) > MAX_OUT or sum(p.nbytes for p in r.out) > MAX_OUT_BYTES:
-            self._land_one(r)
-
-    def _land(self, r: RunFigures, wait: bool = True, through_look: bool = False):
-        """Emit the events of the shadow jobs out, oldest first: all of them (waiting), only
-        those done (`wait` False), or those up to the last look mid-epoch (`through_look`).
-        Returns Diverged, or None."""
-        while r.out and (wait or r.out[0].future.done()):
-            if through_look and not r.looking():
-                break
-            ended = self._land_one(r)
-            if ended is not None:
-                return ended
-        return None
-
-    def _land_one(self, r: RunFigures) -> Event | None:
-        """The oldest job out, once done (waiting for it). An epoch end's: EpochEnd, then its
-        checkpoint, Predictions and Insight; a look's: Predictions and Insight. Returns
-        Diverged, or None."""
-        p = r.out.popleft()
-        loss, predictions, seen = p.future.result()
-        if p.epoch is not None:
-            r.val_loss = loss
-            r.epochs_done += 1
-            effects = seen.effects if seen else None
-            v = source.verdict(loss, self.config.data, r.floors, effects)
-            self.emit(EpochEnd(p.epoch, p.step, p.train_loss, loss, v, lag_effects(effects)))
-            if not math.isfinite(loss) or loss > DIVERGED_LOSS:
-                r.out.clear()  # what comes after it is of a diverged model
-                return self.emit(Diverged(p.step, loss))
-            if p.checkpoint is not None:
-                self._writer.put(p.checkpoint)
-        self.emit(predictions)
-        self.emit(seen)
-        return None
 
     def _helpers(self, tf, r: RunFigures, now: bool = False) -> None:
         """Once, after the first chunk on the XLA program (the first loss waits for nothing

@@ -21,7 +21,6 @@ def warm(config: Config) -> bool:
     from .accel import choose_kernel, choose_precision
     from .runplan import choose_chunk, use_xla, validation_windows
     from .tfload import claim_gpus, pick_device, quiet_tensorflow, set_determinism
-    from .train import Trainer
 
     config = validate(config)
     d, t = config.data, config.train
@@ -43,15 +42,14 @@ def warm(config: Config) -> bool:
             return False
         done = programs.warming(key)
         try:
-            trainer = Trainer(config)
-            trainer._program = None
-            _, _, steps, _ = trainer._build(tf, None, k, kernel, mixed)
+            _, _, steps, program = programs.take_or_build(tf, config, None, k, kernel, mixed,
+                                                          jit)
             _, _, vxw, vyw, pn = validation_windows(config)
             # Graph first (Steps.compile): a training that takes it meanwhile trains on the
             # graph until XLA is compiled, rather than waiting for XLA.
             steps.compile(vxw, vyw, *([vxw[:pn]] if pn < len(vxw) else []),
                           graph_first=not t.deterministic)
-            programs.keep(trainer._program)
+            programs.keep(program)
         finally:
             programs.warmed(key, done)  # a training waiting for it takes it now
         # The evaluation next, here (its own thread; no pool thread left behind, which a
