@@ -81,14 +81,23 @@ def _load(path: str, size: int, mtime_ns: int) -> FileData:
     return data
 
 
+_digests: dict[tuple, str] = {}  # (path, inode, size, mtime, ctime) -> SHA-256
+
+
 def fingerprint(path: str | Path) -> dict[str, object]:
-    """What the run folder records of a file: its path, size in bytes and SHA-256."""
+    """What the run folder records of a file: its path, size in bytes and SHA-256. Hashed
+    once while the file's inode, size and change times stay (a CLI resume checks the file
+    before it opens the run, and the run checks it again: a 10M-step file is read once)."""
     p = Path(path).expanduser().resolve()
-    h = hashlib.sha256()
-    with open(p, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return {"path": str(p), "bytes": p.stat().st_size, "sha256": h.hexdigest()}
+    st = p.stat()
+    key = (str(p), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    if key not in _digests:
+        h = hashlib.sha256()
+        with open(p, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                h.update(block)
+        _digests[key] = h.hexdigest()
+    return {"path": str(p), "bytes": st.st_size, "sha256": _digests[key]}
 
 
 class _Vocab:
