@@ -344,24 +344,21 @@ def _check_writable(flag: str, path: Path) -> None:
 def _threads(args: argparse.Namespace) -> int:
     """--cpu-threads as a number (0: not given, chosen for the config)."""
     text = getattr(args, "cpu_threads", None)
-    if text is None:
-        return 0
-    try:
-        n = int(text)
-    except ValueError:
-        raise BadInput(f"--cpu-threads: {text!r} is not an integer from 1 to 1024") from None
-    if not 1 <= n <= 1024:
-        raise BadInput(f"--cpu-threads: {n} is out of range: an integer from 1 to 1024")
-    return n
+    return 0 if text is None else _count("--cpu-threads", text, 1024)
 
 
 def _jobs(text: str) -> int:
+    return _count("--jobs", text, 64)
+
+
+def _count(flag: str, text: str, most: int) -> int:
+    """A flag's whole number from 1 to `most`, or the one-line error naming it."""
     try:
         n = int(text)
     except ValueError:
-        raise BadInput(f"--jobs: {text!r} is not an integer from 1 to 64") from None
-    if not 1 <= n <= 64:
-        raise BadInput(f"--jobs: {n} is out of range: an integer from 1 to 64")
+        raise BadInput(f"{flag}: {text!r} is not an integer from 1 to {most}") from None
+    if not 1 <= n <= most:
+        raise BadInput(f"{flag}: {n} is out of range: an integer from 1 to {most}")
     return n
 
 

@@ -48,6 +48,8 @@ def bad(path: str | Path, message: str) -> ConfigError:
 
 def load(path: str | Path) -> FileData:
     """The file's series, cached while the file's size and modification time stay the same."""
+    if "\x00" in str(path):  # (the OS refuses it with a ValueError, not an OSError)
+        raise ConfigError("data_file", "a file name cannot hold a NUL character (\\x00)")
     p = Path(path).expanduser()
     try:
         st = p.stat()
@@ -261,23 +263,35 @@ def _parse(path: str, chunk: list[str], line: int, names: list[str], as_int: boo
     try:
         with warnings.catch_warnings():  # blank lines are skipped, which it warns of
             warnings.simplefilter("ignore", UserWarning)
-            return np.loadtxt(chunk, delimiter=",", dtype=np.int64 if as_int else str,
-                              ndmin=2, comments=None, encoding=None)
+            table = np.loadtxt(chunk, delimiter=",", dtype=np.int64 if as_int else str,
+                               ndmin=2, comments=None, encoding=None)
     except ValueError as err:
-        # np.loadtxt counts rows differently per error and skips blank lines: find the
-        # line here instead (Python per row, on this error path only).
-        for at, text in enumerate(chunk, start=line):
-            cells = text.strip("\r\n").split(",")
-            if not text.strip():
-                continue
-            if len(cells) != len(names):
-                raise bad(path, f"line {at}: {len(cells)} cells, the header has"
-                                f" {len(names)} ({text.strip()[:40]!r})") from None
-            cell = next((c for c in cells if as_int and not _is_int(c)), None)
-            if cell is not None:
-                raise bad(path, f"line {at}: {cell.strip()[:40]!r} is not a symbol of its"
-                                " column, which holds integers (as its first row does)") from None
+        _find_bad_line(path, chunk, line, names, as_int)
         raise bad(path, f"after line {line}: {str(err).splitlines()[0][:80]}") from None
+    if len(table) and table.shape[1] != len(names):  # every row short alike: no error there
+        _find_bad_line(path, chunk, line, names, as_int)
+        raise bad(path, f"after line {line}: {table.shape[1]} cells a row, the header has"
+                        f" {len(names)}")
+    return table
+
+
+def _find_bad_line(path: str, chunk: list[str], line: int, names: list[str],
+                   as_int: bool) -> None:
+    """The one-line error for the first row of `chunk` that does not fit, if any.
+
+    np.loadtxt counts rows differently per error and skips blank lines: find the line here
+    instead (Python per row, on the error path only)."""
+    for at, text in enumerate(chunk, start=line):
+        cells = text.strip("\r\n").split(",")
+        if not text.strip():
+            continue
+        if len(cells) != len(names):
+            raise bad(path, f"line {at}: {len(cells)} cells, the header has"
+                            f" {len(names)} ({text.strip()[:40]!r})") from None
+        cell = next((c for c in cells if as_int and not _is_int(c)), None)
+        if cell is not None:
+            raise bad(path, f"line {at}: {cell.strip()[:40]!r} is not a symbol of its"
+                            " column, which holds integers (as its first row does)") from None
 
 
 def _read_txt(path: str) -> FileData:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from rnntui.config import FIELDS, Config, ConfigError, parse_value, validate
@@ -16,14 +16,17 @@ TEXT = st.one_of(
 )
 
 
+# The same examples at every run (derandomize): a CI run must not turn red by drawing a new
+# one. What a random run once found stays as an explicit example (@example).
 def one_line(err: ConfigError, field: str) -> None:
     text = str(err)
     assert "\n" not in text and text.startswith(f"{err.field}: ")
     assert err.field in (field, "rules", "size", "val_size")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(field=st.sampled_from(list(FIELDS)), text=TEXT)
+@example(field="data_file", text="\x00")  # the OS's ValueError, found by a random run
 def test_any_text_in_any_field(field, text):
     try:
         value = parse_value(field, text)
@@ -36,7 +39,7 @@ def test_any_text_in_any_field(field, text):
         one_line(err, field)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, derandomize=True)
 @given(text=st.text(alphabet="=&abcdeilmnoprstuz_0123456789.:-,", max_size=60))
 def test_any_config_string(text):
     try:

@@ -35,7 +35,9 @@ def _load_ok_or_one_line(tmp_path, name: str, content: bytes) -> None:
     assert int(data.y.max()) < len(data.y_symbols)
 
 
-SETTINGS = settings(max_examples=150, deadline=None,
+# The same examples at every run (derandomize): a CI run must not turn red by drawing a new
+# one. What a random run once found stays as an example in tests/test_datafile.py (BAD).
+SETTINGS = settings(max_examples=150, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
