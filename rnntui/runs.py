@@ -253,7 +253,8 @@ def parse_config_string(text: str, base: Config | None = None) -> Config:
 def train_into_run(config: Config, on_event, *, runs_dir: str | Path = DEFAULT_RUNS_DIR,
                    name: str | None = None, resume: Run | None = None,
                    folder: str | Path | None = None, opened=None, control=None,
-                   jit: bool | None = None, strategy=None) -> Event:
+                   jit: bool | None = None, strategy=None,
+                   graph_first: bool = False) -> Event:
     """Open a run's folder and train `config` into it: every event recorded (metrics,
     TensorBoard) and passed to `on_event`, a checkpoint at every epoch end and on stop.
 
@@ -262,6 +263,7 @@ def train_into_run(config: Config, on_event, *, runs_dir: str | Path = DEFAULT_R
     multiworker's scratch), else a new one under `runs_dir`. `opened(path)` hears it before
     the training starts. A folder that cannot be made or read raises ConfigError (BadFile) or
     OSError before anything trains; the training itself never raises (Trainer.run).
+    `graph_first`: the app's (see Trainer).
     The command line, the sweep and the app all train through this."""
     from .train import Trainer
 
@@ -288,6 +290,6 @@ def train_into_run(config: Config, on_event, *, runs_dir: str | Path = DEFAULT_R
     try:
         return Trainer(config, both, control, checkpoint_path=path / CHECKPOINT,
                        resume=resume.checkpoint if resume else None, jit=jit,
-                       strategy=strategy).run()
+                       strategy=strategy, graph_first=graph_first).run()
     finally:
         recorder.close()

@@ -89,7 +89,7 @@ def train_in_run(job: TrainJob, bridge: Bridge, control: Control, post: Post) ->
 
     try:
         train_into_run(job.config, bridge.on_event, runs_dir=job.runs_dir, resume=job.resume,
-                       opened=opened, control=control)
+                       opened=opened, control=control, graph_first=True)
     except ConfigError as err:  # BadFile: the folder or its files
         bridge.on_event(Failed(str(err)))
     except OSError as err:
