@@ -27,10 +27,11 @@ class Landing:
     trainer's `config`, `emit` and checkpoint `_writer`."""
 
     def _send(self, r: RunFigures, xs, ys, combos: ComboTable, measure: bool,
-              epoch: int | None = None, ckpt: Checkpoint | None = None) -> None:
+              epoch: int | None = None, ckpt: Checkpoint | None = None) -> Event | None:
         """A shadow job (Steps.on_shadow) on the weights of now: the evaluation over these
         windows, its Predictions, and an Insight if `measure`. It lands (`_land`) in the
-        order it went; past MAX_OUT jobs or MAX_OUT_BYTES held, the oldest is waited for."""
+        order it went; past MAX_OUT jobs or MAX_OUT_BYTES held, the oldest is waited for
+        here. Returns Diverged (an epoch end landed here diverged), or None."""
         step = r.step
         weights = ckpt.weights if ckpt is not None else r.model.get_weights()
 
@@ -44,7 +45,10 @@ class Landing:
         r.out.append(Pending(step, r.steps.on_shadow(weights, job), held, epoch, r.train_loss,
                              ckpt))
         while len(r.out) > MAX_OUT or sum(p.nbytes for p in r.out) > MAX_OUT_BYTES:
-            self._land_one(r)
+            ended = self._land_one(r)
+            if ended is not None:
+                return ended
+        return None
 
     def _land(self, r: RunFigures, wait: bool = True, through_look: bool = False):
         """Emit the events of the shadow jobs out, oldest first: all of them (waiting), only

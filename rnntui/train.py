@@ -297,7 +297,9 @@ class Trainer(Landing):
                     ended = self._land(r, through_look=True)
                     if ended is not None:
                         return ended
-                self._send(r, r.pxw, r.pyw, r.pcombos, r.insights.tick_due())
+                ended = self._send(r, r.pxw, r.pyw, r.pcombos, r.insights.tick_due())
+                if ended is not None:
+                    return ended
                 r.last_pred = time.perf_counter()
         if epoch_losses:
             r.train_loss = float(np.mean(np.concatenate(epoch_losses)))
@@ -314,9 +316,11 @@ class Trainer(Landing):
         ckpt = self._capture(r, epoch + 1, 0, r.steps.zero_state())
         last = epoch == t.epochs - 1
         self._helpers(tf, r, now=last)  # (its measurement waits for the probe)
-        self._send(r, r.vxw, r.vyw, r.combos, r.insights.end_due(r.train_loss, last),
-                   epoch=epoch, ckpt=ckpt)
+        ended = self._send(r, r.vxw, r.vyw, r.combos,
+                           r.insights.end_due(r.train_loss, last), epoch=epoch, ckpt=ckpt)
         r.last_pred = time.perf_counter()
+        if ended is not None:
+            return ended
         return self._land(r) if last else self._land(r, wait=False)
 
     def _helpers(self, tf, r: RunFigures, now: bool = False) -> None:

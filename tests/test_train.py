@@ -176,6 +176,21 @@ def test_an_epoch_is_validated_on_its_own_weights_while_the_next_trains(learned)
     assert [e.kind for e in events[-4:]] == ["epoch_end", "predictions", "insight", "finished"]
 
 
+def test_shadow_jobs_past_the_limit_land_at_once_in_order(monkeypatch):
+    """With no room for jobs out (MAX_OUT 0), each lands as it is sent: every epoch end and
+    look still comes, in step order, and the run finishes."""
+    import rnntui.landing as landing
+    import rnntui.train as train
+
+    monkeypatch.setattr(landing, "MAX_OUT", 0)
+    monkeypatch.setattr(train, "PREDICT_EVERY_S", 0.0)
+    final, events = run(preset("r2rt").with_values(**SMALL), chunk=CHUNK)
+    assert isinstance(final, Finished)
+    assert [e.epoch for e in of(events, EpochEnd)] == [0, 1, 2]
+    steps = [e.step for e in events if e.kind in ("epoch_end", "predictions")]
+    assert steps == sorted(steps) and len(of(events, Predictions)) == 3 * 4 + 3
+
+
 def test_predictions_show_what_was_learned(learned):
     _, events = learned
     preds = of(events, Predictions)

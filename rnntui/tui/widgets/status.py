@@ -119,30 +119,34 @@ class StatusPanel(Vertical):
     def on_mount(self) -> None:
         self._sparks = {k: (self.query_one(f"#spark-{k}", Spark),
                             self.query_one(f"#spark-title-{k}", Label)) for k in self._series}
+        # Held, not queried at each change: a timer's change while the app unmounts found
+        # the children gone (NoMatches), and the query cost a walk each time.
+        self._boxes = {k: self.query_one(f"#status-{k}", Static)
+                       for k in ("state", "device", "detail", "run", "verdict")}
         self._paint()
 
     # Each reactive repaints only its own box; the boxes have fixed sizes (app.tcss), so an
     # update repaints without a layout pass.
     def watch_state(self) -> None:
-        if hasattr(self, "_sparks"):
+        if hasattr(self, "_boxes"):
             style = STATE_STYLE.get(self.state, "")
-            self.query_one("#status-state", Static).update(f"[{style}]● {self.state}[/]",
+            self._boxes["state"].update(f"[{style}]● {self.state}[/]",
                                                            layout=False)
 
     def watch_device(self) -> None:
         # The one box sized to its text ("CPU · XLA" or a GPU's long name and its kernel):
         # it changes twice a run, so its layout pass costs nothing.
-        if hasattr(self, "_sparks"):
-            self.query_one("#status-device", Static).update(f"device [b]{self.device}[/]")
+        if hasattr(self, "_boxes"):
+            self._boxes["device"].update(f"device [b]{self.device}[/]")
 
     def watch_detail(self) -> None:
-        if hasattr(self, "_sparks"):
-            self.query_one("#status-detail", Static).update(self.detail, layout=False)
+        if hasattr(self, "_boxes"):
+            self._boxes["detail"].update(self.detail, layout=False)
 
     def watch_run(self) -> None:
-        if hasattr(self, "_sparks"):
+        if hasattr(self, "_boxes"):
             text = f"run [b]{self.run}[/]  [dim](F3: its config string)[/]" if self.run else ""
-            self.query_one("#status-run", Static).update(text, layout=False)
+            self._boxes["run"].update(text, layout=False)
 
     def _paint(self) -> None:
         self.watch_run()
@@ -152,7 +156,7 @@ class StatusPanel(Vertical):
         self.watch_verdict()
 
     def watch_verdict(self) -> None:
-        if not hasattr(self, "_sparks"):  # before on_mount the children are not there
+        if not hasattr(self, "_boxes"):  # before on_mount the children are not there
             return
         v = self.verdict
         if v is None or not v.lags:
@@ -164,7 +168,7 @@ class StatusPanel(Vertical):
                 parts.append(f"{v.label(lag)} [{color}]{f:4.0%}[/]")
             learned = ", ".join(v.label(lag) for lag in v.learned) or "none yet"
             text = "learned: " + "  ".join(parts) + f"   ([b]{learned}[/])"
-        self.query_one("#status-verdict", Static).update(text, layout=False)
+        self._boxes["verdict"].update(text, layout=False)
 
     def push(self, loss: float | None, rate: float | None, grad: float | None) -> None:
         for key, value in (("loss", loss), ("rate", rate), ("grad", grad)):
