@@ -368,6 +368,8 @@ class RnnTui(RunActions, PanelActions, App):
         """On a timer (PROGRESS_PAINT_S): the progress text and the sparklines. It drains the
         bridge first, so the last chunk before a pause (whose Tick the rate limit held back)
         still reaches the chart."""
+        if not self.is_running:  # shutting down: the widgets are going (see on_trainer_event)
+            return
         self._drain()
         p, started = self._latest, self.started
         if p is not None and started is not None and self.run_state.active:
@@ -377,12 +379,16 @@ class RnnTui(RunActions, PanelActions, App):
         self.status.refresh_sparks()
 
     def on_tick(self, message: Tick) -> None:
-        if message.run_id == self.run_id:
+        if message.run_id == self.run_id and self.is_running:
             self._drain()
 
     def on_trainer_event(self, message: TrainerEvent) -> None:
         if message.run_id != self.run_id:
             return  # a restarted run's predecessor, still winding down
+        if not self.is_running:
+            # Shutting down: the training is being stopped (on_unmount), and its last events
+            # would reach panels whose children are gone (NoMatches, at a test's end).
+            return
         self._drain()
         e, status = message.event, self.status
         self._advance(self.run_state.on_event(e))

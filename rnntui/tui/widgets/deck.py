@@ -37,7 +37,12 @@ class PanelDeck(Vertical):
         yield ReachPanel(id="reach", classes="deck-panel")
 
     def on_mount(self) -> None:
+        # Held, not queried at each event: an event that arrived while the app unmounted
+        # found the panels gone (NoMatches, test_app's ends-without-a-stop).
         self.hidden = self.query_one(HiddenPanel)
+        self.predictions = self.query_one(PredictionsPanel)
+        self.effects = self.query_one(LagEffectsPanel)
+        self.reach = self.query_one(ReachPanel)
 
     def watch_current(self, current: str) -> None:
         for panel in self.query(".deck-panel"):
@@ -58,19 +63,18 @@ class PanelDeck(Vertical):
         return self.hidden.next_view()
 
     def show_predictions(self, event: Predictions, lags: list[int]) -> None:
-        self.query_one(PredictionsPanel).show(event, lags)
+        self.predictions.show(event, lags)
         self.hidden.show_predictions(event)
 
     def show_insight(self, event: Insight) -> None:
         if event.off:  # this run measures nothing (its data are not 0/1): say why
-            for panel in (self.query_one(LagEffectsPanel), self.query_one(ReachPanel),
-                          self.hidden):
+            for panel in (self.effects, self.reach, self.hidden):
                 panel.say(event.off)
             return
-        self.query_one(LagEffectsPanel).show(event)
-        self.query_one(ReachPanel).show(event)
+        self.effects.show(event)
+        self.reach.show(event)
         self.hidden.show(event)
 
     def clear(self) -> None:
-        for panel in self.query(".deck-panel"):
+        for panel in (self.predictions, self.effects, self.hidden, self.reach):
             panel.clear()
