@@ -51,11 +51,6 @@ def threads_for(asked: int, cap: int, config, on_gpu: bool) -> int:
     return min(n or cap, cap or n)
 
 
-def cpu_threads() -> int:
-    """The CPU threads TensorFlow runs with (0: its default, one per core)."""
-    return _threads
-
-
 def threads_notice(config, on_gpu: bool) -> str:
     """What to say when a run would want more CPU threads than TensorFlow loaded with
     (they are fixed when it loads: the app's first config chose them)."""
