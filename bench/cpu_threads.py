@@ -40,7 +40,7 @@ def child(threads: int, case: str) -> None:
 
     from rnntui.data import EpochFeed
     from rnntui.model import build_model, build_optimizer
-    from rnntui.runplan import choose_chunk
+    from rnntui.runplan import choose_chunk, steps_per_epoch
     from rnntui.steps import Steps
     from rnntui.tfload import ask_cpu_threads, quiet_tensorflow
 
@@ -48,7 +48,7 @@ def child(threads: int, case: str) -> None:
     tf = quiet_tensorflow()
     cfg = config_of(case)
     t = cfg.train
-    k = choose_chunk(cfg, cfg.data.size // t.batch_size // t.num_steps)
+    k = choose_chunk(cfg, steps_per_epoch(cfg))
     steps = Steps(tf, build_model(cfg, seed=0), build_optimizer(cfg, False), cfg, k)
     empty = np.zeros((1, t.batch_size, t.num_steps), np.uint8)
     steps.compile(empty, empty)

@@ -50,7 +50,19 @@ def validation_windows(config: Config) -> tuple:
     return vx, vy, vxw, vyw, pn
 
 
+def steps_per_epoch(config: Config) -> int:
+    t = config.train
+    return config.data.size // t.batch_size // t.num_steps
+
+
 def use_xla(config: Config) -> bool:
     """Whether a run is long enough for XLA's compile time to pay (see XLA_MIN_STEPS)."""
-    t = config.train
-    return config.data.size // t.batch_size // t.num_steps * t.epochs >= XLA_MIN_STEPS
+    return steps_per_epoch(config) * config.train.epochs >= XLA_MIN_STEPS
+
+
+def jit_for(config: Config, kernel: str, distributed: bool, asked: bool | None = None) -> bool:
+    """Whether the training program is XLA-compiled: the XLA kernel on one device, for a run
+    long enough (use_xla) unless `asked` says. The trainer and the warm both decide here,
+    so the program made ahead has the key the training looks for."""
+    xla = use_xla(config) if asked is None else asked
+    return xla and kernel == "xla" and not distributed

@@ -38,7 +38,7 @@ from .events import (
 )
 from .insight import Insights, Probe, lag_effects
 from .landing import DIVERGED_LOSS, Landing
-from .runplan import choose_chunk, use_xla, validation_windows
+from .runplan import choose_chunk, jit_for, steps_per_epoch, validation_windows
 from .trainrun import RunFigures, failed, first_line, read_lr
 
 PREDICT_EVERY_S = 1.0  # predictions events, about once a second
@@ -64,8 +64,9 @@ class Trainer(Landing):
         `strategy`: distribute.make_strategy's result, made ahead (multiworker must be
         made before TensorFlow runs anything); by default the trainer makes it.
         `graph_first`: a program XLA must compile trains its first chunk on the plain graph
-        meanwhile (Steps.compile): the app's first loss ~1 s sooner, at ~0.8 s more for
-        the whole run (the fast preset), so the command line compiles first.
+        meanwhile (Steps.compile): the app's first loss ~1 s sooner (the fast preset: 0.86
+        against 1.8 s), at ~0.25 s more for the run (3.0 against 2.75 s), so the command
+        line compiles first.
         `insight`: measure what the model learned (rnntui.insight) with the predictions
         and at epoch ends, and report the lag effects (off: no Insight events)."""
         self.config = validate(config)
@@ -122,8 +123,7 @@ class Trainer(Landing):
 
     def _build(self, tf, strategy, k: int, kernel: str, mixed: bool):
         """(model, optimizer, steps, jit) for a kernel, restored from the resume checkpoint."""
-        xla = use_xla(self.config) if self.jit is None else self.jit  # None: by its length
-        jit = xla and kernel == "xla" and strategy is None
+        jit = jit_for(self.config, kernel, strategy is not None, self.jit)
         model, optimizer, steps, program = programs.take_or_build(
             tf, self.config, strategy, k, kernel, mixed, jit)
         self._program = program  # kept for the next training when this one ends (run())
@@ -145,7 +145,7 @@ class Trainer(Landing):
         return probe
 
     def _compile(self, tf, strategy, k, kernel, mixed, vxw, vyw, pxw, vx, vy):
-        """_build, then compile; the insight probe's programs get ready beside it:
+        """_build, then compile; the insight probe is made (traced later, `_helpers`):
         (model, optimizer, steps, jit, whether cuDNN is fused in, insights)."""
         from .accel import graph_uses_cudnn
 
@@ -187,18 +187,18 @@ class Trainer(Landing):
         cfg, d, t = self.config, self.config.data, self.config.train
         fl = source.floors(d)  # analytic for the generator, empirical for a file
         vx, vy, vxw, vyw, pn = validation_windows(cfg)
-        steps_per_epoch = d.size // t.batch_size // t.num_steps
-        k = self.chunk or choose_chunk(cfg, steps_per_epoch)
+        per_epoch = steps_per_epoch(cfg)
+        k = self.chunk or choose_chunk(cfg, per_epoch)
         kernel, why_kernel = choose_kernel(cfg, on_gpu, distributed=strategy is not None)
         mixed, why_mixed = choose_precision(cfg, on_gpu)
         if strategy is not None:
             from .distribute import chunk_for
 
-            k = chunk_for(k, steps_per_epoch)
+            k = chunk_for(k, per_epoch)
         notice = "; ".join(n for n in (notice, why_kernel, why_mixed,
                                        threads_notice(cfg, on_gpu)) if n)
         self.emit(Started(cfg, device_name, fl, source.window_floor(d, t.num_steps),
-                          steps_per_epoch, steps_per_epoch * t.epochs, k, notice))
+                          per_epoch, per_epoch * t.epochs, k, notice))
 
         pxw, pyw = vxw[:pn], vyw[:pn]
         t0, compiled_notice = time.perf_counter(), ""
@@ -229,7 +229,7 @@ class Trainer(Landing):
         insights.begin()
         ckpt = self.resume
         return RunFigures(fl, model, optimizer, steps, fused, insights, self._feed, combos, pcombos,
-                    vxw, vyw, pxw, pyw, steps_per_epoch, lr=read_lr(optimizer),
+                    vxw, vyw, pxw, pyw, per_epoch, lr=read_lr(optimizer),
                     step=ckpt.step if ckpt else 0,
                     first_epoch=ckpt.epoch if ckpt else 0,
                     first_batch=ckpt.batch if ckpt else 0,

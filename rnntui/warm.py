@@ -19,11 +19,11 @@ def warm(config: Config) -> bool:
     valid). False when there is nothing to make ahead: a distribution strategy, or the
     program kept already is this one."""
     from .accel import choose_kernel, choose_precision
-    from .runplan import choose_chunk, use_xla, validation_windows
+    from .runplan import choose_chunk, jit_for, steps_per_epoch, validation_windows
     from .tfload import claim_gpus, pick_device, quiet_tensorflow, set_determinism
 
     config = validate(config)
-    d, t = config.data, config.train
+    t = config.train
     if t.strategy != "none":
         return False
     tf = quiet_tensorflow(config)
@@ -32,10 +32,10 @@ def warm(config: Config) -> bool:
     device, _, _ = pick_device(tf, t.device)
     on_gpu = device.startswith("/GPU")
     with tf.device(device):
-        k = choose_chunk(config, d.size // t.batch_size // t.num_steps)
+        k = choose_chunk(config, steps_per_epoch(config))
         kernel, _ = choose_kernel(config, on_gpu, distributed=False)
         mixed, _ = choose_precision(config, on_gpu)
-        jit = kernel == "xla" and use_xla(config)  # as Trainer._build decides
+        jit = jit_for(config, kernel, distributed=False)  # as Trainer._build decides
         key = programs.program_key(config, tf.constant(0).device, kernel, mixed, jit, k)
         now = programs.kept()
         if now is not None and now.key == key:
@@ -45,8 +45,8 @@ def warm(config: Config) -> bool:
             _, _, steps, program = programs.take_or_build(tf, config, None, k, kernel, mixed,
                                                           jit)
             _, _, vxw, vyw, pn = validation_windows(config)
-            # Graph first (Steps.compile): a training that takes it meanwhile trains on the
-            # graph until XLA is compiled, rather than waiting for XLA.
+            # Graph first (Steps.compile): a training that takes it before XLA is compiled
+            # trains its first chunk on the graph rather than wait for XLA.
             steps.compile(vxw, vyw, *([vxw[:pn]] if pn < len(vxw) else []),
                           graph_first=not t.deterministic)
             programs.keep(program)
