@@ -25,10 +25,11 @@ import numpy as np
 from textual import events
 
 from rnntui.config import preset
-from rnntui.events import Finished
-from rnntui.report import PlainReport
-from rnntui.runs import CHECKPOINT, Recorder, new_run
-from rnntui.train import Trainer
+from rnntui.core.events import Finished
+from rnntui.engine import train
+from rnntui.runs.folders import CHECKPOINT, new_run
+from rnntui.runs.recorder import Recorder
+from rnntui.runs.report import PlainReport
 from rnntui.tui.app import make_app
 from rnntui.tui.bridge import TrainerEvent
 
@@ -44,7 +45,7 @@ def headless() -> float:
         recorder.on_event(event)
         report.on_event(event)
 
-    final = Trainer(CONFIG, on_event, checkpoint_path=run / CHECKPOINT).run()
+    final = train(CONFIG, on_event, checkpoint_path=run / CHECKPOINT)
     assert isinstance(final, Finished), final
     return final.steps_per_sec
 

@@ -21,8 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rnntui.config import preset  # noqa: E402
-from rnntui.events import Compiled, Progress  # noqa: E402
-from rnntui.train import Trainer  # noqa: E402
+from rnntui.core.events import Compiled, Progress  # noqa: E402
+from rnntui.engine import train  # noqa: E402
 
 INSIGHT = True  # --insight-off: without the insight measurements
 
@@ -39,7 +39,7 @@ def one(epochs: int, folder: Path) -> tuple[float, float]:
         elif isinstance(event, Progress):
             seen.append((event.step, time.perf_counter()))
 
-    final = Trainer(cfg, hear, checkpoint_path=folder / "checkpoint.npz", insight=INSIGHT).run()
+    final = train(cfg, hear, checkpoint_path=folder / "checkpoint.npz", insight=INSIGHT)
     end = time.perf_counter()
     assert final.kind == "finished", final
     # Steady: from one Progress to the next inside one epoch is one chunk and little else;

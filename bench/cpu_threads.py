@@ -38,11 +38,11 @@ def child(threads: int, case: str) -> None:
     """Print the median steps/s of 8 chunks after a warm-up, with `threads` (0: default)."""
     import numpy as np
 
-    from rnntui.data import EpochFeed
-    from rnntui.model import build_model, build_optimizer
-    from rnntui.runplan import choose_chunk, steps_per_epoch
-    from rnntui.steps import Steps
-    from rnntui.tfload import ask_cpu_threads, quiet_tensorflow
+    from rnntui.data.feed import EpochFeed
+    from rnntui.engine.model import build_model, build_optimizer
+    from rnntui.engine.plan import choose_chunk, steps_per_epoch
+    from rnntui.engine.steps import Steps
+    from rnntui.engine.tfload import ask_cpu_threads, quiet_tensorflow
 
     ask_cpu_threads(threads)
     tf = quiet_tensorflow()
@@ -80,7 +80,7 @@ def main() -> None:
     if args.child:
         child(int(args.child[0]), args.child[1])
         return
-    from rnntui.tfload import auto_threads
+    from rnntui.engine.tfload import auto_threads
 
     print(f"{os.cpu_count()} cores; steps/s, median of {args.rounds} rounds")
     for case in args.case or CASES:

@@ -23,11 +23,15 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 from train_speed import ours  # noqa: E402
 
-from rnntui import empirical  # noqa: E402
 from rnntui.config import Config  # noqa: E402
-from rnntui.data import generate, train_series, val_series  # noqa: E402
-from rnntui.datafile import load  # noqa: E402
-from rnntui.source import floors  # noqa: E402
+from rnntui.data import empirical  # noqa: E402
+from rnntui.data.datafile import load  # noqa: E402
+from rnntui.data.generator import generate
+from rnntui.data.source import (  # noqa: E402
+    floors,  # noqa: E402
+    train_series,
+    val_series,
+)
 
 
 def training(size: int, reps: int) -> None:

@@ -23,10 +23,10 @@ import time
 import numpy as np
 
 from rnntui.config import Config
-from rnntui.data import generate, windows
-from rnntui.events import Finished
-from rnntui.tfload import quiet_tensorflow
-from rnntui.train import Trainer
+from rnntui.core.events import Finished
+from rnntui.data.generator import generate, windows
+from rnntui.engine import train
+from rnntui.engine.tfload import quiet_tensorflow
 
 CASES = {
     "lstm512": dict(cell="lstm", state_size=512, num_steps=50, batch_size=1024),
@@ -53,7 +53,7 @@ def rnntui_rate(case: dict, batches: int, cudnn: str, repeats: int) -> tuple[flo
         if event.kind == "compiled":
             marks.append(event.kernel)
 
-    final = Trainer(config(case, batches, cudnn, repeats), on).run()
+    final = train(config(case, batches, cudnn, repeats), on)
     if not isinstance(final, Finished):
         raise RuntimeError(f"rnntui run ended {final.kind}: {getattr(final, 'message', '')}")
     kernel = next(m for m in marks if isinstance(m, str))

@@ -2,7 +2,7 @@
 
     python bench/insight_cost.py [--rounds 5] [--case default --case r2rt-long ...]
 
-The same run with insight on and off (Trainer(insight=...)), alternating in one process so
+The same run with insight on and off (engine.train(insight=...)), alternating in one process so
 that both see the same machine; every event is serialised as `rnntui train --json` does.
 Speed is the run's own steps/s (batches over the training wall time, epoch-end
 evaluation and measurements included, compile excluded). Prints medians and on/off, and
@@ -17,11 +17,12 @@ import argparse
 import statistics
 import time
 
-from rnntui import insight, train
 from rnntui.config import preset
-from rnntui.events import Compiled, Finished, Insight
-from rnntui.report import dumps
-from rnntui.train import Trainer
+from rnntui.core.events import Compiled, Finished, Insight
+from rnntui.engine import train
+from rnntui.engine import trainer as trainer_module
+from rnntui.insight import schedule
+from rnntui.runs.report import dumps
 
 CASES = {
     "default": ("default", {}),
@@ -31,7 +32,7 @@ CASES = {
 }
 
 
-class TimedInsights(insight.Insights):
+class TimedInsights(schedule.Insights):
     """The trainer's Insights, timed: what measuring took of the training wall time is a
     steadier number than the ratio of two runs on a busy machine."""
 
@@ -45,7 +46,7 @@ class TimedInsights(insight.Insights):
             TimedInsights.spent += time.perf_counter() - t0
 
 
-train.Insights = TimedInsights
+trainer_module.Insights = TimedInsights
 
 
 def one(name: str, insight: bool) -> tuple[float, float, int, float]:
@@ -64,7 +65,7 @@ def one(name: str, insight: bool) -> tuple[float, float, int, float]:
             compiled.append(event.seconds)
 
     base, values = CASES[name]
-    final = Trainer(preset(base).with_values(**values), on, insight=insight).run()
+    final = train(preset(base).with_values(**values), on, insight=insight)
     if not isinstance(final, Finished):
         raise SystemExit(f"{name}: the run ended with {final.kind}")
     return final.steps_per_sec, compiled[0], len(seen), TimedInsights.spent / final.wall_s

@@ -23,7 +23,7 @@ import time
 
 from app_speed import CONFIG
 
-from rnntui.events import Finished
+from rnntui.core.events import Finished
 from rnntui.tui.app import make_app
 from rnntui.tui.bridge import TrainerEvent
 

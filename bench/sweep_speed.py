@@ -20,7 +20,7 @@ import tempfile
 import time
 
 from rnntui.config import preset
-from rnntui.sweep import grid_configs, parse_grid, sweep
+from rnntui.runs.sweep import grid_configs, parse_grid, sweep
 
 ARTICLE = ["num_steps=1,2,3,4,5,6,7,8,9,10,11,12", "state_size=2,4,8,16,32"]
 QUICK = ["num_steps=2,5,10", "state_size=4,16"]

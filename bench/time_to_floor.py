@@ -13,8 +13,8 @@ import statistics
 import time
 
 from rnntui.config import preset
-from rnntui.events import Compiled, EpochEnd
-from rnntui.train import Trainer
+from rnntui.core.events import Compiled, EpochEnd
+from rnntui.engine import train
 
 
 def one(name: str, seed: int) -> tuple[float | None, float, int | None, float]:
@@ -31,7 +31,7 @@ def one(name: str, seed: int) -> tuple[float | None, float, int | None, float]:
             marks["step"] = event.step
             marks["val"] = event.val_loss
 
-    final = Trainer(cfg, on).run()
+    final = train(cfg, on)
     return (marks.get("floor"), marks.get("compile", 0.0), marks.get("step"),
             getattr(final, "val_loss", float("nan")))
 

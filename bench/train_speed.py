@@ -17,10 +17,11 @@ import time
 import numpy as np
 
 from rnntui.config import preset
-from rnntui.data import generate, train_series, windows
-from rnntui.events import Progress
-from rnntui.tfload import quiet_tensorflow
-from rnntui.train import Trainer
+from rnntui.core.events import Progress
+from rnntui.data.generator import generate, windows
+from rnntui.data.source import train_series
+from rnntui.engine import train
+from rnntui.engine.tfload import quiet_tensorflow
 
 # With the CPU threads rnntui gives these small models (tfload.auto_threads); both peers run
 # in this one process, so they share them.
@@ -39,7 +40,7 @@ def ours(cfg) -> float:
 
     # XLA, compiled before the first chunk: a run this short would train as a plain graph,
     # and a longer one starts on the graph while XLA compiles (deterministic: XLA first).
-    Trainer(cfg.with_values(deterministic=True), on, jit=True).run()
+    train(cfg.with_values(deterministic=True), on, jit=True)
     rates = [(b[1] - a[1]) / (b[0] - a[0]) for a, b in zip(marks, marks[1:], strict=False)]
     return statistics.median(rates[1:] if len(rates) > 1 else rates)
 

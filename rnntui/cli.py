@@ -9,8 +9,10 @@ Exit codes: 0 finished, 1 diverged or failed, 2 bad input (one line naming the f
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -26,8 +28,8 @@ from .config import (
     load_toml,
     parse_value,
     preset,
-    validate,
 )
+from .core.control import Control
 
 SERIES_FIELDS = ["size", "seed", "base", "rules"]  # all that `rnntui data` needs
 
@@ -70,12 +72,15 @@ def add_config_flags(p: argparse.ArgumentParser, names: list[str]) -> None:
 
 
 def config_from_args(args: argparse.Namespace, names: list[str]) -> Config:
-    """Preset, then --config file, then flags; validated. Raises ConfigError."""
+    """Preset, then --config file, then flags; validated, its data file read. Raises
+    ConfigError."""
+    from .data.source import resolve
+
     cfg = preset(args.preset) if getattr(args, "preset", None) else Config()
     if getattr(args, "config", None):
         cfg = load_toml(args.config, cfg)
     if getattr(args, "config_string", None):
-        from .runs import parse_config_string
+        from .config import parse_config_string
 
         cfg = parse_config_string(args.config_string, cfg)
     values: dict[str, Any] = {}
@@ -84,7 +89,7 @@ def config_from_args(args: argparse.Namespace, names: list[str]) -> Config:
         if raw is None:
             continue
         values[name] = parse_value(name, ",".join(raw) if name == "rules" else raw)
-    return validate(cfg.with_values(**values))
+    return resolve(cfg.with_values(**values))
 
 
 def add_run_flags(p: argparse.ArgumentParser, pre: str) -> None:
@@ -170,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_data(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from .data import generate
+    from .data.generator import generate
 
     # Only the data fields matter here: no batch has to fit, so no cross-field size check.
     cfg = Config().data
@@ -194,7 +199,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_baselines(args: argparse.Namespace) -> int:
-    from .baselines import floors, window_floor
+    from .data.baselines import floors, window_floor
 
     cfg = config_from_args(args, ["base", "rules"]).data
     fl = floors(cfg.base, cfg.rules)
@@ -215,8 +220,11 @@ def cmd_baselines(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .report import report_for
-    from .runs import open_run, train_into_run
+    from . import engine as engines
+    from .data.source import resolve
+    from .runs.folders import open_run
+    from .runs.report import report_for
+    from .runs.session import train_into_run
 
     run = None
     if args.resume:
@@ -227,13 +235,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         run = open_run(args.resume)
         cfg = run.config
         if cfg.data.data_file:  # the same data first: nothing else matters if it changed
-            from .datafile import check_unchanged
+            from .runs.datarecord import check_unchanged
 
             check_unchanged(cfg.data.data_file, run.path)
         if run.checkpoint is None:
             raise BadInput(f"--resume: {run.path} has no checkpoint yet; nothing to resume")
         if args.epochs is not None:
-            cfg = validate(cfg.with_values(epochs=parse_value("epochs", args.epochs)))
+            cfg = resolve(cfg.with_values(epochs=parse_value("epochs", args.epochs)))
     else:
         cfg = config_from_args(args, list(FIELDS))
     # Before anything starts TensorFlow's runtime (the run's TensorBoard writer does):
@@ -250,37 +258,73 @@ def cmd_train(args: argparse.Namespace) -> int:
         report.announce_run(str(path) if scratch is None else "(not recorded: not the chief)",
                             run.checkpoint.step if run else 0)
 
-    final = train_into_run(cfg, report.on_event, runs_dir=args.runs_dir, name=args.name,
-                           resume=run, folder=scratch.name if scratch else None,
-                           opened=opened, strategy=strategy)
+    control = Control()
+    with _stop_on_signals(control) as caught:
+        final = engines.get().submit(
+            "train", train_into_run, cfg, report.on_event, runs_dir=args.runs_dir,
+            name=args.name, resume=run, folder=scratch.name if scratch else None,
+            opened=opened, strategy=strategy, control=control).result()
     report.close(final)
     if scratch is not None:
         scratch.cleanup()
+    if caught:
+        return 128 + caught[0]
     return 0 if final.kind == "finished" else 1
+
+
+@contextlib.contextmanager
+def _stop_on_signals(control: Control):
+    """While a training runs: ctrl+c, SIGTERM or SIGHUP stop it as F8 does (the stop
+    checkpoint written, a stopped event); a second one quits at once. Yields the list of
+    the signals caught."""
+    caught: list[int] = []
+
+    def stop(signum, frame) -> None:
+        if caught:
+            raise KeyboardInterrupt
+        caught.append(signum)
+        control.stop()
+        print("stopping: saving the checkpoint (again to quit at once)", file=sys.stderr,
+              flush=True)
+
+    wanted = [signal.SIGINT, signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP")
+                                               else [])]
+    old = {sig: signal.signal(sig, stop) for sig in wanted}
+    try:
+        yield caught
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def _strategy(cfg: Config):
     """distribute.make_strategy for a distributed config (None for one device); a setting
     that cannot be had here (replicas, batch split, TF_CONFIG) is a ConfigError: exit 2."""
+    from . import engine as engines
+
     if cfg.train.strategy == "none":
         return None
-    from .distribute import make_strategy
-    from .tfload import claim_gpus, quiet_tensorflow
 
-    tf = quiet_tensorflow(cfg)
-    claim_gpus(tf, cfg)  # before the strategy starts the runtime
-    return make_strategy(tf, cfg)
+    def make():  # in the engine's thread, which owns TensorFlow
+        from .engine.distribute import make_strategy
+        from .engine.tfload import claim_gpus, quiet_tensorflow
+
+        tf = quiet_tensorflow(cfg)
+        claim_gpus(tf, cfg)  # before the strategy starts the runtime
+        return make_strategy(tf, cfg)
+
+    return engines.get().call(make)
 
 
 def _is_chief(cfg: Config) -> bool:
-    from .distribute import is_chief
+    from .engine.distribute import is_chief
 
     return cfg.train.strategy != "multiworker" or is_chief()
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from .report import dumps
-    from .sweep import grid_configs, parse_grid, sweep, table, to_json
+    from .runs.report import dumps
+    from .runs.sweep import grid_configs, parse_grid, sweep, table, to_json
 
     jobs, threads = _jobs(args.jobs), _threads(args)
     base = config_from_args(args, list(FIELDS))
@@ -304,7 +348,7 @@ def _phase_map(grid, base: Config, results, args: argparse.Namespace) -> None:
     A grid of other than two fields gets a note instead (on stderr under --json)."""
     from rich.console import Console
 
-    from .phasemap import lag_names, maps, render_all, svg
+    from .runs.phasemap import lag_names, maps, render_all, svg
 
     if len(grid) != 2:
         note = (f"no phase map: it needs a grid of two fields (--grid twice), got {len(grid)}"
@@ -318,7 +362,7 @@ def _phase_map(grid, base: Config, results, args: argparse.Namespace) -> None:
         console.print()
         console.print(render_all(phase_maps))
     if args.svg:
-        from .runs import write_atomic
+        from .core.files import write_atomic
 
         try:
             write_atomic(Path(args.svg), svg(phase_maps))
@@ -363,8 +407,9 @@ def _count(flag: str, text: str, most: int) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .export import export_keras, metrics_csv
-    from .runs import open_run
+    from . import engine as engines
+    from .runs.export import export_keras, metrics_csv
+    from .runs.folders import open_run
 
     if not args.csv and not args.keras:
         raise BadInput("export: say what to export: --csv and/or --keras FILE.keras")
@@ -380,13 +425,14 @@ def cmd_export(args: argparse.Namespace) -> int:
         else:
             sys.stdout.write(text)
     if args.keras:
-        print(f"wrote {export_keras(args.run, args.keras)}", file=sys.stderr)
+        print(f"wrote {engines.get().call(export_keras, args.run, args.keras)}",
+              file=sys.stderr)
     return 0
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from .inspect import inspect_run, text, to_json
-    from .report import dumps
+    from .runs.inspection import inspect_run, text, to_json
+    from .runs.report import dumps
 
     run, insight = inspect_run(args.run)
     print(dumps(to_json(run, insight)) if args.json else text(run, insight))
@@ -407,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_app(None)
         args = build_parser().parse_args(argv)
         if args.command in ("app", "train", None):  # before TensorFlow loads
-            from .tfload import ask_cpu_threads
+            from .engine.tfload import ask_cpu_threads
 
             ask_cpu_threads(_threads(args))
         command = {"train": cmd_train, "data": cmd_data, "baselines": cmd_baselines,

@@ -7,10 +7,11 @@ import time
 
 import numpy as np
 
-from rnntui import baselines
 from rnntui.config import Config
-from rnntui.events import Compiled, EpochEnd, Insight, Predictions, Progress, Started
+from rnntui.core.events import Compiled, EpochEnd, Insight, Predictions, Progress, Started
+from rnntui.data import baselines
 from rnntui.tui.bridge import Bridge
+from rnntui.tui.runstate import floors_of
 
 TINY = dict(size="20000", val_size="5000", batch_size="50", num_steps="5", epochs="2",
             state_size="8")
@@ -100,7 +101,7 @@ async def feed(pilot, events) -> None:
     A list that starts with Started is a new run; any other continues the run fed last."""
     app = pilot.app
     if isinstance(events[0], Started):  # a new run; other events continue the current one
-        app._advance(app.run_state.start(events[0].config))
+        app._advance(app.run_state.start(events[0].config, floors_of(events[0].config)))
         ticks = iter(range(10**9))
         app.bridge = Bridge(app, app.run_id, clock=lambda: float(next(ticks)))
     for event in events:

@@ -21,7 +21,7 @@ def gpus_visible() -> int:
         return 0
     if not os.path.exists("/dev/nvidiactl"):
         return 0
-    from rnntui.tfload import quiet_tensorflow
+    from rnntui.engine.tfload import quiet_tensorflow
 
     return len(quiet_tensorflow().config.list_physical_devices("GPU"))
 
@@ -33,7 +33,7 @@ def pytest_collection_modifyitems(config, items):
     after it (the app's one-process case, which tfload.claim_gpus reports)."""
     count = gpus_visible()
     if count:
-        from rnntui.tfload import quiet_tensorflow
+        from rnntui.engine.tfload import quiet_tensorflow
 
         quiet_tensorflow().config.list_logical_devices()
         return

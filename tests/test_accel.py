@@ -6,16 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnntui.accel import (
+from rnntui.config import Config, preset
+from rnntui.core.events import Compiled, Finished, Started
+from rnntui.engine import train
+from rnntui.engine.accel import (
     CUDNN_MIN_WORK,
     choose_kernel,
     choose_precision,
     describe,
     graph_uses_cudnn,
 )
-from rnntui.config import Config, preset
-from rnntui.events import Compiled, Finished, Started
-from rnntui.train import Trainer
 
 TINY = dict(size=2_000, val_size=1_000, batch_size=10, epochs=1)
 BIG_LSTM = Config().with_values(cell="lstm", state_size=512, num_steps=50, batch_size=1024)
@@ -75,7 +75,7 @@ def test_descriptions():
 def test_the_cudnn_check_reads_the_traced_graph():
     """A cuDNN op nested in a while loop is found without running it (a CPU can trace the
     op, not run it); a program without one is not mistaken for one."""
-    from rnntui.tfload import quiet_tensorflow
+    from rnntui.engine.tfload import quiet_tensorflow
 
     tf = quiet_tensorflow()
 
@@ -101,7 +101,7 @@ def test_the_cudnn_check_reads_the_traced_graph():
 
 def run(cfg, insight=True, jit=None):
     events = []
-    final = Trainer(cfg, events.append, insight=insight, jit=jit).run()
+    final = train(cfg, events.append, insight=insight, jit=jit)
     started = next(e for e in events if isinstance(e, Started))
     compiled = next(e for e in events if isinstance(e, Compiled))
     return final, started, compiled
@@ -120,7 +120,7 @@ def test_on_the_cpu_lstm_trains_with_xla_and_a_notice_for_cudnn_and_mixed():
 def test_the_cudnn_model_uses_keras_layers_with_the_same_weights():
     """cuDNN mode builds Keras's own LSTM/GRU, rolled, with cuDNN allowed; the weights
     have the XLA model's shapes and order, so checkpoints move between the two."""
-    from rnntui.model import build_model
+    from rnntui.engine.model import build_model
 
     for cell in ("lstm", "gru"):
         cfg = Config().with_values(cell=cell, state_size=6, num_steps=5, num_layers=2)
@@ -138,7 +138,7 @@ def test_mixed_precision_model_trains_with_loss_scaling():
     """The mixed path, run on the CPU (slowly, but for real): float16 recurrent layers,
     float32 weights, logits and carried state, a LossScaleOptimizer, falling losses; the
     reported gradient norm is that of applied steps, never a skipped step's inf."""
-    from rnntui.tfload import quiet_tensorflow
+    from rnntui.engine.tfload import quiet_tensorflow
 
     tf = quiet_tensorflow()
     cfg = preset("r2rt").with_values(cell="lstm", state_size=8, optimizer="adam",
@@ -150,9 +150,9 @@ def test_mixed_precision_model_trains_with_loss_scaling():
 def _train_mixed(tf, cfg):
     import keras
 
-    from rnntui.data import generate, windows
-    from rnntui.model import build_model, build_optimizer
-    from rnntui.steps import Steps
+    from rnntui.data.generator import generate, windows
+    from rnntui.engine.model import build_model, build_optimizer
+    from rnntui.engine.steps import Steps
 
     model = build_model(cfg, seed=0, mixed=True)
     optimizer = build_optimizer(cfg, mixed=True)
@@ -198,7 +198,7 @@ def test_the_cudnn_mode_program_trains_like_xla(cell):
     Keras's generic loop, but the model and the program are the ones a GPU runs: from the
     same weights they must train to XLA's losses. (Keras takes cuDNN whenever a GPU is
     visible, wherever the op is placed: test_gpu has this test with the real kernel.)"""
-    from rnntui.tfload import quiet_tensorflow
+    from rnntui.engine.tfload import quiet_tensorflow
 
     tf = quiet_tensorflow()
     if tf.config.list_logical_devices("GPU"):
@@ -213,9 +213,9 @@ def test_the_cudnn_mode_program_trains_like_xla(cell):
 
 def cudnn_and_xla_runs(tf, cell):
     """(losses, final state) of 60 batches from the same weights: XLA, then cuDNN mode."""
-    from rnntui.data import generate, windows
-    from rnntui.model import build_model, build_optimizer
-    from rnntui.steps import Steps
+    from rnntui.data.generator import generate, windows
+    from rnntui.engine.model import build_model, build_optimizer
+    from rnntui.engine.steps import Steps
 
     cfg = preset("r2rt").with_values(cell=cell, state_size=8, optimizer="adam",
                                      learning_rate=0.02, clip_norm=0.5, batch_size=20)

@@ -7,7 +7,7 @@ import threading
 from appsupport import LONG, TINY, type_into, wait_for
 from textual.widgets import Select, Static
 
-from rnntui import baselines
+from rnntui.data import baselines
 from rnntui.tui.app import make_app
 from rnntui.tui.screens.dialogs import ConfirmScreen, HelpScreen
 
@@ -144,14 +144,14 @@ async def test_quitting_during_training_leaves_no_thread(tmp_path):
         await wait_for(pilot, lambda: app.status.state == "training" and app.chart.num_points)
         await pilot.press("ctrl+q")
     assert app.return_code == 0
-    # The stop takes effect within one chunk (~0.1 s): the trainer has returned, and its
-    # data thread is gone. (The generous wait is for a loaded CI machine, not a speed claim.)
-    assert app.control.stopped
-    assert app.control.done.wait(30)
-    for t in threading.enumerate():
-        if t.name.startswith("rnntui"):
-            t.join(30)
-    assert not [t for t in threading.enumerate() if t.name.startswith("rnntui")]
+    # Quitting waited for the stop: the trainer has returned, its data thread and its
+    # checkpoint writer are gone, and the engine is idle (its threads stay: they are the
+    # process's, docs/architecture.md).
+    assert app.control.stopped and app.control.done.is_set()
+    assert app.jobs.engine.wait_idle(30)
+    run_threads = [t.name for t in threading.enumerate()
+                   if t.name.startswith(("rnntui-data", "rnntui-checkpoint"))]
+    assert not run_threads
 
 
 async def test_resizing_never_crashes():

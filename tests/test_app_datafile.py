@@ -6,7 +6,7 @@ import numpy as np
 from appsupport import type_into, wait_for
 from textual.widgets import Select, Static
 
-from rnntui.data import generate
+from rnntui.data.generator import generate
 from rnntui.tui.app import make_app
 
 

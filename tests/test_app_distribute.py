@@ -57,7 +57,7 @@ async def test_a_single_device_run_shows_its_kernel(tmp_path):
 
 
 async def test_replicas_the_machine_lacks_are_flagged_on_the_field(tmp_path):
-    from rnntui.tfload import quiet_tensorflow
+    from rnntui.engine.tfload import quiet_tensorflow
 
     have = len(quiet_tensorflow().config.list_logical_devices("CPU"))
     want = have + 1

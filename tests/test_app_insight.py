@@ -14,7 +14,7 @@ from rich.color import Color, ColorSystem
 from textual.widgets import Static
 
 from rnntui.config import Config
-from rnntui.events import Insight, Predictions
+from rnntui.core.events import Insight, Predictions
 from rnntui.tui.app import make_app
 from rnntui.tui.bridge import TrainerEvent
 from rnntui.tui.screens.dialogs import KEYS

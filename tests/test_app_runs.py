@@ -12,20 +12,11 @@ from appsupport import LONG, wait_for
 from textual.widgets import DataTable, Input, Static
 
 from rnntui.cli import main
-from rnntui.config import Config
-from rnntui.phasemap import Cell
-from rnntui.runs import (
-    CHECKPOINT,
-    CONFIG,
-    METRICS,
-    config_string,
-    new_run,
-    open_run,
-    parse_config_string,
-    read_metrics,
-)
+from rnntui.config import Config, config_string, parse_config_string
+from rnntui.runs.folders import CHECKPOINT, CONFIG, METRICS, new_run, open_run, read_metrics
+from rnntui.runs.phasemap import Cell
 from rnntui.tui.app import make_app
-from rnntui.tui.chart_render import SERIES_COLOURS, Series, render_chart
+from rnntui.tui.chart.render import SERIES_COLOURS, Series, render_chart
 from rnntui.tui.compare import config_diff, read_curve
 from rnntui.tui.screens.race import RaceScreen
 from rnntui.tui.screens.runs import RunsScreen

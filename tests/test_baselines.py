@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from rnntui.baselines import LEARNED, conditional_entropy, floors, verdict, window_floor
-from rnntui.data import generate
+from rnntui.core.verdict import LEARNED
+from rnntui.data.baselines import conditional_entropy, floors, verdict, window_floor
+from rnntui.data.generator import generate
 
 SEED_RULES = ((3, 0.5), (8, -0.25))
 

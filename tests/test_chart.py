@@ -12,7 +12,7 @@ from rich.console import Group
 from rich.text import Text
 from textual.app import App, ComposeResult
 
-from rnntui.tui.chart_render import (
+from rnntui.tui.chart.render import (
     FLOOR_COLOURS,
     VAL_COLOUR,
     VAL_MARKER,

@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnntui.baselines import floors
 from rnntui.cli import main
 from rnntui.config import FIELDS
-from rnntui.data import generate
-from rnntui.events import Diverged
-from rnntui.report import JsonReport
+from rnntui.core.events import Diverged
+from rnntui.data.baselines import floors
+from rnntui.data.generator import generate
+from rnntui.runs.report import JsonReport
 
 # Small enough to compile and train in about two seconds: 20 batches an epoch.
 TINY = ["--size", "2000", "--val-size", "1000", "--batch-size", "20"]
@@ -350,8 +350,8 @@ def test_cpu_threads_are_chosen_for_the_model_when_tensorflow_loads():
     first config loads TensorFlow with them, and a larger run later is told why it has one.
     """
     from rnntui.config import preset
-    from rnntui.runplan import batch_macs
-    from rnntui.tfload import SMALL_MACS, auto_threads, threads_for
+    from rnntui.engine.plan import batch_macs
+    from rnntui.engine.tfload import SMALL_MACS, auto_threads, threads_for
 
     small, big = preset("r2rt"), preset("r2rt").with_values(cell="lstm", state_size=256)
     assert batch_macs(small) <= SMALL_MACS < batch_macs(big)
@@ -362,7 +362,7 @@ def test_cpu_threads_are_chosen_for_the_model_when_tensorflow_loads():
     assert threads_for(0, 4, big, False) == 4 and threads_for(0, 4, small, False) == 1
     code = (
         "from rnntui.config import preset\n"
-        "from rnntui.tfload import quiet_tensorflow, threads_notice\n"
+        "from rnntui.engine.tfload import quiet_tensorflow, threads_notice\n"
         "tf = quiet_tensorflow(preset('r2rt'))\n"
         "print(tf.config.threading.get_intra_op_parallelism_threads())\n"
         "print(repr(threads_notice(preset('r2rt'), False)))\n"

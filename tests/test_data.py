@@ -6,16 +6,9 @@ import numpy as np
 import pytest
 
 from rnntui.config import Config
-from rnntui.data import (
-    EpochFeed,
-    Series,
-    generate,
-    rule_combinations,
-    train_series,
-    unwindow,
-    val_series,
-    windows,
-)
+from rnntui.data.feed import EpochFeed
+from rnntui.data.generator import Series, generate, rule_combinations, unwindow, windows
+from rnntui.data.source import train_series, val_series
 
 SEED_RULES = ((3, 0.5), (8, -0.25))
 
@@ -322,7 +315,7 @@ def test_fresh_feed_same_config_same_epochs():
 def test_feed_streams_in_bounded_slabs_and_resumes_mid_epoch(monkeypatch):
     """A long epoch comes in slabs of about SLAB_STEPS steps, chunk by chunk, equal to the
     whole series' windows; starting at batch b gives the same chunks from b on."""
-    monkeypatch.setattr("rnntui.data.SLAB_STEPS", 400)
+    monkeypatch.setattr("rnntui.data.feed.SLAB_STEPS", 400)
     cfg = feed_config(size=20_000)
     feed = EpochFeed(cfg, chunk=3)
     try:

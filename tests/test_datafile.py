@@ -9,10 +9,12 @@ import zipfile
 import numpy as np
 import pytest
 
-from rnntui import datafile, empirical, source
 from rnntui.cli import main
-from rnntui.config import Config, ConfigError, validate
-from rnntui.data import generate, train_series, val_series
+from rnntui.config import Config, ConfigError
+from rnntui.data import datafile, empirical, source
+from rnntui.data.generator import generate
+from rnntui.data.source import train_series, val_series
+from rnntui.runs import datarecord
 
 
 def _h(*ps: float) -> float:
@@ -50,7 +52,7 @@ def test_floors_over_three_symbols():
 
 def test_seed_task_written_by_rnntui_data_gives_the_analytic_floors(tmp_path, capsys):
     assert main(["data", "--size", "200000", "--seed", "5", "--out", "s.npz"]) == 0
-    d = validate(Config().with_values(data_file="s.npz")).data
+    d = source.resolve(Config().with_values(data_file="s.npz")).data
     fl = source.floors(d)
     assert [f.name for f in fl] == ["window 0", "window 4", "window 9"]
     for got, want in zip(fl, (0.6616, 0.5192, 0.4545), strict=True):
@@ -71,8 +73,8 @@ def _same_series_files(cfg: Config, tmp_path):
 
 
 def test_npz_and_csv_train_to_the_generators_losses(tmp_path):
-    from rnntui.events import Progress
-    from rnntui.train import Trainer
+    from rnntui.core.events import Progress
+    from rnntui.engine import train
 
     cfg = Config().with_values(size=4000, val_size=1000, batch_size=20, num_steps=5,
                                data_mode="fixed", epochs=1, seed=3)
@@ -86,7 +88,7 @@ def test_npz_and_csv_train_to_the_generators_losses(tmp_path):
             if insights is not None and e.kind == "insight":
                 insights.append(e)
 
-        final = Trainer(config, on_event, jit=False, chunk=10).run()
+        final = train(config, on_event, jit=False, chunk=10)
         assert final.kind == "finished", final
         return out, final.val_loss
 
@@ -176,18 +178,18 @@ def test_cli_file_shorter_than_one_batch_exits_2(tmp_path, capsys):
 
 
 def test_a_run_records_the_file_and_resume_refuses_a_changed_one(tmp_path):
-    from rnntui.runs import new_run
+    from rnntui.runs.folders import new_run
 
     x, y = generate(3000, 0)
     np.savez(tmp_path / "s.npz", x=x, y=y)
-    cfg = validate(Config().with_values(data_file="s.npz", batch_size=10))
+    cfg = source.resolve(Config().with_values(data_file="s.npz", batch_size=10))
     run = new_run(cfg, tmp_path / "runs")
-    rec = (run / datafile.RECORD).read_text()
+    rec = (run / datarecord.RECORD).read_text()
     assert '"sha256"' in rec and str(tmp_path / "s.npz") in rec
-    datafile.check_unchanged("s.npz", run)  # the same file passes
+    datarecord.check_unchanged("s.npz", run)  # the same file passes
     np.savez(tmp_path / "s.npz", x=y, y=x)
     with pytest.raises(ConfigError, match="changed since the run started"):
-        datafile.check_unchanged("s.npz", run)
+        datarecord.check_unchanged("s.npz", run)
 
 
 def test_npz_members_are_streamed_not_unpickled(tmp_path):
@@ -200,11 +202,11 @@ def test_npz_members_are_streamed_not_unpickled(tmp_path):
 
 
 def test_cli_data_writes_csv_and_resume_refuses_a_changed_file(tmp_path, capsys):
-    from rnntui.runs import new_run
+    from rnntui.runs.folders import new_run
 
     assert main(["data", "--size", "3000", "--seed", "1", "--out", "s.csv"]) == 0
     assert datafile.load("s.csv").x.tolist() == generate(3000, 1)[0].tolist()
-    run = new_run(validate(Config().with_values(data_file="s.csv", batch_size=10)), "r")
+    run = new_run(source.resolve(Config().with_values(data_file="s.csv", batch_size=10)), "r")
     with open("s.csv", "a") as f:
         f.write("1,1\n")
     assert main(["train", "--resume", str(run), "--epochs", "2"]) == 2
@@ -218,7 +220,7 @@ def test_fresh_rotates_a_files_rows_each_epoch_and_fixed_does_not(tmp_path):
     base = Config().with_values(data_file=str(tmp_path / "s.npz"), batch_size=10)
     starts = np.array([0, 4000])
     for mode in ("fixed", "fresh"):
-        d = validate(base.with_values(data_mode=mode)).data
+        d = source.resolve(base.with_values(data_mode=mode)).data
         first = source.FileSeries(d, 0).rows(starts, 400)  # epoch 0: the part as it is
         assert first[0].tolist() == [x[0:400].tolist(), x[4000:4400].tolist()]
         later = source.FileSeries(d, 1)
@@ -229,16 +231,16 @@ def test_fresh_rotates_a_files_rows_each_epoch_and_fixed_does_not(tmp_path):
 
 
 def test_a_text_file_trains_past_its_first_floor(tmp_path):
-    from rnntui.train import Trainer
+    from rnntui.engine import train
 
     (tmp_path / "t.txt").write_text("abcabd" * 2000)
-    cfg = validate(Config().with_values(data_file=str(tmp_path / "t.txt"), batch_size=20,
+    cfg = source.resolve(Config().with_values(data_file=str(tmp_path / "t.txt"), batch_size=20,
                                         num_steps=10, cell="rnn", state_size=16,
                                         optimizer="adam", learning_rate=0.01, epochs=3))
     fl = source.floors(cfg.data)
     assert [f.name for f in fl][0] == "window 0" and fl[-1].loss < 0.05
     events = []
-    final = Trainer(cfg, events.append, jit=False).run()
+    final = train(cfg, events.append, jit=False)
     assert final.kind == "finished", final
     assert final.val_loss < fl[0].loss - 0.3 and final.verdict.prefix == "window "
     # Lag effects need 0/1 data: one Insight says why they are off, and nothing is measured.

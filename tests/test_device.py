@@ -11,7 +11,7 @@ import pytest
 
 from rnntui.cli import main
 from rnntui.config import ConfigError, parse_value
-from rnntui.tfload import pick_device, quiet_tensorflow
+from rnntui.engine.tfload import pick_device, quiet_tensorflow
 
 TINY = ["--preset", "r2rt", "--size", "20000", "--val-size", "5000", "--batch-size", "50"]
 
@@ -55,7 +55,7 @@ def test_pick_device_falls_back_to_the_cpu_with_a_notice():
 ])
 def test_a_run_claims_only_the_gpus_it_trains_on(device, strategy, replicas, count, wanted):
     from rnntui.config import Config
-    from rnntui.tfload import wanted_gpus
+    from rnntui.engine.tfload import wanted_gpus
 
     cfg = Config().with_values(device=device, strategy=strategy, replicas=replicas)
     assert wanted_gpus(cfg, count) == wanted

@@ -15,12 +15,12 @@ import sys
 import numpy as np
 import pytest
 
-from rnntui.checkpoint import load as load_checkpoint
 from rnntui.cli import main
 from rnntui.config import Config, ConfigError, validate
-from rnntui.distribute import chunk_for, is_chief
-from rnntui.events import Compiled, Failed, Finished, Progress, Started
-from rnntui.train import Trainer
+from rnntui.core.events import Compiled, Failed, Finished, Progress, Started
+from rnntui.engine import train
+from rnntui.engine.checkpoint import load as load_checkpoint
+from rnntui.engine.distribute import chunk_for, is_chief
 
 # An LSTM with Adam and clipping that bites, carrying its state: every part that differs
 # between one device and two replicas is in play. 60 batches an epoch, 2 epochs.
@@ -31,7 +31,7 @@ CFG = Config().with_values(device="cpu", cell="lstm", state_size=8, num_steps=5,
 
 def run(cfg: Config, tmp, name: str):
     events = []
-    final = Trainer(cfg, events.append, checkpoint_path=tmp / name).run()
+    final = train(cfg, events.append, checkpoint_path=tmp / name)
     return final, events
 
 
@@ -75,7 +75,7 @@ def test_the_trained_weights_match(pair):
 
 def stopped(cfg: Config, path, chunk=None):
     """Train until the first chunk is done, then stop: the checkpoint holds the state."""
-    from rnntui.control import Control
+    from rnntui.core.control import Control
 
     control = Control()
 
@@ -83,7 +83,7 @@ def stopped(cfg: Config, path, chunk=None):
         if isinstance(event, Progress):
             control.stop()
 
-    Trainer(cfg, on, control, chunk=chunk, checkpoint_path=path).run()
+    train(cfg, on, control, chunk=chunk, checkpoint_path=path)
     return load_checkpoint(path)
 
 
@@ -100,9 +100,9 @@ def test_each_replica_carries_the_state_of_its_own_rows(tmp_path):
         np.testing.assert_allclose(s2, s1, atol=1e-5)
     # ...and that state resumes to one uninterrupted device's losses.
     rest, whole = [], []
-    Trainer(cfg.with_values(strategy="mirrored", replicas=2), rest.append,
-            checkpoint_path=tmp_path / "two", resume=two).run()
-    Trainer(cfg, whole.append, chunk=20).run()
+    train(cfg.with_values(strategy="mirrored", replicas=2), rest.append,
+            checkpoint_path=tmp_path / "two", resume=two)
+    train(cfg, whole.append, chunk=20)
     np.testing.assert_allclose(losses(rest), losses(whole)[20:], atol=1e-5)
 
 
@@ -118,7 +118,7 @@ def test_the_run_says_how_it_is_distributed(pair):
 
 
 def test_a_gpu_asked_for_and_not_there_is_a_notice(tmp_path):
-    from rnntui.tfload import quiet_tensorflow
+    from rnntui.engine.tfload import quiet_tensorflow
 
     if quiet_tensorflow().config.list_physical_devices("GPU"):
         pytest.skip("this machine has a GPU")
@@ -133,11 +133,11 @@ def test_a_gpu_asked_for_and_not_there_is_a_notice(tmp_path):
 def test_replicas_this_process_lacks_are_a_failed_event_naming_the_field():
     """Once TensorFlow's runtime has started (listing devices starts it), the CPU cannot be
     split further: more replicas than it has is a one-line failure on the field."""
-    from rnntui.tfload import quiet_tensorflow
+    from rnntui.engine.tfload import quiet_tensorflow
 
     want = len(quiet_tensorflow().config.list_logical_devices("CPU")) + 1
     cfg = CFG.with_values(strategy="mirrored", replicas=want, batch_size=10 * want, epochs=1)
-    final = Trainer(cfg).run()
+    final = train(cfg)
     assert isinstance(final, Failed)
     assert final.bad_field == "replicas"
     assert final.message.startswith(f"replicas: {want} CPU devices asked for")
@@ -151,9 +151,9 @@ def test_the_optimizer_sums_over_replicas_once_and_evaluation_has_a_device():
     Evaluation runs on the first replica's device, not wherever TensorFlow would put it."""
     import keras
 
-    from rnntui.distribute import DistSteps, make_strategy
-    from rnntui.model import build_model, build_optimizer
-    from rnntui.tfload import quiet_tensorflow
+    from rnntui.engine.distribute import DistSteps, make_strategy
+    from rnntui.engine.model import build_model, build_optimizer
+    from rnntui.engine.tfload import quiet_tensorflow
 
     tf = quiet_tensorflow()
     cfg = CFG.with_values(strategy="mirrored", replicas=2, optimizer="sgd", learning_rate=1.0)
@@ -237,7 +237,7 @@ def test_multiworker_over_two_local_processes_matches_one_device(tmp_path):
     """Two `rnntui train --strategy multiworker` processes on this host, one replica each:
     both finish with one device's validation loss; only the chief makes a run folder."""
     cfg = CFG.with_values(epochs=1)
-    one = Trainer(cfg).run()
+    one = train(cfg)
     hosts = [f"localhost:{p}" for p in _free_ports(2)]
     args = ["train", "--strategy", "multiworker", "--json", "--runs-dir", str(tmp_path / "runs"),
             "--cell", "lstm", "--state-size", "8", "--num-steps", "5", "--batch-size", "20",

@@ -5,8 +5,7 @@ from __future__ import annotations
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from rnntui.config import FIELDS, Config, ConfigError, parse_value, validate
-from rnntui.runs import parse_config_string
+from rnntui.config import FIELDS, Config, ConfigError, parse_config_string, parse_value, validate
 
 TEXT = st.one_of(
     st.text(max_size=30),

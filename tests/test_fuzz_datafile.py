@@ -9,8 +9,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rnntui import datafile
 from rnntui.config import ConfigError
+from rnntui.data import datafile
 
 CSVISH = st.lists(st.sampled_from(["x", "y", "x,y", "0", "1", "0,1", "1,0", ",", "a", "b,",
                                    "banana", " ", "-3", "1e3", "\r", "\n", "\n", "é", "\x00",

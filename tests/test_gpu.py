@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 
 from rnntui.config import Config
-from rnntui.events import Compiled, Finished, Progress, Started
-from rnntui.train import Trainer
+from rnntui.core.events import Compiled, Finished, Progress, Started
+from rnntui.engine import train
 
 pytestmark = pytest.mark.gpu
 
@@ -32,7 +32,7 @@ LSTM = Config().with_values(cell="lstm", state_size=32, optimizer="adam", learni
 
 def run(cfg: Config):
     events = []
-    final = Trainer(cfg, events.append).run()
+    final = train(cfg, events.append)
     return final, events
 
 
@@ -46,7 +46,7 @@ def losses(events) -> np.ndarray:
 
 @pytest.fixture
 def tf():
-    from rnntui.tfload import quiet_tensorflow
+    from rnntui.engine.tfload import quiet_tensorflow
 
     return quiet_tensorflow()
 
@@ -154,10 +154,10 @@ def test_a_later_run_wanting_a_hidden_gpu_is_one_line_on_device(tmp_path):
     code = textwrap.dedent("""
         import json
         from rnntui.config import Config
-        from rnntui.train import Trainer
+        from rnntui.engine import train
         cfg = Config().with_values(size=2000, val_size=1000, batch_size=10, device="cpu")
-        first = Trainer(cfg).run()
-        second = Trainer(cfg.with_values(device="gpu")).run()
+        first = train(cfg)
+        second = train(cfg.with_values(device="gpu"))
         print(json.dumps([first.kind, second.kind, second.bad_field, second.message]))
     """)
     out = child(code, tmp_path)

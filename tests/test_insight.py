@@ -14,19 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnntui.baselines import verdict
 from rnntui.cli import main
 from rnntui.config import Config
-from rnntui.data import val_series
-from rnntui.insight import (
-    BUDGET,
-    Probe,
-    affordable,
-    lags_shown,
-    reach_horizon,
-    true_deltas,
-    window_share,
-)
+from rnntui.data.baselines import verdict
+from rnntui.data.source import val_series
+from rnntui.insight.measures import lags_shown, reach_horizon, true_deltas, window_share
+from rnntui.insight.probe import Probe
+from rnntui.insight.schedule import BUDGET, affordable
 
 C, D, W, B = 1.5, 2.0, 3.0, -0.5  # the shift register's weights (see `register`)
 
@@ -51,7 +45,7 @@ def tiny(**values) -> Config:
 
 @pytest.fixture(scope="module")
 def tf():
-    from rnntui.tfload import quiet_tensorflow
+    from rnntui.engine.tfload import quiet_tensorflow
 
     return quiet_tensorflow()
 
@@ -59,7 +53,7 @@ def tf():
 def shift_register(tf, cfg: Config, read: int):
     """A basic cell whose unit 0 is tanh(C x_t) and unit j is tanh(D * unit j-1 at t-1), and
     logits that read unit `read`: P(Y_t=1) = sigmoid(W g(X[t-read]) + B), exactly."""
-    from rnntui.model import build_model
+    from rnntui.engine.model import build_model
 
     model = build_model(cfg, seed=0)
     units = cfg.model.state_size
@@ -110,7 +104,7 @@ def test_hidden_state_sits_on_the_predictions_window(tf):
 
 
 def test_gates_of_an_lstm_lie_between_0_and_1(tf):
-    from rnntui.model import build_model
+    from rnntui.engine.model import build_model
 
     cfg = tiny(cell="lstm", state_size=20)
     event = probe(tf, cfg, build_model(cfg, seed=0)).measure(0, (140, 260))
@@ -124,7 +118,7 @@ def test_gates_of_an_lstm_lie_between_0_and_1(tf):
 def test_linear_rnn_gradient_decays_as_its_weight(tf, decay):
     """h_t = tanh(decay h_{t-1} + tiny input): tanh is the identity to 1e-8 there, so
     dLoss_t/dX[t-k] is decay^k times lag 0's, in every row."""
-    from rnntui.model import build_model
+    from rnntui.engine.model import build_model
 
     cfg = tiny(state_size=1)
     model = build_model(cfg, seed=0)

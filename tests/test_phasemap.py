@@ -7,8 +7,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from rnntui.cli import main
-from rnntui.phasemap import Cell, colour, ink, lag_names, legend, maps, render, svg
-from rnntui.sweep import SweepResult
+from rnntui.runs.phasemap import Cell, colour, ink, lag_names, legend, maps, render, svg
+from rnntui.runs.sweep import SweepResult
 
 GRID = [("num_steps", [2, 5, 10]), ("state_size", [4, 16])]
 TINY = ["--preset", "r2rt", "--size", "10000", "--val-size", "2000", "--batch-size", "50"]

@@ -13,9 +13,10 @@ import math
 import numpy as np
 import pytest
 
-from rnntui.checkpoint import BadFile, Checkpoint, load, save
 from rnntui.config import Config
-from rnntui.steps import applied_norm
+from rnntui.core.files import BadFile
+from rnntui.engine.checkpoint import Checkpoint, load, save
+from rnntui.engine.steps import applied_norm
 
 CFG = Config().with_values(cell="lstm", state_size=4, num_steps=5, batch_size=10,
                            optimizer="adam", learning_rate=0.05, device="cpu")
@@ -24,9 +25,9 @@ BATCHES = 3
 
 def trained(tf, mixed: bool, batches: int = BATCHES):
     """(model, optimizer) after `batches` real training steps on the CPU."""
-    from rnntui.data import generate, windows
-    from rnntui.model import build_model, build_optimizer
-    from rnntui.steps import Steps
+    from rnntui.data.generator import generate, windows
+    from rnntui.engine.model import build_model, build_optimizer
+    from rnntui.engine.steps import Steps
 
     x, y = generate(10 * 5 * BATCHES, 1)
     xw, yw = windows(x, 10, 5), windows(y, 10, 5)
@@ -47,7 +48,7 @@ def slots(optimizer) -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def tf():
-    from rnntui.tfload import quiet_tensorflow
+    from rnntui.engine.tfload import quiet_tensorflow
 
     return quiet_tensorflow()
 
@@ -128,10 +129,10 @@ def test_mixed_precision_over_two_replicas_matches_one_device(tf):
     """The mixed path under a strategy (a GPU box's; here over 2 CPU devices): the loss
     scaler wrapping an optimizer that applies the once-summed gradient as given, against
     one device's mixed run from the same weights."""
-    from rnntui.data import generate, windows
-    from rnntui.distribute import DistSteps, make_strategy
-    from rnntui.model import build_model, build_optimizer
-    from rnntui.steps import Steps
+    from rnntui.data.generator import generate, windows
+    from rnntui.engine.distribute import DistSteps, make_strategy
+    from rnntui.engine.model import build_model, build_optimizer
+    from rnntui.engine.steps import Steps
 
     cfg = CFG.with_values(strategy="mirrored", replicas=2, clip_norm=1.0)
     x, y = generate(10 * 5 * 6, 2)

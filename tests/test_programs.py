@@ -6,19 +6,31 @@ from __future__ import annotations
 import gc
 import weakref
 
-from rnntui import programs
+from rnntui import engine as engines
 from rnntui.config import preset
-from rnntui.events import Finished
-from rnntui.train import Trainer
+from rnntui.core.events import Finished
 
 TINY = dict(size=20_000, val_size=2_000, batch_size=20, epochs=1, learning_rate=0.3)
 
 
 def train(config) -> Finished:
     # Without XLA: the reuse is the subject, not the compiler (and it compiles in seconds).
-    final = Trainer(config, chunk=10, jit=False).run()
+    final = engines.train(config, chunk=10, jit=False)
     assert isinstance(final, Finished), final
     return final
+
+
+class programs:
+    """The engine's program cache, read and reset in the engine's thread."""
+
+    @staticmethod
+    def kept():
+        return engines.get().programs.kept
+
+    @staticmethod
+    def forget():
+        engine = engines.get()
+        engine.call(engine.programs.forget)
 
 
 def test_a_restart_reuses_the_program_and_trains_as_a_fresh_build():

@@ -5,9 +5,7 @@ sooner."""
 
 from __future__ import annotations
 
-import os
 import sys
-import threading
 
 import pytest
 from textual.app import App
@@ -16,7 +14,9 @@ from textual.widgets import Input
 from textual.widgets._footer import FooterKey
 
 from rnntui.config import Config
-from rnntui.tui import jobs
+from rnntui.core import priority
+from rnntui.core.priority import ENGINE_IN_APP, HELPER_BELOW
+from rnntui.engine import Engine
 from rnntui.tui.app import make_app
 from rnntui.tui.run import SWITCH_INTERVAL_S, run_app
 from rnntui.tui.widgets.footer import QuietFooter
@@ -39,21 +39,16 @@ async def test_typing_scrolls_a_long_value_without_a_layout_pass():
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
-def test_a_training_thread_runs_below_the_ui(monkeypatch):
-    seen = {}
-
-    def thread():
-        jobs.run_in_background()
-        seen["nice"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-
-    base = os.getpriority(os.PRIO_PROCESS, 0)
-    for nice, want in ((0, base), (5, base + 5)):  # tests: off; the terminal app: 5
-        monkeypatch.setattr(jobs, "BACKGROUND_NICE", nice)
-        t = threading.Thread(target=thread)
-        t.start()
-        t.join()
-        assert seen["nice"] == min(want, 19)
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base  # not this one
+def test_the_engine_runs_below_the_ui_and_its_helper_below_it_however_often_used():
+    """Priorities are absolute, set once per thread: the engine at its own, the helper
+    HELPER_BELOW under it, the UI (this thread) untouched; commands and jobs run again and
+    again in the same threads never drift lower."""
+    base = priority.nice()
+    engine = Engine(nice=3)
+    for _ in range(3):
+        assert engine.call(priority.nice) == base + 3
+        assert engine.executor.submit(priority.nice).result() == base + 3 + HELPER_BELOW
+    assert priority.nice() == base
 
 
 class _Keyed(Input):
@@ -93,8 +88,8 @@ def test_the_terminal_app_hands_the_gil_to_the_ui_sooner(monkeypatch):
     calls = []
     monkeypatch.setattr("rnntui.tui.app.RnnTui.run", lambda self: None)
     monkeypatch.setattr(sys, "setswitchinterval", calls.append)
-    monkeypatch.setattr(jobs, "BACKGROUND_NICE", 0)
-    # (run_app leaves at once, os._exit, if another test's thread is still going)
-    monkeypatch.setattr(threading, "enumerate", lambda: [threading.main_thread()])
+    nice = []
+    monkeypatch.setattr("rnntui.engine.configure", lambda **kw: nice.append(kw["nice"]))
     run_app(Config())
     assert calls == [SWITCH_INTERVAL_S] and SWITCH_INTERVAL_S < 0.005
+    assert nice == [ENGINE_IN_APP] and ENGINE_IN_APP > 0  # the engine's threads yield

@@ -14,19 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnntui.checkpoint import BadFile, Checkpoint, load, save
 from rnntui.cli import main
-from rnntui.config import Config, preset
-from rnntui.runs import (
-    CHECKPOINT,
-    CONFIG,
-    METRICS,
-    config_string,
-    list_runs,
-    open_run,
-    parse_config_string,
-    read_metrics,
-)
+from rnntui.config import Config, config_string, parse_config_string, preset
+from rnntui.core.files import BadFile
+from rnntui.engine.checkpoint import Checkpoint, load, save
+from rnntui.runs.folders import CHECKPOINT, CONFIG, METRICS, list_runs, open_run, read_metrics
 
 TINY = ["--preset", "r2rt", "--size", "20000", "--val-size", "5000", "--batch-size", "50",
         "--num-steps", "5"]  # 80 steps an epoch
@@ -86,7 +78,7 @@ def test_export_keras_loads_in_plain_keras_and_predicts_the_same(finished_run, t
             f"assert 'rnntui' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120,
                    env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    from rnntui.model import build_model
+    from rnntui.engine.model import build_model
 
     run = open_run(path)
     ours = build_model(run.config)
@@ -120,9 +112,34 @@ def test_resume_after_sigkill_continues_the_curve(tmp_path):
     steps = [m["step"] for m in metrics if m["event"] == "progress"]
     assert steps == sorted(set(steps)), "the curve continues without repeats"
     assert steps[-1] == 400 * last
+    # Every epoch from the checkpoint's own on has its end (that one validated again on
+    # resume if it never landed). An earlier epoch whose validation was still running at
+    # the kill (the first ones wait for the evaluation's compile) has lost its point, not
+    # its training: its checkpoint was on disk.
     ends = [m["epoch"] for m in metrics if m["event"] == "epoch_end"]
-    assert ends == list(range(last))
+    assert ends == sorted(set(ends)) and set(range(ckpt.epoch - 1, last)) <= set(ends)
     assert open_run(path).checkpoint.step == 400 * last
+
+
+def test_a_checkpoint_whose_epoch_end_never_landed_is_validated_first_on_resume(tmp_path):
+    """The epoch's checkpoint is written at once and its validation lands later: a trainer
+    killed between the two leaves metrics without that epoch end. The resume validates the
+    checkpoint's weights first, so every epoch end is there."""
+    code = main(["train", *TINY, "--epochs", "2", "--runs-dir", str(tmp_path), "--json",
+                 "--name", "owed"])
+    assert code == 0
+    path = next(tmp_path.iterdir())
+    lines = (path / METRICS).read_text().splitlines()
+    last_end = max(i for i, line in enumerate(lines) if '"epoch_end"' in line)
+    kept = lines[:last_end]  # as if killed after the epoch's checkpoint, before its end
+    (path / METRICS).write_text("".join(line + "\n" for line in kept))
+    assert main(["train", "--resume", str(path), "--epochs", "3", "--json"]) == 0
+    metrics = read_metrics(path)
+    ends = [m for m in metrics if m["event"] == "epoch_end"]
+    assert [m["epoch"] for m in ends] == [0, 1, 2]
+    assert ends[1]["step"] == 160 and ends[1]["train_loss"] > 0  # from its progress lines
+    steps = [m["step"] for m in metrics if m["event"] == "progress"]
+    assert steps == sorted(set(steps)) and steps[-1] == 240
 
 
 def test_resume_refuses_other_flags_and_missing_checkpoint(tmp_path, capsys):
@@ -211,7 +228,7 @@ def test_list_runs_reads_what_the_panel_shows(finished_run):
 
 
 def test_the_checkpoint_writer_writes_in_order_and_reports_a_failed_write(tmp_path):
-    from rnntui.checkpoint import Writer
+    from rnntui.engine.checkpoint import Writer
 
     def ckpt(step):
         return Checkpoint(0, step, step, [np.full(3, step, np.float32)], [], [], 0.1, [])

@@ -10,11 +10,11 @@ import textwrap
 from appsupport import LONG, feed, fixed_events, wait_for
 from textual.widgets import Static
 
-from rnntui import baselines
 from rnntui.config import Config
-from rnntui.events import Diverged, Failed, Finished
+from rnntui.core.events import Diverged, Failed, Finished
+from rnntui.data import baselines
 from rnntui.tui.app import make_app
-from rnntui.tui.runstate import ACTIVE, PHASES, RunState
+from rnntui.tui.runstate import ACTIVE, PHASES, RunState, floors_of
 from rnntui.tui.screens.dialogs import ConfirmScreen
 
 CONFIG = Config().with_values(epochs=3)
@@ -32,7 +32,7 @@ def test_the_transitions_of_the_state():
     assert s.tensorflow_loading().tensorflow_loaded().phase == "idle"
     failed = s.tensorflow_loading().tensorflow_failed("ImportError: no module")
     assert failed.phase == "failed" and "ImportError: no module" in failed.detail
-    run = s.start(CONFIG)
+    run = s.start(CONFIG, floors_of(CONFIG))
     assert (run.phase, run.run_id, run.config) == ("compiling", 1, CONFIG)
     assert run.floors == tuple((f.name, f.loss) for f in baselines.floors(0.5, CONFIG.data.rules))
     assert run.pause().phase == "paused" and run.pause().resume().phase == "compiling"
@@ -51,7 +51,8 @@ def test_the_transitions_of_the_state():
     assert compiled.on_event(Diverged(7, float("nan"))).phase == "diverged"
     bad = compiled.on_event(Failed("replicas: 9 asked for", "", "replicas"))
     assert (bad.phase, bad.bad_field) == ("failed", "replicas")
-    assert bad.start(CONFIG).bad_field == "" and bad.start(CONFIG).run_id == 2
+    again = bad.start(CONFIG, floors_of(CONFIG))
+    assert again.bad_field == "" and again.run_id == 2
 
 
 async def test_events_move_the_app_through_each_phase():

@@ -12,9 +12,10 @@ import time
 import numpy as np
 import pytest
 
-from rnntui.baselines import floors, window_floor
+from rnntui import engine as engines
 from rnntui.config import Config, ConfigError, preset
-from rnntui.events import (
+from rnntui.core.control import Control
+from rnntui.core.events import (
     Compiled,
     Diverged,
     EpochEnd,
@@ -24,7 +25,10 @@ from rnntui.events import (
     Progress,
     Started,
 )
-from rnntui.train import DIVERGED_LOSS, Control, Trainer
+from rnntui.data.baselines import floors, window_floor
+from rnntui.engine import train
+from rnntui.engine.shadow import DIVERGED_LOSS
+from rnntui.engine.trainer import Trainer
 
 SEED_RULES = ((3, 0.5), (8, -0.25))
 NOTHING, T3, BOTH = (f.loss for f in floors(0.5, SEED_RULES))
@@ -38,7 +42,7 @@ CHUNK = 60  # 4 compiled calls an epoch
 
 def run(cfg: Config, **kwargs):
     events = []
-    final = Trainer(cfg, events.append, **kwargs).run()
+    final = train(cfg, events.append, **kwargs)
     return final, events
 
 
@@ -179,8 +183,8 @@ def test_an_epoch_is_validated_on_its_own_weights_while_the_next_trains(learned)
 def test_shadow_jobs_past_the_limit_land_at_once_in_order(monkeypatch):
     """With no room for jobs out (MAX_OUT 0), each lands as it is sent: every epoch end and
     look still comes, in step order, and the run finishes."""
-    import rnntui.landing as landing
-    import rnntui.train as train
+    import rnntui.engine.shadow as landing
+    import rnntui.engine.trainer as train
 
     monkeypatch.setattr(landing, "MAX_OUT", 0)
     monkeypatch.setattr(train, "PREDICT_EVERY_S", 0.0)
@@ -213,8 +217,8 @@ def test_predictions_show_what_was_learned(learned):
 def test_mid_epoch_predictions_read_only_the_first_validation_windows(monkeypatch):
     """A big validation series is evaluated whole at epoch ends only: between them, the
     predictions come from its first PREDICTION_STEPS steps (here 2 windows of 5)."""
-    import rnntui.runplan as runplan
-    import rnntui.train as train
+    import rnntui.engine.plan as runplan
+    import rnntui.engine.trainer as train
 
     monkeypatch.setattr(runplan, "PREDICTION_STEPS", 2 * 50 * 5)
     monkeypatch.setattr(train, "PREDICT_EVERY_S", 0.0)
@@ -277,10 +281,8 @@ def test_pause_resume_and_stop_from_another_thread():
                 reached[n - 1].set()
                 assert go[n - 1].wait(60)
 
-    result: list = []
-    trainer = Trainer(cfg, callback, control, chunk=chunk)
-    thread = threading.Thread(target=lambda: result.append(trainer.run()), daemon=True)
-    thread.start()
+    engine = engines.get()
+    done = engine.submit("train", Trainer(cfg, engine, callback, control, chunk=chunk).run)
 
     assert reached[0].wait(120), "no first Progress"
     control.pause()
@@ -288,7 +290,7 @@ def test_pause_resume_and_stop_from_another_thread():
     go[0].set()
     time.sleep(0.6)
     assert len(stamps) == 1, "a Progress arrived while paused"
-    assert thread.is_alive()
+    assert not done.done()
 
     paused_at = time.monotonic()
     control.resume()
@@ -303,9 +305,7 @@ def test_pause_resume_and_stop_from_another_thread():
     time.sleep(0.3)
     assert len(stamps) == 2
     control.stop()
-    thread.join(60)
-    assert not thread.is_alive()
-    final = result[0]
+    final = done.result(60)
     assert isinstance(final, Finished), final
     assert events[-1] is final
     assert final.stopped is True
@@ -352,7 +352,7 @@ def test_a_failure_inside_the_run_is_a_failed_event():
         if isinstance(event, Started):
             raise RuntimeError("listener broke")
 
-    final = Trainer(Config().with_values(**TINY), callback).run()
+    final = train(Config().with_values(**TINY), callback)
     assert isinstance(final, Failed)
     assert final.message == "RuntimeError: listener broke"
     assert "Traceback" in final.detail and "listener broke" in final.detail
@@ -362,5 +362,5 @@ def test_a_failure_inside_the_run_is_a_failed_event():
 
 def test_invalid_config_rejected_before_training():
     with pytest.raises(ConfigError) as info:
-        Trainer(Config().with_values(size=100))
+        Trainer(Config().with_values(size=100), engines.get())
     assert info.value.field == "size"

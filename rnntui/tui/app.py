@@ -1,38 +1,38 @@
-"""The rnntui app: wires the form, the trainer worker and the widgets, and little else.
+"""The rnntui app: wires the form, the engine and the widgets, and little else.
 
-Flow, one direction: form -> validated Config -> Trainer in a thread worker -> Bridge
-(events as messages, ~10 a second) -> widgets, which repaint on their own timers.
-TensorFlow is imported by a thread worker after the first paint, never at module load.
-Every training writes a run folder under `runs_dir` (rnntui.tui.jobs); the runs screen (F3)
-compares and resumes them, the race screen (F4) trains a grid of configs.
+Flow, one direction: form -> validated Config -> the engine's thread (rnntui.engine, through
+tui.jobs) -> Bridge (events as messages, ~10 a second) -> widgets, which repaint on their
+own timers. TensorFlow loads in the engine's thread after the first paint, never here.
+Every training writes a run folder under `runs_dir`; the runs screen (F3) compares and
+resumes them, the race screen (F4) trains a grid of configs.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from textual import on, work
+from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.screen import Screen
-from textual.worker import Worker, WorkerState
 
+from .. import engine as engines
 from ..config import Config
-from ..control import Control
-from ..events import Compiled, EpochEnd, Failed, Finished, Insight, Predictions, Started
-from ..runs import Run
+from ..core.control import Control
+from ..core.events import Compiled, EpochEnd, Finished, Insight, Predictions, Started
+from ..engine import Engine
+from ..runs.folders import Run
+from . import saving
 from .bridge import Bridge, Tick, TrainerEvent
-from .jobs import RunOpened, TrainJob, run_in_background, train_in_run
-from .panel_actions import BINDINGS as PANEL_BINDINGS
-from .panel_actions import PanelActions
-from .run_actions import RunActions
+from .jobs import Exported, FileChecked, Jobs, RunOpened, TensorFlowLoaded, TrainJob
 from .runstate import RunState, floors_of
 from .screens.dialogs import ConfirmScreen, HelpScreen
 from .screens.race import RaceScreen
-from .widgets.deck import PanelDeck
+from .screens.runs import RunsScreen
+from .widgets.deck import PANELS, WIDE, PanelDeck
 from .widgets.footer import QuietFooter
 from .widgets.form import ConfigForm
 from .widgets.loss_chart import LossChart
@@ -44,17 +44,11 @@ WARM_DELAY_S = 1.0  # after the form settles (idle), before its program is made 
 # Twice a second for the progress text and sparklines: every repaint costs the UI thread
 # CPU that a 2-core trainer feels (bench/app_speed.py: app vs headless steps/s).
 PROGRESS_PAINT_S = 0.5
+QUIT_WAIT_S = 5.0  # quitting waits at most this long for a training's stop checkpoint
 
 
-class TensorFlowLoaded(Message):
-    def __init__(self, device: str):
-        super().__init__()
-        self.device = device
-
-
-class RnnTui(RunActions, PanelActions, App):
-    """Configure, train and watch a recurrent network; the runs keys are in RunActions,
-    the lower-right panels' keys in PanelActions."""
+class RnnTui(App):
+    """Configure, train and watch a recurrent network."""
 
     CSS_PATH = "app.tcss"
     TITLE = "rnntui"
@@ -68,15 +62,17 @@ class RnnTui(RunActions, PanelActions, App):
         Binding("ctrl+s", "save_chart", "SVG", priority=True),
         Binding("ctrl+e", "export_model", "Keras", priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True),
-        *PANEL_BINDINGS,
+        Binding("f2", "panel", "Panel", priority=True),
+        Binding("f7", "gates", "Gates", priority=True, show=False),
     ]
 
     def __init__(self, config: Config | None = None, preload_tf: bool = True,
-                 runs_dir: str | Path = "runs"):
+                 runs_dir: str | Path = "runs", engine: Engine | None = None):
         super().__init__()
         self.initial = config or Config()
         self.preload_tf = preload_tf
         self.runs_dir = Path(runs_dir)
+        self.jobs = Jobs(engine or engines.get(), self.post_message)
         self.run_path: Path | None = None  # the current or last training's run folder
         self.run_state = RunState()  # the one run state: changed only by _advance
         self.control: Control | None = None
@@ -85,6 +81,8 @@ class RnnTui(RunActions, PanelActions, App):
         self._ask_timer = None
         self._warm_timer = None
         self._latest = None  # the newest Progress, painted by _paint_progress
+        self._file_ask = 0  # the form's data-file read in flight (FileChecked.ask)
+        self._file_floors: tuple = ()  # the floors of the form's data file, once read
 
     # ---- layout ---------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -102,7 +100,8 @@ class RnnTui(RunActions, PanelActions, App):
         self.status = self.query_one(StatusPanel)
         self.form = self.query_one(ConfigForm)
         self.deck = self.query_one(PanelDeck)
-        self.race = RaceScreen(self.runs_dir, lambda: self.form.config, lambda: self.running)
+        self.race = RaceScreen(self.runs_dir, lambda: self.form.config, lambda: self.running,
+                               self.jobs)
         self.install_screen(self.race, "race")
         self.show_form_config(self.initial)
         self.set_interval(PROGRESS_PAINT_S, self._paint_progress)
@@ -110,34 +109,29 @@ class RnnTui(RunActions, PanelActions, App):
             self._advance(self.run_state.tensorflow_loading())
 
     def on_ready(self) -> None:
-        # Only once the first frame is out: importing TensorFlow holds the GIL for seconds,
-        # and started from on_mount it delayed the first paint from ~0.9 s to ~1.4 s.
-        if self.preload_tf:
-            self._load_tensorflow()
+        # Only once the first frame is out: importing TensorFlow holds the GIL for seconds.
+        if self.preload_tf:  # its CPU threads are chosen for the config the app opened with
+            self.jobs.load(self.initial)
 
     def on_resize(self, event) -> None:
-        # Designed for 120x40; below that the form narrows and the extras give way.
-        self.screen.set_class(event.size.width < 100, "-narrow")
-        self.screen.set_class(event.size.height < 30, "-short")
-        self.set_wide(event.size.width, event.size.height)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="tf")
-    def _load_tensorflow(self) -> None:
-        from ..tfload import device_name, quiet_tensorflow
-
-        # Its CPU threads are chosen for the config the app opened with (tfload).
-        self.post_message(TensorFlowLoaded(device_name(quiet_tensorflow(self.initial))))
+        # Designed for 120x40; below that the form narrows and the extras give way; from
+        # WIDE up the deck's panels sit side by side.
+        size = event.size
+        self.screen.set_class(size.width < 100, "-narrow")
+        self.screen.set_class(size.height < 30, "-short")
+        self.screen.set_class(size.width >= WIDE[0] and size.height >= WIDE[1], "-wide")
 
     def on_tensor_flow_loaded(self, message: TensorFlowLoaded) -> None:
+        if message.error:  # the status says what failed, never "loading TensorFlow" forever
+            self._advance(self.run_state.tensorflow_failed(message.error))
+            return
         self.status.device = message.device
         self._advance(self.run_state.tensorflow_loaded())
-        # At once: nothing has been edited yet to settle, and F5 soon after the app is idle
-        # found the fast preset's program still compiling (1.5 s to the first loss).
-        self._warm_now()
+        self._warm_now()  # at once: nothing has been edited yet to settle
 
     def _warm_soon(self) -> None:
-        """While idle, make the form's program ahead (rnntui.warm), WARM_DELAY_S after the
-        form settles: F5 then finds it compiled (bench/first_loss.py)."""
+        """While idle, make the form's program ahead (rnntui.engine.warm), WARM_DELAY_S after
+        the form settles: F5 then finds it compiled (bench/first_loss.py)."""
         if self._warm_timer is not None:
             self._warm_timer.stop()
         if self.preload_tf:  # (tests without TensorFlow in the background: never)
@@ -145,28 +139,8 @@ class RnnTui(RunActions, PanelActions, App):
 
     def _warm_now(self) -> None:
         config = self.form.config
-        if config is not None and not self.running and self.run_state.phase != "loading":
-            self._warm(config)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="warm")
-    def _warm(self, config: Config) -> None:
-        from ..warm import warm
-
-        run_in_background()
-        warm(config)  # an invalid config raises ConfigError: the form says so already
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """A worker that raised (TensorFlow failing to import, say) ends in a status that
-        says what failed, never in "loading TensorFlow" forever."""
-        worker = event.worker
-        if event.state != WorkerState.ERROR or worker.group not in ("tf", "train"):
-            return
-        error = worker.error
-        message = f"{type(error).__name__}: {error}"
-        if worker.group == "tf":
-            self._advance(self.run_state.tensorflow_failed(message))
-        elif self.run_state.active:
-            self._advance(self.run_state.on_event(Failed(message)))
+        if config is not None and not self.busy and self.run_state.phase != "loading":
+            self.jobs.warm(config)
 
     # ---- the run state ----------------------------------------------------------
     @property
@@ -189,22 +163,38 @@ class RnnTui(RunActions, PanelActions, App):
             self.form.hint(new.bad_field or old.bad_field, new.detail if new.bad_field else "")
 
     # ---- the form -------------------------------------------------------------
+    def _form_floors(self, config: Config) -> tuple:
+        """The floors the form's config draws: analytic, or its data file's once read."""
+        return self._file_floors if config.data.data_file else floors_of(config)
+
     def show_form_config(self, config: Config) -> None:
         """The floors follow the form until a run owns the chart (a run keeps its own floors,
         whatever is edited after it); the ruler always shows the form's window."""
         d, t = config.data, config.train
         if self.run_state.config is None:
-            self.chart.set_floors(list(floors_of(config)))
+            self.chart.set_floors(list(self._form_floors(config)))
         ruler = self.query_one(WindowRuler)
         rules = () if d.data_file else d.rules  # a file has no rules to mark
         ruler.num_steps, ruler.rules, ruler.carry = t.num_steps, rules, t.carry_state
+
+    @on(ConfigForm.NeedsFile)
+    def _read_file(self, message: ConfigForm.NeedsFile) -> None:
+        """The form's data file is read in the helper, never here: FileChecked answers."""
+        self._file_ask += 1
+        self.jobs.check_file(self._file_ask, message.config)
+
+    def on_file_checked(self, message: FileChecked) -> None:
+        if message.ask != self._file_ask:
+            return  # an older read, overtaken by an edit
+        self._file_floors = tuple((f.name, f.loss) for f in message.floors)
+        self.form.file_checked(message.config, message.error)
 
     @on(ConfigForm.Changed)
     def _form_changed(self, message: ConfigForm.Changed) -> None:
         if message.config is None:
             return
         self.show_form_config(message.config)
-        if not self.running:
+        if not self.busy:
             self._warm_soon()
         if not self.running or not message.changed:
             return
@@ -233,7 +223,7 @@ class RnnTui(RunActions, PanelActions, App):
         if yes:
             self.start_training()
 
-    # ---- actions --------------------------------------------------------------
+    # ---- training ---------------------------------------------------------------
     @property
     def running(self) -> bool:
         return self.run_state.active
@@ -245,8 +235,11 @@ class RnnTui(RunActions, PanelActions, App):
 
     def action_train(self) -> None:
         if self.form.config is None:
-            first = next(iter(self.form.errors.values()), "the form has errors")
-            self.notify(f"cannot train: {first}", severity="error", timeout=4)
+            first = next(iter(self.form.errors.values()), "")
+            if not first and self.form.reading:
+                first = "data_file: still being read; F5 again in a moment"
+            self.notify(f"cannot train: {first or 'the form has errors'}", severity="error",
+                        timeout=4)
             return
         if self.race.racing:
             self.notify("a race is running: F8 stops it", severity="warning", timeout=3)
@@ -257,7 +250,8 @@ class RnnTui(RunActions, PanelActions, App):
         self.start_training()
 
     def start_training(self, resume: Run | None = None) -> None:
-        """Train the form's config into a new run folder, or continue `resume`'s run."""
+        """Train the form's config into a new run folder, or continue `resume`'s run. A
+        training still going is stopped first; the engine starts this one after it."""
         config = resume.config if resume else self.form.config
         if config is None:
             return
@@ -268,18 +262,11 @@ class RnnTui(RunActions, PanelActions, App):
         self.chart.clear_data()
         self.status.clear()
         self.deck.clear()
-        self._advance(self.run_state.start(config))
+        self._advance(self.run_state.start(config, self._form_floors(config)))
         self.bridge = Bridge(self, self.run_id)
         self.show_form_config(self.form.config or config)
         self.status.run, self.run_path = "", None
-        self._train(TrainJob(config, self.runs_dir, resume), self.control, self.bridge)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="train")
-    def _train(self, job: TrainJob, control: Control, bridge: Bridge) -> None:
-        try:
-            train_in_run(job, bridge, control, self.post_message)
-        finally:
-            control.done.set()
+        self.jobs.train(TrainJob(config, self.runs_dir, resume), self.bridge, self.control)
 
     def on_run_opened(self, message: RunOpened) -> None:
         if message.run_id != self.run_id:
@@ -311,42 +298,115 @@ class RnnTui(RunActions, PanelActions, App):
             self.control.stop()
             self._advance(self.run_state.stopping())
 
+    def _controls(self) -> list[Control]:
+        race = getattr(self, "race", None)
+        return [c for c in (self.control, race.control if race else None) if c is not None]
+
+    async def action_quit(self) -> None:
+        """Stop what trains and wait, at most QUIT_WAIT_S, for its stop checkpoint."""
+        going = [c for c in self._controls() if not c.done.is_set()]
+        for control in going:
+            control.stop()
+        if going:
+            self.status.detail = (f"quitting: saving the checkpoint (at most"
+                                  f" {QUIT_WAIT_S:.0f} s)")
+            self.run_worker(self._exit_when_saved(going), exclusive=True, group="quit")
+        else:
+            self.exit()
+
+    async def _exit_when_saved(self, going: list[Control]) -> None:
+        import asyncio
+
+        deadline = time.monotonic() + QUIT_WAIT_S
+        while any(not c.done.is_set() for c in going) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        self.exit()
+
+    def on_unmount(self) -> None:
+        """However the app ends (ctrl+q, a test's context, an error), its trainings stop."""
+        for control in self._controls():
+            control.stop()
+
+    # ---- other screens and keys -------------------------------------------------
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
-    def on_unmount(self) -> None:
-        """However the app ends (ctrl+q, a test's context, an error), its trainings stop: a
-        thread worker cannot be cancelled, and one left training would keep the process
-        alive, waiting on it."""
-        race = getattr(self, "race", None)
-        for control in (self.control, race.control if race else None):
-            if control is not None:
-                control.stop()
+    def action_runs(self) -> None:
+        """F3: the runs screen, from the main screen or the race; F3 again goes back."""
+        if isinstance(self.screen, RunsScreen):
+            self.screen.dismiss(None)
+            return
+        if self.screen is self.race:
+            self.pop_screen()
+        if len(self.screen_stack) == 1:  # not over a dialog
+            self.push_screen(RunsScreen(self.runs_dir, self.run_path, lambda: self.busy,
+                                        self.jobs), self._resume)
 
-    async def action_quit(self) -> None:
-        for control in (self.control, self.race.control):
-            if control is not None:
-                control.stop()
-        self.exit()
+    def _resume(self, run: Run | None) -> None:
+        if run is not None:
+            self.start_training(resume=run)
+
+    def action_race(self) -> None:
+        """F4: the race screen, from the main screen or the runs; F4 again goes back."""
+        if self.screen is self.race:
+            self.race.action_close()
+            return
+        if isinstance(self.screen, RunsScreen):
+            self.screen.dismiss(None)
+        if len(self.screen_stack) == 1:
+            self.push_screen("race")
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        # F5 trains the form, which the runs and race screens hide: not from there.
+        if action == "train" and isinstance(self.screen, (RunsScreen, RaceScreen)):
+            return False
+        return super().check_action(action, parameters)
+
+    def action_panel(self, panel: str = "") -> None:
+        """F2: the next panel of the deck, or `panel` (an id of deck.PANELS)."""
+        if self.screen.has_class("-wide"):
+            self.notify("the terminal is wide: every panel is on show", timeout=2)
+        elif panel:
+            self.deck.current = panel
+        else:
+            self.notify(self.deck.cycle(), timeout=1)
+
+    def action_gates(self) -> None:
+        """F7: the hidden state, then each of its gates in turn (LSTM, GRU)."""
+        if not self.deck.next_hidden_view():
+            self.notify("this run's cell has no gates (LSTM and GRU have)", timeout=2)
+
+    def action_save_chart(self) -> None:
+        """The chart on show, as an SVG: into the run folder, or runs_dir for a comparison."""
+        text, severity = saving.save_chart(self.screen, self.race, self.runs_dir, self.run_path)
+        self.notify(text, severity=severity, timeout=4)
+
+    def action_export_model(self) -> None:
+        run = (self.screen.highlighted_path if isinstance(self.screen, RunsScreen)
+               else self.run_path)
+        if run is None:
+            self.notify("no run yet: train first (F5) or pick a run in the runs screen (F3)",
+                        severity="warning", timeout=4)
+            return
+        self.notify(f"exporting {run.name} to .keras…", timeout=2)
+        self.jobs.export(run)
+
+    def on_exported(self, message: Exported) -> None:
+        if message.path is None:
+            self.notify(f"export failed: {message.error}", severity="error", timeout=6)
+        else:
+            self.notify(f"wrote {message.path}", timeout=5)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Train", "Start training (F5)", self.action_train)
-        yield SystemCommand("Pause / resume", "Pause or resume training (F6)", self.action_pause)
-        yield SystemCommand("Stop", "Stop training (F8)", self.action_stop)
-        yield SystemCommand("Help", "Every key binding (F1)", self.action_help)
-        yield SystemCommand("Runs", "List, compare, overlay and resume runs (F3)",
-                            self.action_runs)
-        yield SystemCommand("Race", "Train a grid of configs on one chart (F4)",
-                            self.action_race)
-        yield SystemCommand("Save chart SVG", "The chart on show, as SVG (ctrl+s)",
-                            self.action_save_chart)
-        yield SystemCommand("Export model", "The run's model as a .keras file (ctrl+e)",
-                            self.action_export_model)
-        yield from self.panel_commands()
+        for name, help_text, action in saving.COMMANDS:
+            yield SystemCommand(name, help_text, getattr(self, f"action_{action}"))
+        for panel, name in PANELS.items():
+            yield SystemCommand(f"Show {name}", "In the lower-right panel (F2 cycles them)",
+                                lambda panel=panel: self.action_panel(panel))
 
-    # ---- trainer events ---------------------------------------------------------
+    # ---- engine events ----------------------------------------------------------
     def _drain(self) -> None:
         if self.bridge is None:
             return
@@ -383,11 +443,9 @@ class RnnTui(RunActions, PanelActions, App):
             self._drain()
 
     def on_trainer_event(self, message: TrainerEvent) -> None:
-        if message.run_id != self.run_id:
-            return  # a restarted run's predecessor, still winding down
-        if not self.is_running:
-            # Shutting down: the training is being stopped (on_unmount), and its last events
-            # would reach panels whose children are gone (NoMatches, at a test's end).
+        if message.run_id != self.run_id or not self.is_running:
+            # A restarted run's predecessor winding down; or shutting down, when the last
+            # events would reach panels whose children are gone.
             return
         self._drain()
         e, status = message.event, self.status
@@ -395,13 +453,8 @@ class RnnTui(RunActions, PanelActions, App):
         if isinstance(e, Started):
             status.device = e.device
             self.chart.set_span(e.total_steps)  # the x axis reaches to the run's end
-            if e.notice:
-                self.notify(e.notice, severity="warning", timeout=6)
-        elif isinstance(e, Compiled):
-            if self.started and e.kernel:
-                status.device = f"{self.started.device} · {e.kernel}"
-            if e.notice:
-                self.notify(e.notice, severity="warning", timeout=6)
+        elif isinstance(e, Compiled) and self.started and e.kernel:
+            status.device = f"{self.started.device} · {e.kernel}"
         elif isinstance(e, EpochEnd):
             self.chart.add_val(e.step, e.val_loss)
             status.verdict = e.verdict
@@ -412,10 +465,13 @@ class RnnTui(RunActions, PanelActions, App):
             self.deck.show_insight(e)
         elif isinstance(e, Finished):
             status.verdict = e.verdict
+        if isinstance(e, (Started, Compiled)) and e.notice:
+            self.notify(e.notice, severity="warning", timeout=6)
 
 
 def make_app(config: Config | None = None, preload_tf: bool = True,
-             runs_dir: str | Path = "runs") -> RnnTui:
+             runs_dir: str | Path = "runs", engine: Engine | None = None) -> RnnTui:
     """The app the CLI runs and the tests drive; `preload_tf=False` keeps a test's status
-    free of the background TensorFlow load, `runs_dir` is where run folders go."""
-    return RnnTui(config, preload_tf=preload_tf, runs_dir=runs_dir)
+    free of the background TensorFlow load, `runs_dir` is where run folders go, `engine`
+    the engine it trains in (this process's by default)."""
+    return RnnTui(config, preload_tf=preload_tf, runs_dir=runs_dir, engine=engine)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from textual.message import Message
 
-from ..events import Event, Insight, Predictions, Progress
+from ..core.events import Event, Insight, Predictions, Progress
 
 INTERVAL = 0.1  # seconds between Tick messages: about 10 a second
 

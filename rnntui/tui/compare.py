@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checkpoint import BadFile
 from ..config import FIELDS, Config, format_value
-from ..runs import METRICS, read_metrics
+from ..core.files import BadFile
+from ..runs.folders import METRICS, read_metrics
 
 
 @dataclass

@@ -10,20 +10,19 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import threading
-import time
 
+from .. import engine as engines
 from ..config import Config
+from ..core.priority import ENGINE_IN_APP
 
 SWITCH_INTERVAL_S = 0.001
-QUIT_GRACE_S = 0.5  # after the app exits, how long a training thread may take to stop
 
 
 def run_app(config: Config | None) -> int:
-    from . import jobs
     from .app import make_app
 
-    jobs.BACKGROUND_NICE = 5  # a person types here: trainings yield the CPU to the UI
+    # A person types here: the engine yields the CPU to the UI (its threads run below)...
+    engines.configure(nice=ENGINE_IN_APP)
     # ... and the GIL: a UI thread waiting for it takes it from a training thread after this
     # long (Python's default is 5 ms), at each of the many awaits a repaint goes through.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
@@ -44,13 +43,10 @@ def run_app(config: Config | None) -> int:
             sys.__stderr__ = saved_err
             os.dup2(saved_fd, 2)
             os.close(saved_fd)
-    # A training stuck in an XLA compile cannot see the stop until it returns; don't make
-    # the user wait for it.
-    deadline = time.monotonic() + QUIT_GRACE_S
-    others = [t for t in threading.enumerate() if t is not threading.main_thread()]
-    for t in others:
-        t.join(max(0.0, deadline - time.monotonic()))
-    if any(t.is_alive() and not t.daemon for t in others):
+    code = app.return_code or 0
+    if engines.get().busy:
+        # Still in a command after the app's bounded wait (an XLA compile sees no stop):
+        # leave without tearing the interpreter down around TensorFlow's running threads.
         sys.stdout.flush()
-        os._exit(app.return_code or 0)
-    return app.return_code or 0
+        os._exit(code)
+    return code

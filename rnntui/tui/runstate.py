@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .. import source
-from ..config import Config, ConfigError
-from ..events import Compiled, Diverged, Event, Failed, Finished, Started
+from ..config import Config
+from ..core.events import Compiled, Diverged, Event, Failed, Finished, Started
+from ..data import baselines
 
 PHASES = ("idle", "loading", "compiling", "training", "paused", "stopped", "finished",
           "diverged", "failed")
@@ -20,12 +20,12 @@ LABELS = {"loading": "loading TensorFlow"}  # how a phase reads in the status
 
 
 def floors_of(config: Config) -> tuple[tuple[str, float], ...]:
-    """The chart's floor lines for a config: (name, loss) per floor; none for a data file
-    that cannot be read now (a run listed after its file went)."""
-    try:
-        return tuple((f.name, f.loss) for f in source.floors(config.data))
-    except ConfigError:
+    """The chart's floor lines for a config: (name, loss) per floor, the rules' analytic
+    ones. None for a data file, which is read in the background, never on the UI thread:
+    its floors come with its read (tui.jobs.FileChecked) or its run's Started event."""
+    if config.data.data_file:
         return ()
+    return tuple((f.name, f.loss) for f in baselines.floors(config.data.base, config.data.rules))
 
 
 @dataclass(frozen=True)
@@ -48,10 +48,10 @@ class RunState:
         return LABELS.get(self.phase, self.phase)
 
     # ---- user actions ---------------------------------------------------------
-    def start(self, config: Config) -> RunState:
-        """F5 (or a resume, a restart): a new run, compiling until its first chunk."""
-        return RunState("compiling", self.run_id + 1, config, floors_of(config),
-                        "building the model")
+    def start(self, config: Config, floors: tuple[tuple[str, float], ...]) -> RunState:
+        """F5 (or a resume, a restart): a new run, compiling until its first chunk; its
+        floors as the form drew them until its Started event brings its own."""
+        return RunState("compiling", self.run_id + 1, config, floors, "building the model")
 
     def pause(self) -> RunState:
         return replace(self, phase="paused") if self.phase in ("compiling", "training") else self

@@ -16,22 +16,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Label, Static
 
-from ...config import Config, ConfigError, format_value
-from ...control import Control
-from ...events import Diverged, EpochEnd, Failed, Finished, Progress, Started
-from ...phasemap import lag_names
-from ...sweep import grid_configs, parse_grid
+from ...config import Config, ConfigError, format_value, validate
+from ...core.control import Control
+from ...core.events import Diverged, EpochEnd, Failed, Finished, Progress, Started
+from ...runs.phasemap import lag_names
+from ...runs.sweep import grid_configs, parse_grid
 from ..bridge import Bridge, Tick, TrainerEvent
-from ..chart_render import SERIES_COLOURS, series_colour
+from ..chart.render import SERIES_COLOURS, series_colour
 from ..compare import fmt_loss, shared_task
-from ..jobs import LapDone, RaceOver, race
+from ..jobs import Jobs, LapDone, RaceOver
 from ..runstate import floors_of
 from ..widgets.footer import QuietFooter
 from ..widgets.loss_chart import LossChart
@@ -57,7 +57,7 @@ def parse_race(text: str, base: Config) -> tuple[list[tuple[str, list]],
     for name, values in grid:
         if len(set(values)) < len(values):  # two curves of one name could not be told apart
             raise ConfigError("grid", f"{name} lists a value twice")
-    configs = grid_configs(base, grid)
+    configs = grid_configs(base, grid, validate)  # the engine reads a data file, not the UI
     if len(configs) > MAX_CONFIGS:
         raise ConfigError("grid", f"{len(configs)} configs; a race takes 1 to {MAX_CONFIGS}")
     return grid, configs
@@ -69,17 +69,18 @@ def label(values: dict) -> str:
 
 
 class RaceScreen(Screen[None]):
-    """Type a grid, press enter: the race runs in a thread worker; F8 stops it."""
+    """Type a grid, press enter: the race runs in the engine's thread; F8 stops it."""
 
     BINDINGS = [Binding("escape", "close", "Back")]
 
     _ids = itertools.count(1)  # bridge run ids, unique across races
 
     def __init__(self, runs_dir: Path, base: Callable[[], Config | None],
-                 busy: Callable[[], bool]):
-        """`base()`: the form's config (None while invalid); `busy()`: a training runs."""
+                 busy: Callable[[], bool], jobs: Jobs):
+        """`base()`: the form's config (None while invalid); `busy()`: a training runs;
+        `jobs`: the app's door to the engine, which runs the race."""
         super().__init__()
-        self.runs_dir, self.base, self.busy = runs_dir, base, busy
+        self.runs_dir, self.base, self.busy, self.jobs = runs_dir, base, busy, jobs
         self.control: Control | None = None
         self.items: list[tuple[dict, Config]] = []
         self.bridges: list[Bridge] = []
@@ -158,11 +159,8 @@ class RaceScreen(Screen[None]):
             self.chart.add_series(label(values))
         self.control = Control()
         self._fill_board()
-        self._run(items, self.control, self.bridges)
+        self.jobs.race(items, self.runs_dir, self.control, self.bridges, self.post_message)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="race")
-    def _run(self, items, control: Control, bridges: list[Bridge]) -> None:
-        race(items, self.runs_dir, control, bridges, self.post_message)
 
     def stop(self) -> None:
         """F8: the config running stops within a chunk (checkpointed); no other starts."""

@@ -3,18 +3,21 @@
 Up and down move; space selects; enter or o overlays the selected runs' curves on one chart,
 each in its own colour, next to a table of the config fields that differ; r resumes the
 highlighted run from its checkpoint; c copies its config string. A folder that cannot be
-read is listed with the reason, never a traceback. The files are read in thread workers.
+read is listed with the reason, never a traceback. The files are read in the engine's
+helper (tui.jobs); each answer carries the number of its ask, so a late one never
+overwrites a newer one.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -22,10 +25,11 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
-from ...config import ConfigError
-from ...runs import Run, RunSummary, config_string, list_runs, open_run, read_metrics
+from ...config import ConfigError, config_string
+from ...data import source
+from ...runs.folders import Run, RunSummary, list_runs, open_run, read_metrics
 from ..compare import Curve, config_diff, fmt_loss, read_curve, shared_task
-from ..runstate import floors_of
+from ..jobs import Jobs
 from ..widgets.footer import QuietFooter
 from ..widgets.loss_chart import LossChart
 
@@ -75,19 +79,24 @@ class RunsScreen(Screen[Run | None]):
     ]
 
     class Listed(Message):
-        def __init__(self, rows: list[RunRow]):
+        def __init__(self, ask: int, rows: list[RunRow]):
             super().__init__()
-            self.rows = rows
+            self.ask, self.rows = ask, rows
 
     class Loaded(Message):
-        def __init__(self, curves: list[tuple[RunRow, Curve]], problems: list[str]):
+        def __init__(self, ask: int, curves: list[tuple[RunRow, Curve]], problems: list[str],
+                     floors: tuple):
             super().__init__()
-            self.curves, self.problems = curves, problems
+            self.ask, self.curves, self.problems, self.floors = ask, curves, problems, floors
 
-    def __init__(self, runs_dir: Path, current: Path | None, busy: Callable[[], bool]):
-        """`current`: the app's run folder; `busy()`: whether a training or race runs."""
+    def __init__(self, runs_dir: Path, current: Path | None, busy: Callable[[], bool],
+                 jobs: Jobs):
+        """`current`: the app's run folder; `busy()`: whether a training or race runs;
+        `jobs`: the app's door to the engine's helper, which reads the files."""
         super().__init__()
-        self.runs_dir, self.current, self.busy = Path(runs_dir), current, busy
+        self.runs_dir, self.current, self.busy, self.jobs = Path(runs_dir), current, busy, jobs
+        self._asks = itertools.count(1)
+        self._scanned = self._loaded = 0  # the latest ask of each kind
         self.rows: dict[str, RunRow] = {}
         self.selected: list[str] = []  # row keys, in the order they were selected
         self.overlaid: list[str] = []
@@ -112,11 +121,13 @@ class RunsScreen(Screen[Run | None]):
         self.table.focus()
         self._scan()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="runs-scan")
     def _scan(self) -> None:
-        self.post_message(self.Listed(scan(self.runs_dir)))
+        self._scanned = ask = next(self._asks)
+        self.jobs.background(lambda: self.post_message(self.Listed(ask, scan(self.runs_dir))))
 
     def on_runs_screen_listed(self, message: Listed) -> None:
+        if message.ask != self._scanned:
+            return
         self.rows = {str(r.path): r for r in message.rows}
         bad = sum(r.summary is None for r in message.rows)
         self.query_one("#runs-title", Static).update(Text.assemble(
@@ -208,17 +219,30 @@ class RunsScreen(Screen[Run | None]):
             self._say(f"reading {len(rows)} runs…")
             self._load(rows)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="runs-load")
     def _load(self, rows: list[RunRow]) -> None:
+        self._loaded = ask = next(self._asks)
+        self.jobs.background(self._read_curves, ask, rows)
+
+    def _read_curves(self, ask: int, rows: list[RunRow]) -> None:
+        """In the helper: the runs' curves, and the floors they share (a data file's read)."""
         curves, problems = [], []
         for row in rows:
             try:
                 curves.append((row, read_curve(row.path)))
             except ConfigError as err:
                 problems.append(str(err))
-        self.post_message(self.Loaded(curves, problems))
+        configs = [row.summary.config for row, _ in curves if row.summary]
+        floors: tuple = ()
+        if configs and shared_task(configs):
+            try:
+                floors = tuple((f.name, f.loss) for f in source.floors(configs[0].data))
+            except ConfigError:  # a data file gone since: no floors to draw
+                floors = ()
+        self.post_message(self.Loaded(ask, curves, problems, floors))
 
     def on_runs_screen_loaded(self, message: Loaded) -> None:
+        if message.ask != self._loaded:
+            return
         old = self.overlaid
         self.overlaid = [str(row.path) for row, _ in message.curves]
         self.chart.clear_series()
@@ -229,7 +253,7 @@ class RunsScreen(Screen[Run | None]):
         configs = [row.summary.config for row, _ in message.curves if row.summary]
         note = self.query_one("#runs-note", Static)
         if configs and shared_task(configs):
-            self.chart.set_floors(list(floors_of(configs[0])))
+            self.chart.set_floors(list(message.floors))
             note.update("fields that differ" if len(configs) > 1 else "one run")
         else:
             self.chart.set_floors([])

@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.reactive import reactive
 
-from ...events import Insight, Predictions
+from ...core.events import Insight, Predictions
 from .hidden import HiddenPanel
 from .lag_effects import LagEffectsPanel
 from .predictions import PredictionsPanel

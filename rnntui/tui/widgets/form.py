@@ -3,7 +3,9 @@
 Every field is parsed by rnntui.config as the user types; a problem shows inline under its
 field, and a cross-field problem (a rule set that leaves [0, 1], a size too small for one
 batch) under the form. Nothing typed can raise. The form posts `ConfigForm.Changed` with
-the valid config, or None while anything is invalid.
+the valid config, or None while anything is invalid. A data file is never read here (the
+UI thread): the form posts `NeedsFile`, and the app reads it in the background and answers
+with `file_checked`; until then the config is None (`reading`).
 """
 
 from __future__ import annotations
@@ -108,6 +110,13 @@ class ConfigForm(VerticalScroll):
         config: Config | None
         changed: str  # the field that changed, "" for a whole new config
 
+    @dataclass
+    class NeedsFile(Message):
+        """Every field is valid; the data file is still to be read (answer: file_checked)."""
+
+        form: ConfigForm
+        config: Config
+
     def __init__(self, config: Config, **kwargs):
         super().__init__(**kwargs)
         self._initial = config
@@ -116,6 +125,7 @@ class ConfigForm(VerticalScroll):
         self._loading = False
         self._syncing_preset = False
         self._hinted = ""  # the field a run's problem is shown on (see hint)
+        self._reading: str | None = None  # the field whose edit waits for a file's read
         self.config: Config | None = config
 
     # ---- building -------------------------------------------------------------
@@ -219,7 +229,8 @@ class ConfigForm(VerticalScroll):
         return w.value
 
     def revalidate(self, changed: str) -> None:
-        """Parse every field, show each problem inline, then the cross-field checks."""
+        """Parse every field, show each problem inline, then the cross-field checks; a
+        data file goes to be read (NeedsFile) before the config is posted."""
         values, errors = {}, {}
         for name in FIELDS:
             try:
@@ -232,6 +243,31 @@ class ConfigForm(VerticalScroll):
             errors.setdefault("data_file", "data_file: give the path of a .npz, .csv or .txt"
                                            " file")
         config = None if errors else Config().with_values(**values)
+        self._reading = None
+        if config is not None and config.data.data_file:
+            self._reading = changed
+            self._settle(errors, None)
+            self.post_message(self.NeedsFile(self, config))
+            return
+        self._settle(errors, config)
+        self.post_message(self.Changed(self, config, changed))
+
+    def file_checked(self, config: Config | None, error: str) -> None:
+        """The app's answer to the latest NeedsFile: the config with the file's sizes, or
+        the file's one-line problem, shown on data_file."""
+        if self._reading is None:
+            return  # edited since: a newer read is on its way
+        changed, self._reading = self._reading, None
+        self._settle({"data_file": error} if error else {}, config)
+        self.post_message(self.Changed(self, config, changed))
+
+    @property
+    def reading(self) -> bool:
+        """The data file is being read: the config waits for it."""
+        return self._reading is not None
+
+    def _settle(self, errors: dict[str, str], config: Config | None) -> None:
+        """Show `errors` inline (touching only the boxes that change) and hold `config`."""
         hinted, self._hinted = self._hinted, ""
         for name in FIELDS:
             msg = errors.get(name, "")
@@ -247,7 +283,6 @@ class ConfigForm(VerticalScroll):
         self._errors = errors
         self.config = config
         self._show_preset(config)
-        self.post_message(self.Changed(self, config, changed))
 
     def _show_preset(self, config: Config | None) -> None:
         """The preset selector names the preset the form holds exactly, else 'custom'."""

@@ -15,7 +15,7 @@ from functools import lru_cache
 from rich.style import Style
 from rich.text import Text
 
-from ...events import Insight, Predictions
+from ...core.events import Insight, Predictions
 from .drawn import DrawnPanel, runs
 from .predictions import series_rows
 

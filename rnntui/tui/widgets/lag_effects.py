@@ -11,7 +11,7 @@ import math
 
 from rich.text import Text
 
-from ...events import Insight
+from ...core.events import Insight
 from .drawn import DrawnPanel
 from .ruler import RULE_STYLE
 

@@ -39,14 +39,7 @@ from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
-from rnntui.tui.chart_render import (
-    Grid,
-    Series,
-    floor_label,
-    grid_texts,
-    render_grid,
-    series_colour,
-)
+from ..chart.render import Grid, Series, floor_label, grid_texts, render_grid, series_colour
 
 # 5 repaints a second: the chart is the largest region on screen and each repaint goes
 # through Textual's per-line styling; at 10 a second the UI thread took ~25% of a core

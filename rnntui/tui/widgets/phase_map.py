@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
-from ...phasemap import PhaseMap, maps, render_all
+from ...runs.phasemap import PhaseMap, maps, render_all
 
 
 class PhaseMapView(Static):

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
-from ...events import Predictions
+from ...core.events import Predictions
 
 SHADES = " ░▒▓█"
 MAX_COMBOS = 4  # rows of the combination table that fit its fixed box (2^rules can be 1024)

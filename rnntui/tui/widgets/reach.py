@@ -13,7 +13,7 @@ import math
 
 from rich.text import Text
 
-from ...events import Insight
+from ...core.events import Insight
 from .drawn import DrawnPanel, runs
 from .lag_effects import rule_lags
 from .ruler import RULE_STYLE

@@ -12,7 +12,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Label, Static
 
-from ...baselines import Verdict
+from ...core.verdict import Verdict
 
 SPARK_POINTS = 60  # recent values per sparkline
 BARS = "▁▂▃▄▅▆▇█"

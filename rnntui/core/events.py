@@ -1,0 +1,138 @@
+"""The events the trainer emits: the whole contract between the engine and any listener.
+
+Plain dataclasses with no TensorFlow inside, so the app and the command line can import
+them at no cost. `kind` is a stable short name for JSON output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..config import Config
+from .verdict import Floor, Verdict
+
+
+@dataclass
+class Event:
+    kind = "event"
+
+    def to_json(self) -> dict[str, Any]:
+        out = {"event": self.kind}
+        for k, v in asdict(self).items():
+            out[k] = v
+        if isinstance(self, Started):
+            out["config"] = self.config.flat()
+        return out
+
+
+@dataclass
+class Started(Event):
+    kind = "started"
+    config: Config
+    device: str  # "CPU" or the GPU's name
+    floors: list[Floor]
+    window_floor: float  # the loss of a model that sees only its window
+    steps_per_epoch: int
+    total_steps: int
+    chunk: int  # batches per compiled call
+    notice: str = ""  # e.g. a GPU was asked for and there is none: training on the CPU
+
+
+@dataclass
+class Compiled(Event):
+    kind = "compiled"
+    seconds: float
+    kernel: str = ""  # how it runs: "XLA", "cuDNN fused kernel", precision, replicas
+    fused: bool = False  # the traced program runs a cuDNN RNN kernel
+    notice: str = ""  # e.g. the cuDNN kernel failed on its first call: rebuilt with XLA
+
+
+@dataclass
+class Progress(Event):
+    kind = "progress"
+    step: int  # batches done so far, over all epochs
+    epoch: int  # 0-based
+    losses: list[float]  # this chunk's per-step training losses
+    grad_norm: float  # mean global gradient norm over the chunk (before clipping)
+    steps_per_sec: float
+    samples_per_sec: float  # sequence windows (batch rows) per second
+    eta_s: float
+    learning_rate: float
+
+
+@dataclass
+class EpochEnd(Event):
+    kind = "epoch_end"
+    epoch: int
+    step: int
+    train_loss: float
+    val_loss: float
+    verdict: Verdict
+    # {"1": e1, ..., "K": eK}: the effect of X[t-k] on P(Y_t=1) (rnntui.insight); {} when
+    # not measured: insight off, or epochs so short that only some ends are (the first
+    # and the last always are)
+    lag_effects: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Predictions(Event):
+    kind = "predictions"
+    step: int
+    x: list[int]  # a window of the validation series
+    y: list[int]
+    p: list[float]  # predicted P(Y=1) at each position
+    combos: list[tuple[tuple[int, ...], float, float]]  # (X at each rule lag, predicted, true)
+
+
+@dataclass
+class Insight(Event):
+    """What the network learned and why, measured on a warmed-up validation stretch
+    (rnntui.insight). Sent with the predictions (about once a second) and at epoch ends.
+
+    Lags count back from the prediction: lag k is X[t-k] for Y_t; lag 0 is the input the
+    network sees at t. Every list below is indexed by lag, 0..K.
+    """
+
+    kind = "insight"
+    step: int
+    effects: list[float]  # mean change of P(Y_t=1) when X[t-k] flips 0 -> 1 (lag 0 included)
+    true_deltas: list[float]  # the task's own effect at each lag: the rule's delta, else 0
+    reach: list[float]  # mean |dLoss_t / dX[t-k]|, untruncated backprop (see reach_step)
+    window_share: list[float]  # share of training positions whose window reaches lag k
+    hidden: list[list[float]] = field(default_factory=list)  # units x time, the predictions'
+    units: list[int] = field(default_factory=list)  # which units the rows of `hidden` are
+    gates: dict[str, list[list[float]]] = field(default_factory=dict)  # LSTM/GRU: name ->
+    # units x time, the same units and positions as `hidden`
+    reach_step: int = -1  # the step `reach` was measured at: it is re-measured less often
+    off: str = ""  # why nothing is measured for this run (its data are not 0/1), else ""
+
+
+@dataclass
+class Diverged(Event):
+    kind = "diverged"
+    step: int
+    loss: float
+
+
+@dataclass
+class Finished(Event):
+    kind = "finished"
+    step: int
+    epochs: int  # epochs completed
+    train_loss: float
+    val_loss: float
+    verdict: Verdict
+    floors: list[Floor]
+    steps_per_sec: float
+    wall_s: float
+    stopped: bool = False  # stopped by the user before the last epoch
+    lag_effects: dict[str, float] = field(default_factory=dict)  # the final model's, as EpochEnd
+
+
+@dataclass
+class Failed(Event):
+    kind = "failed"
+    message: str
+    detail: str = field(default="", repr=False)
+    bad_field: str = ""  # the config field at fault, when a setting cannot be had here

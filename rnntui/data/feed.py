@@ -1,0 +1,61 @@
+"""The training windows of an epoch, fed in slabs made ahead in a thread (rnntui.engine's
+trainer reads them chunk by chunk)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import numpy as np
+
+from ..config import Config
+from .source import train_series_of
+
+SLAB_STEPS = 1 << 20  # series steps per slab of the feed: ~25 MB of temporaries at most
+
+
+class EpochFeed:
+    """Training windows in slabs of about SLAB_STEPS series steps, the next slab made ahead
+    in a thread (across epoch ends too), so memory stays bounded for any series length.
+
+    numpy's array work releases the GIL, so making the next slab overlaps the TensorFlow
+    work on the current one and training does not wait on data.
+    """
+
+    def __init__(self, config: Config, chunk: int = 1):
+        self.config = config
+        t = config.train
+        self.chunk = chunk
+        self.part = config.data.size // t.batch_size  # steps per row, as in windows()
+        self.batches = self.part // t.num_steps  # per epoch
+        per_batch = t.batch_size * t.num_steps
+        self.slab = chunk * max(1, SLAB_STEPS // (chunk * per_batch))  # batches per slab
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rnntui-data")
+        self._next: dict[tuple[int, int], Future] = {}
+
+    def _make(self, epoch: int, s0: int) -> tuple[np.ndarray, np.ndarray]:
+        t = self.config.train
+        s1 = min(s0 + self.slab, self.batches)
+        starts = np.arange(t.batch_size, dtype=np.int64) * self.part + s0 * t.num_steps
+        x, y = train_series_of(self.config.data, epoch).rows(starts, (s1 - s0) * t.num_steps)
+        shape = (t.batch_size, s1 - s0, t.num_steps)
+        return tuple(np.ascontiguousarray(a.reshape(shape).transpose(1, 0, 2)) for a in (x, y))
+
+    def _take(self, epoch: int, s0: int) -> tuple[np.ndarray, np.ndarray]:
+        fut = self._next.pop((epoch, s0), None)
+        out = fut.result() if fut is not None else self._make(epoch, s0)
+        nxt = (epoch, s0 + self.slab) if s0 + self.slab < self.batches else (epoch + 1, 0)
+        if nxt[0] < self.config.train.epochs and nxt not in self._next:
+            self._next[nxt] = self._pool.submit(self._make, *nxt)
+        return out
+
+    def chunks(self, epoch: int, start: int = 0) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(first batch, x, y) for chunks of up to `chunk` batches of an epoch, from batch
+        `start` on; x and y have shape (batches, batch_size, num_steps)."""
+        for s0 in range(start, self.batches, self.slab):
+            xs, ys = self._take(epoch, s0)
+            for c0 in range(0, len(xs), self.chunk):
+                yield s0 + c0, xs[c0:c0 + self.chunk], ys[c0:c0 + self.chunk]
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

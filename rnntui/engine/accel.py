@@ -1,0 +1,102 @@
+"""How a run uses its device: XLA or the fused cuDNN kernel, and float32 or mixed precision.
+
+XLA or cuDNN. On a GPU the two exclude each other: a cuDNN op cannot live inside an XLA
+cluster, so a run takes one for its whole training program.
+
+- basic and rnn: always XLA. Keras has no cuDNN kernel for these cells, and XLA fuses each
+  time step's matmul and tanh and the whole optimizer update into a few kernels.
+- lstm and gru, `cudnn: auto`: cuDNN when the recurrence is big enough to be limited by the
+  GPU's arithmetic, XLA when it is small enough to be limited by kernel launches:
+  - cuDNN runs a layer's whole window, forward or backward, as one kernel with its tuned
+    recurrent matmuls, but the rest of the step (loss, Adam) runs op by op, unfused: a
+    fixed cost per batch (estimated, not measured: some hundred ops at a few us each).
+  - XLA fuses everything, but each time step is still a few kernel launches of its own.
+  So XLA wins while the work per batch is small (the article's state 4, batch 200: nothing
+  in it can fill a GPU), and cuDNN wins once num_steps x batch x state is large (LSTM 512,
+  num_steps 50, batch 1024). The threshold below sits between those two; bench/gpu
+  measures both sides of it with cuDNN forced on and off. No GPU was lent to measure it
+  while this was written, so the threshold is reasoned, not measured.
+- Under tf.distribute there is no XLA (one graph call per batch), so `auto` takes cuDNN
+  for LSTM/GRU on GPUs whatever the size.
+- `cudnn: on` or `off` overrides the rule; on the CPU there is no cuDNN, so it is XLA.
+
+What a cuDNN failure does. Keras's LSTM/GRU with use_cudnn="auto" decide at trace time:
+cuDNN whenever TensorFlow has a logical GPU, with a fallback to the generic loop only for
+errors raised while tracing (in eager code that is also running). Inside the trainer's
+tf.function the CudnnRNN op runs later, so a cuDNN that fails at run time (a driver or
+library that cannot run this shape) would end the run. The trainer therefore runs the
+evaluation program (the forward kernel) once on real data right after compiling; if that
+fails it rebuilds the run with XLA and says so in the Compiled event's notice. A failure
+that only the backward kernel hits, later, ends the run with one line on `cudnn` that
+says to rerun with `--cudnn off`.
+
+Mixed precision (float16 compute, float32 weights, dynamic loss scaling) is a GPU feature:
+the tensor cores are what make float16 fast. On the CPU it would only be slower, so a run
+asking for it there trains in float32 and says so.
+"""
+
+from __future__ import annotations
+
+from ..config import Config
+
+CUDNN_CELLS = ("lstm", "gru")
+# num_steps x batch_size x state_size from which `auto` takes cuDNN (see above).
+CUDNN_MIN_WORK = 1 << 20
+
+
+def choose_kernel(config: Config, on_gpu: bool,
+                  distributed: bool = False) -> tuple[str, str]:
+    """("xla" or "cudnn", a notice when the config asked for what cannot be had).
+
+    `distributed`: a tf.distribute run has no XLA (see distribute.py), so `auto` takes
+    cuDNN for LSTM/GRU on GPUs at any size: the other choice is neither."""
+    m, t = config.model, config.train
+    if not on_gpu:
+        why = "cudnn: on needs a GPU; using XLA on the CPU" if t.cudnn == "on" else ""
+        return "xla", why
+    if m.cell not in CUDNN_CELLS:
+        why = (f"cudnn: there is no cuDNN kernel for the {m.cell} cell; using XLA"
+               if t.cudnn == "on" else "")
+        return "xla", why
+    if t.cudnn != "auto":
+        return ("cudnn" if t.cudnn == "on" else "xla"), ""
+    work = t.num_steps * t.batch_size * m.state_size
+    if distributed:
+        return "cudnn", ""
+    return ("cudnn" if work >= CUDNN_MIN_WORK else "xla"), ""
+
+
+def choose_precision(config: Config, on_gpu: bool) -> tuple[bool, str]:
+    """(mixed or not, a notice when mixed was asked for and cannot help)."""
+    if config.train.precision != "mixed":
+        return False, ""
+    if not on_gpu:
+        return False, "precision: mixed needs a GPU; training in float32 on the CPU"
+    return True, ""
+
+
+def cudnn_failed(err: BaseException) -> bool:
+    """Whether a TensorFlow error came from a cuDNN kernel (its messages name cuDNN), as
+    opposed to running out of memory or anything else a rebuild would not mend."""
+    text = str(err).lower()
+    return "cudnn" in text and "resource exhausted" not in text and "oom" not in text
+
+
+def graph_uses_cudnn(concrete_function) -> bool:
+    """Whether a traced tf.function runs a cuDNN RNN op anywhere, nested loops and
+    gradient functions included: the honest answer to 'is the fused kernel in use'."""
+    graph_def = concrete_function.graph.as_graph_def()
+    nodes = list(graph_def.node)
+    for fn in graph_def.library.function:
+        nodes.extend(fn.node_def)
+    return any(n.op.startswith("CudnnRNN") for n in nodes)
+
+
+def describe(kernel: str, fused: bool, jit: bool, mixed: bool = False) -> str:
+    """What runs, as the status shows it after the device: 'XLA', 'cuDNN fused kernel',
+    'graph, no XLA' (tf.distribute), and the precision when it is mixed."""
+    if kernel == "cudnn":
+        text = "cuDNN fused kernel" if fused else "cuDNN allowed, not in use"
+    else:
+        text = "XLA" if jit else "graph, no XLA"
+    return text + (", mixed float16" if mixed else "")

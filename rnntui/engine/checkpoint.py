@@ -1,0 +1,198 @@
+"""Checkpoints: weights, optimizer slots, the carried state, the step and the data position.
+
+One .npz file, written to a temporary name and renamed into place, so a process killed
+mid-write leaves the last good checkpoint readable. numpy only; restoring into a model
+takes its Keras objects but imports nothing itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..core.files import BadFile
+
+FORMAT = "rnntui-checkpoint-1"
+
+
+# A LossScaleOptimizer's own variables, before the wrapped optimizer's, in the checkpoints
+# written before the split (Keras 3.12-3.15): iteration, learning_rate, step_counter,
+# dynamic_scale. The loss scale is the last two.
+LEGACY_SCALER_VARS = 4
+
+
+def inner_optimizer(optimizer):
+    """The optimizer that holds the slots: the one a LossScaleOptimizer wraps, or itself."""
+    return getattr(optimizer, "inner_optimizer", optimizer)
+
+
+@dataclass
+class Checkpoint:
+    """Kept apart so a run resumes across precisions: `optimizer` holds the slots of the
+    optimizer proper (a LossScaleOptimizer's inner one), the same arrays in float32 and
+    mixed; `loss_scale` holds a mixed run's scaler (its step counter and scale). A float32
+    run resumed in mixed starts the scale afresh; a mixed run resumed in float32 drops it.
+    """
+
+    epoch: int  # the epoch to continue in
+    batch: int  # the batch of that epoch to continue at (0 at an epoch boundary)
+    step: int  # batches trained so far
+    weights: list[np.ndarray] = field(default_factory=list)
+    optimizer: list[np.ndarray] = field(default_factory=list)
+    state: list[np.ndarray] = field(default_factory=list)  # the carried state at `batch`
+    learning_rate: float = 0.0
+    loss_scale: list[np.ndarray] = field(default_factory=list)  # empty for float32
+    legacy: bool = False  # written before the split: a mixed run's `optimizer` is the
+    # LossScaleOptimizer's whole list (see LEGACY_SCALER_VARS)
+
+    @classmethod
+    def capture(cls, epoch, batch, step, model, optimizer, state) -> Checkpoint:
+        inner = inner_optimizer(optimizer)
+        scale = ([optimizer.step_counter, optimizer.dynamic_scale] if inner is not optimizer
+                 else [])
+        return cls(epoch, batch, step, [np.asarray(w) for w in model.get_weights()],
+                   [np.asarray(v.numpy()) for v in inner.variables],
+                   [np.asarray(s) for s in state], float(optimizer.learning_rate.numpy()),
+                   [np.asarray(v.numpy()) for v in scale])
+
+    def restore(self, path: Path, model, optimizer) -> None:
+        """Load into a built model and optimizer; BadFile if the shapes do not fit."""
+        wanted = [tuple(w.shape) for w in model.get_weights()]
+        got = [tuple(w.shape) for w in self.weights]
+        if wanted != got:
+            raise BadFile(path, f"its weights {got} do not fit this model {wanted}")
+        inner = inner_optimizer(optimizer)
+        slots, scale = self._slots_for([tuple(v.shape) for v in inner.variables])
+        if slots is None:
+            raise BadFile(path, "its optimizer state does not fit this optimizer")
+        model.set_weights(self.weights)
+        for var, value in zip(inner.variables, slots, strict=True):
+            var.assign(value)
+        if scale and inner is not optimizer:
+            optimizer.step_counter.assign(scale[0])
+            optimizer.dynamic_scale.assign(scale[1])
+
+    def _slots_for(self, shapes: list[tuple]) -> tuple[list | None, list]:
+        """(the slots for an optimizer of these shapes or None, the loss scale), reading a
+        legacy mixed checkpoint's scaler variables apart from its slots."""
+        if [tuple(a.shape) for a in self.optimizer] == shapes:
+            return self.optimizer, self.loss_scale
+        tail = self.optimizer[LEGACY_SCALER_VARS:]
+        if self.legacy and [tuple(a.shape) for a in tail] == shapes:
+            return tail, self.optimizer[2:LEGACY_SCALER_VARS]
+        return None, []
+
+
+def save(path: str | Path, ckpt: Checkpoint) -> None:
+    """Write atomically: a temporary file in the same folder, fsync, rename."""
+    path = Path(path)
+    meta = {"format": FORMAT, "epoch": ckpt.epoch, "batch": ckpt.batch, "step": ckpt.step,
+            "learning_rate": ckpt.learning_rate, "weights": len(ckpt.weights),
+            "optimizer": len(ckpt.optimizer), "state": len(ckpt.state),
+            "loss_scale": len(ckpt.loss_scale)}
+    arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
+    for prefix, items in (("w", ckpt.weights), ("o", ckpt.optimizer), ("s", ckpt.state),
+                          ("l", ckpt.loss_scale)):
+        arrays.update({f"{prefix}{i}": a for i, a in enumerate(items)})
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load(path: str | Path) -> Checkpoint:
+    """Read a checkpoint; anything wrong is a BadFile naming it."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(bytes(z["meta"]).decode())
+            if meta.get("format") != FORMAT:
+                raise BadFile(path, f"is not an rnntui checkpoint ({meta.get('format')!r})")
+            legacy = "loss_scale" not in meta  # written before the split
+            counts = {**meta, "loss_scale": meta.get("loss_scale", 0)}
+            items = {p: [z[f"{p}{i}"] for i in range(int(counts[n]))]
+                     for p, n in (("w", "weights"), ("o", "optimizer"), ("s", "state"),
+                                  ("l", "loss_scale"))}
+            return Checkpoint(int(meta["epoch"]), int(meta["batch"]), int(meta["step"]),
+                              items["w"], items["o"], items["s"],
+                              float(meta.get("learning_rate", 0.0)), items["l"], legacy)
+    except BadFile:
+        raise
+    except FileNotFoundError:
+        raise BadFile(path, "no such checkpoint") from None
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as err:
+        raise BadFile(path, f"is corrupt or not a checkpoint ({type(err).__name__})") from None
+
+
+class Writer:
+    """Writes checkpoints in a thread, so training goes on while one is written and synced
+    (an fsync took 10-50 ms here, at every epoch end). Checkpoints are written in order; one
+    waiting when a newer comes is skipped (the newer holds everything it did). A write that
+    failed raises at the next `put` or at `flush`, in the trainer's thread."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._cond = threading.Condition()
+        self._waiting: Checkpoint | None = None
+        self._busy = False
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def put(self, ckpt: Checkpoint) -> None:
+        with self._cond:
+            self._raise()
+            self._waiting = ckpt
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="rnntui-checkpoint",
+                                                daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def flush(self) -> None:
+        """Wait until every checkpoint put is on disk; raises a write's error."""
+        with self._cond:
+            while self._waiting is not None or self._busy:
+                self._cond.wait()
+            self._raise()
+
+    def close(self) -> None:
+        """Flush, then end the thread (errors are left to `flush`)."""
+        with self._cond:
+            while self._waiting is not None or self._busy:
+                self._cond.wait()
+            thread, self._thread = self._thread, None
+            self._cond.notify_all()
+        if thread is not None:
+            thread.join()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def _loop(self) -> None:
+        me = threading.current_thread()
+        while True:
+            with self._cond:
+                while self._waiting is None and self._thread is me:
+                    self._cond.wait()
+                if self._waiting is None:  # closed
+                    return
+                ckpt, self._waiting, self._busy = self._waiting, None, True
+            try:
+                save(self.path, ckpt)
+            except BaseException as err:  # reported in the trainer's thread
+                with self._cond:
+                    self._error = err
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()

@@ -1,0 +1,202 @@
+"""The recurrent network: the seed's hand-written cell or a Keras cell, stacked, with the
+state as explicit inputs and outputs.
+
+Keras 3 stateful layers neither save nor distribute their state, so the state is data here:
+`model([x, *states]) -> [logits, *new_states]`. The trainer carries it between batches.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from ..config import Config, states_per_layer
+from ..data.source import io_sizes
+
+UNROLL_MAX = 64  # windows up to this long are unrolled: faster for the short windows of the task
+
+
+@keras.saving.register_keras_serializable(package="rnntui")
+class BasicCell(keras.layers.Layer):
+    """The seed's cell, by hand: s_t = tanh(W [x_t; s_{t-1}] + b)."""
+
+    def __init__(self, units: int, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.state_size = units
+        self.output_size = units
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(
+            shape=(input_shape[-1] + self.units, self.units), initializer="glorot_uniform",
+            name="kernel")
+        self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
+
+    def call(self, inputs, states):
+        s = states[0] if isinstance(states, (list, tuple)) else states
+        h = ops.tanh(ops.matmul(ops.concatenate([inputs, s], axis=-1), self.kernel) + self.bias)
+        return h, [h]
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+@keras.saving.register_keras_serializable(package="rnntui")
+class GRUCell(keras.layers.Layer):
+    """keras.layers.GRU's math (reset_after=True, gates z, r, h), one matmul per operand.
+
+    Keras's own GRUCell computes the same thing with the same weight layout, but under XLA
+    on a CPU it ran at 0.7x of this (GRU 16, num_steps 10: 425 vs 596-618 steps/s) because
+    of its per-gate bookkeeping. The layout is kept identical so the weights copy straight
+    into keras.layers.GRU. (The same rewrite of the LSTM gained nothing: 480 vs 512.)
+    """
+
+    def __init__(self, units: int, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.state_size = units
+        self.output_size = units
+
+    def build(self, input_shape):
+        n = 3 * self.units
+        self.kernel = self.add_weight(shape=(input_shape[-1], n), initializer="glorot_uniform",
+                                      name="kernel")
+        self.recurrent_kernel = self.add_weight(shape=(self.units, n), initializer="orthogonal",
+                                                name="recurrent_kernel")
+        self.bias = self.add_weight(shape=(2, n), initializer="zeros", name="bias")
+
+    def call(self, inputs, states):
+        h = states[0] if isinstance(states, (list, tuple)) else states
+        u = self.units
+        mx = ops.matmul(inputs, self.kernel) + self.bias[0]
+        mh = ops.matmul(h, self.recurrent_kernel) + self.bias[1]
+        z = ops.sigmoid(mx[:, :u] + mh[:, :u])
+        r = ops.sigmoid(mx[:, u:2 * u] + mh[:, u:2 * u])
+        hh = ops.tanh(mx[:, 2 * u:] + r * mh[:, 2 * u:])
+        h = z * h + (1 - z) * hh
+        return h, [h]
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+def _layer(cell: str, units: int, unroll: bool, name: str, cudnn: bool,
+           dtype) -> keras.layers.Layer:
+    """One recurrent layer. With `cudnn` (LSTM/GRU on a GPU, see accel.py) Keras's own layer
+    takes its cuDNN path, which needs the loop rolled; "auto" there, so a GPU whose cuDNN
+    cannot run it falls back instead of failing (the status then says cuDNN is not in use).
+    Otherwise cuDNN is off: a cuDNN op inside the XLA program would not compile."""
+    use_cudnn = "auto" if cudnn else False
+    common = dict(return_sequences=True, return_state=True, unroll=unroll and not cudnn,
+                  name=name, dtype=dtype)
+    if cell == "basic":
+        return keras.layers.RNN(BasicCell(units, dtype=dtype), **common)
+    if cell == "rnn":
+        return keras.layers.SimpleRNN(units, **common)
+    if cell == "gru":
+        if cudnn:  # keras.layers.GRU(reset_after=True) is GRUCell's math and weight layout
+            return keras.layers.GRU(units, use_cudnn=use_cudnn, **common)
+        return keras.layers.RNN(GRUCell(units, dtype=dtype), **common)
+    if cell == "lstm":
+        return keras.layers.LSTM(units, use_cudnn=use_cudnn, **common)
+    raise ValueError(f"cell: {cell!r} is not one of basic, rnn, gru, lstm")
+
+
+def build_model(config: Config, seed: int | None = None, kernel: str = "xla",
+                mixed: bool = False) -> keras.Model:
+    """The network for a config: one-hot x of shape (batch, num_steps, symbols) and the states
+    in, logits over the classes and the final states out (2 and 2 for the generator; a data
+    file's vocabularies otherwise, source.io_sizes). `seed` fixes the initial weights.
+
+    `kernel` is "xla" or "cudnn" (accel.choose_kernel). `mixed`: the recurrent layers
+    compute in float16 with float32 weights; the logits and the carried states stay
+    float32, so the loss and the state between batches keep their precision."""
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    m, t = config.model, config.train
+    units, per = m.state_size, states_per_layer(m.cell)
+    policy = keras.DTypePolicy("mixed_float16") if mixed else None
+    n_in, n_out = io_sizes(config.data)
+    x_in = keras.Input((t.num_steps, n_in), name="x")
+    state_in = [keras.Input((units,), name=f"state{i}") for i in range(m.num_layers * per)]
+    h, state_out = x_in, []
+    for layer in range(m.num_layers):
+        rnn = _layer(m.cell, units, t.num_steps <= UNROLL_MAX, f"{m.cell}{layer}",
+                     kernel == "cudnn", policy)
+        initial = state_in[layer * per:(layer + 1) * per]
+        if mixed:
+            initial = [ops.cast(s, "float16") for s in initial]
+        out = rnn(h, initial_state=initial)
+        new = [ops.cast(s, "float32") for s in out[1:]] if mixed else list(out[1:])
+        h, state_out = out[0], state_out + new
+    logits = keras.layers.Dense(n_out, name="logits", dtype="float32")(h)
+    return keras.Model([x_in, *state_in], [logits, *state_out], name="rnntui")
+
+
+def build_optimizer(config: Config, mixed: bool = False,
+                    summed: bool = False) -> keras.optimizers.Optimizer:
+    """The config's optimizer; wrapped for loss scaling when `mixed`. `summed`: under
+    tf.distribute the trainer sums gradients over replicas itself (see steps.make_update),
+    so the optimizer must not sum them again (see sums_once)."""
+    t = config.train
+    kinds = {
+        "adagrad": keras.optimizers.Adagrad,
+        "adam": keras.optimizers.Adam,
+        "rmsprop": keras.optimizers.RMSprop,
+        "sgd": keras.optimizers.SGD,
+    }
+    kind = kinds[t.optimizer]
+    if summed and hasattr(kind, SUM_HOOK):
+        kind = type(kind.__name__, (kind,), {SUM_HOOK: _as_given, "rnntui_sums_once": True})
+    # Clipping is done by the trainer on the global norm it also reports.
+    inner = kind(learning_rate=t.learning_rate)
+    # float16 gradients underflow without loss scaling; Keras's dynamic scaler skips the
+    # steps whose scaled gradients overflow and halves the scale.
+    return keras.optimizers.LossScaleOptimizer(inner) if mixed else inner
+
+
+# Keras 3's TensorFlow optimizer all-reduces (sums) the gradients over replicas in this
+# method before every update. Checked against Keras 3.12-3.15; a Keras without it keeps
+# its own sum and the trainer hands it 1/R of the summed gradient instead (sums_once).
+SUM_HOOK = "_all_reduce_sum_gradients"
+
+
+def _as_given(self, grads_and_vars):
+    return list(grads_and_vars)
+
+
+def sums_once(optimizer) -> bool:
+    """Whether `optimizer` (or the one a LossScaleOptimizer wraps) applies gradients as
+    given under tf.distribute, without summing them over replicas again."""
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    return bool(getattr(inner, "rnntui_sums_once", False))
+
+
+def build_plain_model(config: Config, trained: keras.Model) -> keras.Model:
+    """The same network in Keras's own layers only, with `trained`'s weights, so that plain
+    Keras loads it with safe_mode on and without rnntui: SimpleRNN for the seed's cell
+    (tanh(W[x; s] + b) is SimpleRNN's math with W split into kernel and recurrent kernel),
+    GRU(reset_after=True) for ours (the same layout), LSTM as it is. Any sequence length."""
+    m = config.model
+    units, per = m.state_size, states_per_layer(m.cell)
+    kinds = {"basic": keras.layers.SimpleRNN, "rnn": keras.layers.SimpleRNN,
+             "gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
+    n_in, n_out = trained.inputs[0].shape[-1], trained.outputs[0].shape[-1]
+    x_in = keras.Input((None, n_in), name="x")
+    state_in = [keras.Input((units,), name=f"state{i}") for i in range(m.num_layers * per)]
+    h, state_out = x_in, []
+    for layer in range(m.num_layers):
+        rnn = kinds[m.cell](units, return_sequences=True, return_state=True,
+                            name=f"{m.cell}{layer}")
+        out = rnn(h, initial_state=state_in[layer * per:(layer + 1) * per])
+        h, state_out = out[0], state_out + list(out[1:])
+        src = trained.get_layer(f"{m.cell}{layer}").get_weights()
+        if m.cell == "basic":
+            kernel, bias = src
+            n_in = kernel.shape[0] - units
+            src = [kernel[:n_in], kernel[n_in:], bias]
+        rnn.set_weights(src)
+    dense = keras.layers.Dense(n_out, name="logits")
+    logits = dense(h)
+    dense.set_weights(trained.get_layer("logits").get_weights())
+    return keras.Model([x_in, *state_in], [logits, *state_out], name="rnntui_plain")

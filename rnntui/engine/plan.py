@@ -1,0 +1,69 @@
+"""What a training of a config compiles for, decided without timing (so the same config
+always compiles the same program): the chunk of batches per compiled call and the
+validation windows. The trainer (rnntui.train) and the warm (rnntui.warm) both read them.
+"""
+
+from __future__ import annotations
+
+from ..config import Config
+from ..data.generator import windows
+from ..data.source import val_series
+
+TARGET_CHUNK_S = 0.1  # one compiled call should take 50-200 ms: that is how fast stop responds
+# Series steps a mid-epoch predictions event evaluates (the first windows of the validation
+# series): about once a second, so a 10M-step validation series must not be evaluated whole
+# (it slowed r2rt from ~4,500 to 430 steps/s). Epoch ends evaluate all of it.
+PREDICTION_STEPS = 100_000
+# XLA takes 2-4 CPU-s to compile what a plain graph traces in ~0.6 s, and saves about 0.5 ms
+# a step on small models: it pays from a few thousand steps. A grid of short runs (the
+# article's 60 of 1 epoch, 416 to 5,000 steps each) takes half the CPU time without it
+# (bench/sweep_speed.py). Longer runs keep it; the plain graph trains while XLA compiles.
+XLA_MIN_STEPS = 5000
+
+
+def choose_chunk(config: Config, steps_per_epoch: int) -> int:
+    """Batches per compiled call, from a cost model so that a call takes ~100 ms on a CPU.
+
+    Measured on 2 CPU cores: about 0.2 ms per batch of fixed cost plus the multiply-adds.
+    """
+    per_step = 2e-4 + batch_macs(config) * 1.5e-9  # forward and backward
+    k = max(1, min(int(TARGET_CHUNK_S / per_step), 2000, steps_per_epoch))
+    # Even chunks: an epoch of 500 batches runs as 2 x 250, not 399 + 101.
+    calls = -(-steps_per_epoch // k)
+    return -(-steps_per_epoch // calls)
+
+
+def batch_macs(config: Config) -> int:
+    """Multiply-adds of one batch's forward pass through the recurrent layers: what a
+    batch costs, for the chunk (choose_chunk) and the CPU threads (tfload.auto_threads)."""
+    m, t = config.model, config.train
+    gates = {"basic": 1, "rnn": 1, "gru": 3, "lstm": 4}[m.cell]
+    return t.batch_size * t.num_steps * m.num_layers * gates * m.state_size * (m.state_size + 3)
+
+
+def validation_windows(config: Config) -> tuple:
+    """(vx, vy, their windows vxw and vyw, pn): the validation series, and how many of its
+    first windows a mid-epoch look evaluates (see PREDICTION_STEPS)."""
+    t = config.train
+    vx, vy = val_series(config.data)
+    vxw, vyw = windows(vx, t.batch_size, t.num_steps), windows(vy, t.batch_size, t.num_steps)
+    pn = max(1, min(len(vxw), PREDICTION_STEPS // (t.batch_size * t.num_steps)))
+    return vx, vy, vxw, vyw, pn
+
+
+def steps_per_epoch(config: Config) -> int:
+    t = config.train
+    return config.data.size // t.batch_size // t.num_steps
+
+
+def use_xla(config: Config) -> bool:
+    """Whether a run is long enough for XLA's compile time to pay (see XLA_MIN_STEPS)."""
+    return steps_per_epoch(config) * config.train.epochs >= XLA_MIN_STEPS
+
+
+def jit_for(config: Config, kernel: str, distributed: bool, asked: bool | None = None) -> bool:
+    """Whether the training program is XLA-compiled: the XLA kernel on one device, for a run
+    long enough (use_xla) unless `asked` says. The trainer and the warm both decide here,
+    so the program made ahead has the key the training looks for."""
+    xla = use_xla(config) if asked is None else asked
+    return xla and kernel == "xla" and not distributed

@@ -1,0 +1,244 @@
+"""The compiled chunk functions: K training batches, or the whole validation set, per call.
+
+Why it is fast: one tf.function (XLA-compiled for long runs) runs a tf.while_loop over a
+chunk of K batches, so Python and the dispatcher are paid once per chunk, not once per
+batch (plain Keras `fit` pays them per batch). The chunk has one fixed shape, padded at the
+end of an epoch, with the loop's trip count as an argument: XLA compiles once.
+
+Kept apart from the trainer's bookkeeping so the TensorFlow program is in one place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+
+import numpy as np
+
+from ..config import Config, states_per_layer
+
+
+def make_forward(tf, model, carry: bool):
+    """(x, y, state, training) -> (mean cross-entropy, logits, the state to carry on)."""
+
+    width = model.inputs[0].shape[-1]  # symbols: 2 for the generator
+
+    def forward(x, y, state, training):
+        logits, *new = model([tf.one_hot(tf.cast(x, tf.int32), width), *state],
+                             training=training)
+        xent = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.cast(y, tf.int32), logits)
+        new = new if carry else [tf.zeros_like(s) for s in state]
+        return tf.reduce_mean(xent), logits, new
+
+    return forward
+
+
+def _shown_probability(tf, logits, y):
+    """P(Y=1) for two classes; with more, the probability given to the true symbol."""
+    p = tf.nn.softmax(logits)
+    if logits.shape[-1] == 2:
+        return p[..., 1]
+    return tf.gather(p, tf.cast(y, tf.int32), batch_dims=2)
+
+
+def make_update(tf, optimizer, variables, clip: float, mixed: bool, reduce=None):
+    """(tape, loss) -> gradient norm, after one optimizer update.
+
+    `mixed`: the loss is scaled before the gradient (optimizer is a LossScaleOptimizer, which
+    unscales and skips overflowing steps); the norm is reported and clipped unscaled, and is
+    not finite exactly when the step was skipped (see applied_norm).
+    `reduce`: sums gradients over replicas (tf.distribute), so the norm and the clipping see
+    the whole batch's gradient, as one device would; it returns the share of that sum to
+    hand the optimizer: 1 when the optimizer applies it as given (model.sums_once), 1/R
+    when it sums over replicas again itself.
+    """
+
+    def update(tape, loss):
+        # Scaling the loss is scaling the gradient that backprop starts from.
+        start = optimizer.scale_loss(tf.ones_like(loss)) if mixed else None
+        grads = tape.gradient(loss, variables, output_gradients=start)
+        if reduce is not None:
+            grads, share = reduce(grads)
+        norm = tf.linalg.global_norm(grads)
+        if mixed:
+            norm = norm / optimizer.dynamic_scale
+        if clip > 0:
+            factor = tf.minimum(1.0, clip / norm)
+            grads = [g * factor for g in grads]
+        if reduce is not None and share != 1.0:
+            grads = [g * share for g in grads]
+        optimizer.apply(grads, variables)
+        return norm
+
+    return update
+
+
+def applied_norm(norms: np.ndarray, mixed: bool) -> float:
+    """The mean gradient norm of a chunk's steps that were applied. Under mixed precision
+    the loss scaler skips a step whose gradient overflowed (its norm is inf): those are left
+    out, and a chunk with none applied reports nan (no update: the chart leaves a gap).
+    In float32 every step is applied, so an inf stays visible there."""
+    if mixed:
+        norms = norms[np.isfinite(norms)]
+    return float(norms.mean()) if len(norms) else math.nan
+
+
+class Steps:
+    """Compiled training and evaluation over windows of shape (batches, batch_size, num_steps).
+
+    The state is a list of (batch_size, state_size) tensors, carried between calls by the
+    caller. With carry_state off it is reset to zeros after every batch, in both.
+    """
+
+    overlaps = True  # evaluates beside training, on a shadow model (see on_shadow)
+
+    def __init__(self, tf, model, optimizer, config: Config, chunk: int, jit: bool = True,
+                 mixed: bool = False):
+        self.tf = tf
+        self.k = chunk
+        t, m = config.train, config.model
+        self.batch, self.num_steps = t.batch_size, t.num_steps
+        self.shape = (t.batch_size, m.state_size)
+        self.n_states = m.num_layers * states_per_layer(m.cell)
+        self.mixed = mixed
+        self.eval_device: str | None = None  # DistSteps: the first replica's device
+        variables = model.trainable_variables
+        optimizer.build(variables)
+        self.forward = forward = make_forward(tf, model, t.carry_state)
+        update = make_update(tf, optimizer, variables, float(t.clip_norm), mixed)
+        self._train_fn = None  # the traced training program, once compiled
+
+        def train_chunk(xs, ys, n, state):
+            def body(i, state, losses, norms):
+                with tf.GradientTape() as tape:
+                    loss, _, new = forward(xs[i], ys[i], state, True)
+                norm = update(tape, loss)
+                return i + 1, new, losses.write(i, loss), norms.write(i, norm)
+
+            losses = tf.TensorArray(tf.float32, size=self.k)
+            norms = tf.TensorArray(tf.float32, size=self.k)
+            _, state, losses, norms = tf.while_loop(
+                lambda i, *_: i < n, body, (tf.constant(0), list(state), losses, norms),
+                maximum_iterations=self.k)
+            return losses.stack(), norms.stack(), state
+
+        self.jit, self.carry = jit, t.carry_state
+        self._train = tf.function(train_chunk, jit_compile=jit)
+        self._eval = self._evaluation(forward)
+        self.model = model
+        # The device the program was built on: the shadow's jobs run in the engine's helper
+        # thread, and a thread starts outside its creator's device scope.
+        self.device = tf.constant(0).device
+        # A copy of the model (same layers, its own variables) that evaluates and is
+        # measured in the helper thread (shadow_job), with the weights it is given, while
+        # training goes on. DistSteps has none: its variables belong to its strategy.
+        self.shadow = self._shadow_eval = None
+        if self.overlaps:
+            import keras
+
+            self.shadow = keras.models.clone_model(model)
+            self._shadow_eval = self._evaluation(make_forward(tf, self.shadow, t.carry_state))
+        self._zero: list | None = None  # zero_state's tensors
+
+    def _evaluation(self, forward):
+        """The compiled evaluation over windows through `forward` (a model's)."""
+        tf = self.tf
+
+        def evaluate(xs, ys, n):
+            def body(i, state, losses, probs):
+                loss, logits, new = forward(xs[i], ys[i], state, False)
+                p1 = _shown_probability(tf, logits, ys[i])
+                return i + 1, new, losses.write(i, loss), probs.write(i, p1)
+
+            size = tf.shape(xs)[0]
+            losses = tf.TensorArray(tf.float32, size=size)
+            probs = tf.TensorArray(tf.float32, size=size)
+            _, _, losses, probs = tf.while_loop(
+                lambda i, *_: i < n, body, (tf.constant(0), self._zeros(), losses, probs))
+            return losses.stack(), probs.stack()
+
+        return tf.function(evaluate, jit_compile=self.jit)
+
+    def _zeros(self) -> list:
+        return [self.tf.zeros(self.shape) for _ in range(self.n_states)]
+
+    def zero_state(self) -> list:
+        """The state a training chunk starts from (DistSteps: one part per replica); the
+        evaluation program always starts from `_zeros`, on one device. Made once: tensors
+        never change, and each epoch starts from it."""
+        if self._zero is None:
+            self._zero = self._zeros()
+        return list(self._zero)
+
+    def export_state(self, state) -> list[np.ndarray]:
+        """The carried state as (batch_size, state_size) arrays, for a checkpoint."""
+        return [s.numpy() for s in state]
+
+    def import_state(self, arrays) -> list:
+        return [self.tf.constant(a) for a in arrays]
+
+    def traced(self):
+        """The compiled training program (for graph_uses_cudnn)."""
+        return self._train_fn
+
+    def _pad(self, a: np.ndarray) -> np.ndarray:
+        if len(a) == self.k:
+            return a
+        out = np.zeros((self.k, *a.shape[1:]), dtype=a.dtype)
+        out[: len(a)] = a
+        return out
+
+    def train(self, xs: np.ndarray, ys: np.ndarray, state: list):
+        """Train on up to K batches; returns (per-step losses, mean grad norm, new state)."""
+        n = len(xs)
+        losses, norms, state = self._train(self._pad(xs), self._pad(ys), self.tf.constant(n),
+                                           state)
+        norm = applied_norm(norms.numpy()[:n], self.mixed) if n else 0.0
+        return losses.numpy()[:n], norm, state
+
+    def evaluate(self, xs: np.ndarray, ys: np.ndarray) -> tuple[float, np.ndarray]:
+        """(mean loss, predicted P(Y=1) per position) of the model as it is now, run as
+        training runs, without updates; in the calling thread (the trainer sends it to the
+        helper instead, as a shadow job)."""
+        return self.shadow_job(self.model.get_weights(), self.shadow_evaluate, xs, ys)
+
+    def shadow_evaluate(self, xs: np.ndarray, ys: np.ndarray) -> tuple[float, np.ndarray]:
+        """`evaluate` for the shadow model's weights (for DistSteps, which has no shadow: the
+        model's)."""
+        fn = self._shadow_eval if self.shadow is not None else self._eval
+        with self._on_eval_device():
+            losses, probs = fn(xs, ys, self.tf.constant(len(xs)))
+        return float(np.mean(losses.numpy())), probs.numpy()
+
+    def shadow_job(self, weights: list[np.ndarray] | None, fn, *args):
+        """fn(*args) on the shadow model given these weights (model.get_weights()' order;
+        None: as it is), on the program's device: the body of the trainer's jobs in the
+        engine's helper thread, which alone drives the shadow. Without a shadow (DistSteps)
+        fn runs on the model, and the trainer runs it in its own thread."""
+        with self.tf.device(self.device):
+            if weights is not None and self.shadow is not None:
+                self.shadow.set_weights(weights)
+            return fn(*args)
+
+    def _on_eval_device(self):
+        """The evaluation's device scope: none for one device (the trainer's scope holds)."""
+        return self.tf.device(self.eval_device) if self.eval_device else contextlib.nullcontext()
+
+    def compile(self) -> None:
+        """Compile the training program now (once: a kept program has it). The evaluation is
+        compiled later, by `compile_evaluation` in the helper thread: compiling it beside
+        the training's took the first chunk's program ~1.3 s instead of ~0.8 s (r2rt).
+        Zero-trip calls update nothing."""
+        if self._train_fn is not None:
+            return
+        empty = np.zeros((0, self.batch, self.num_steps), dtype=np.uint8)
+        args = (self._pad(empty), self._pad(empty), self.tf.constant(0), self.zero_state())
+        self._train_fn = self._train.get_concrete_function(*args)
+        self._train(*args)
+
+    def compile_evaluation(self, *windows: np.ndarray) -> None:
+        """Compile the evaluation for windows of these shapes (a zero-trip call of each); a
+        shadow job: the helper's thread, or the trainer's without a shadow."""
+        with self._on_eval_device():
+            for xs in windows:
+                (self._shadow_eval or self._eval)(xs, xs, self.tf.constant(0))

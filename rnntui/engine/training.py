@@ -1,0 +1,70 @@
+"""One training in progress: its objects (model, optimizer, compiled steps, data feed,
+shadow jobs) and its running numbers, from the trainer's setup to its finish; and how a
+failure is told."""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..config import ConfigError
+from ..core.events import Failed
+
+if TYPE_CHECKING:
+    from ..data.feed import EpochFeed
+    from ..insight.combos import ComboTable
+    from ..insight.schedule import Insights
+    from .shadow import ShadowJobs
+
+
+@dataclass(eq=False)
+class Training:
+    """What one training holds and counts, from setup to finish (rnntui.engine.trainer)."""
+
+    floors: list
+    model: Any
+    optimizer: Any
+    steps: Any
+    fused: bool  # the program runs a cuDNN kernel
+    insights: Insights
+    feed: EpochFeed
+    shadow: ShadowJobs  # validations and measurements out in the helper thread
+    combos: ComboTable  # over the whole validation series (epoch ends)
+    look_combos: ComboTable  # over the windows a look mid-epoch reads
+    vxw: np.ndarray  # the validation windows
+    vyw: np.ndarray
+    look_xw: np.ndarray  # the first of them, which a look mid-epoch evaluates
+    look_yw: np.ndarray
+    steps_per_epoch: int
+    lr: float = math.nan  # the learning rate as set (read once, and at each change)
+    step: int = 0
+    first_epoch: int = 0
+    first_batch: int = 0
+    rate: float = 0.0
+    train_loss: float = math.nan
+    last_look: float = 0.0  # when the last look mid-epoch went out (perf_counter)
+    start: float = field(default_factory=time.perf_counter)
+    helpers_sent: bool = False  # the evaluation's compile and the probe's tracing are out
+    stopped_mid_epoch: bool = False  # its weights changed since the last epoch end
+
+
+def read_lr(optimizer) -> float:
+    """The learning rate as set: the variable is float32, so 0.05 reads 0.0500000007."""
+    return float(f"{float(optimizer.learning_rate.numpy()):.7g}")
+
+
+def first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+
+
+def failed(exc: BaseException) -> Failed:
+    """The Failed event for an exception: a setting that cannot be had here is one line
+    naming its field."""
+    if isinstance(exc, ConfigError):
+        return Failed(str(exc), traceback.format_exc(), exc.field)
+    return Failed(f"{type(exc).__name__}: {exc}", traceback.format_exc())

@@ -1,0 +1,61 @@
+"""Build and compile a config's program before it is asked for: the app asks while it is
+idle (after TensorFlow loads, and after the form settles), so F5 finds the program made
+and the first loss waits for no compile (bench/first_loss.py).
+
+A command of the engine thread (Engine.warm), so it never overlaps a training, and a
+newer warm replaces one still queued. What is made is exactly what a training of the
+config would make first (Trainer._build): the model, the optimizer and the compiled
+training program at their initial values, kept in the engine's program cache; the
+evaluation's compile goes to the helper. A training that takes it trains as a fresh
+build does (tests/test_warm.py). One device only: a distributed training builds its own.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..config import Config
+from ..data import source
+from .executor import LATER
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+WARM_RUN = "warm"  # the helper's tag for a warm's jobs
+
+
+def warm(engine: Engine, config: Config) -> bool:
+    """Make and keep the program of `config` (ConfigError if it is not valid). False when
+    there is nothing to make ahead: a distribution strategy, or the program kept already
+    is this one."""
+    from .accel import choose_kernel, choose_precision
+    from .plan import choose_chunk, jit_for, steps_per_epoch, validation_windows
+    from .programs import program_key
+    from .tfload import claim_gpus, pick_device, quiet_tensorflow, set_determinism
+
+    engine.check_thread()
+    config = source.resolve(config)
+    t = config.train
+    if t.strategy != "none":
+        return False
+    tf = quiet_tensorflow(config)
+    claim_gpus(tf, config)
+    set_determinism(tf, t.deterministic)  # as the training will: it shapes the graph
+    device, _, _ = pick_device(tf, t.device)
+    with tf.device(device):
+        k = choose_chunk(config, steps_per_epoch(config))
+        kernel, _ = choose_kernel(config, device.startswith("/GPU"), distributed=False)
+        mixed, _ = choose_precision(config, device.startswith("/GPU"))
+        jit = jit_for(config, kernel, distributed=False)  # as Trainer._build decides
+        key = program_key(config, tf.constant(0).device, kernel, mixed, jit, k)
+        kept = engine.programs.kept
+        if kept is not None and kept.key == key:
+            return False
+        _, _, steps, program = engine.programs.take_or_build(tf, config, None, k, kernel,
+                                                             mixed, jit)
+        steps.compile()
+        engine.programs.keep(program)
+        _, _, vxw, _, looked = validation_windows(config)
+        engine.executor.submit(steps.shadow_job, None, steps.compile_evaluation, vxw,
+                               vxw[:looked], run=WARM_RUN, priority=LATER)
+    return True

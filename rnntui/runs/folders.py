@@ -1,0 +1,167 @@
+"""Run folders: every training, from the app or the command line, becomes one.
+
+    runs/<time>-<name>/config.toml       the config, written atomically
+                      metrics.jsonl      one line per chunk and per epoch (the JSON events)
+                      checkpoint.npz     every epoch end and on stop (rnntui.checkpoint)
+                      tb/                TensorBoard: train and validation loss, the floors
+
+`Recorder` is an event listener; nothing in the trainer knows about files but the
+checkpoint path it is given.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..config import Config, ConfigError, load_toml, to_toml
+from ..core.files import BadFile, write_atomic
+from ..engine.checkpoint import Checkpoint, load
+from .report import dumps
+
+CONFIG, METRICS, CHECKPOINT, TB = "config.toml", "metrics.jsonl", "checkpoint.npz", "tb"
+DEFAULT_RUNS_DIR = "runs"
+
+
+def default_name(config: Config) -> str:
+    m, t = config.model, config.train
+    return f"{m.cell}{m.state_size}-ns{t.num_steps}"
+
+
+def new_run(config: Config, runs_dir: str | Path = DEFAULT_RUNS_DIR,
+            name: str | None = None) -> Path:
+    """Make a fresh run folder holding config.toml; returns its path."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", name or default_name(config)).strip("-") or "run"
+    root = Path(runs_dir)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for n in range(1, 1000):
+            path = root / (f"{stamp}-{name}" + (f"-{n}" if n > 1 else ""))
+            try:
+                path.mkdir()
+                break
+            except FileExistsError:
+                continue
+        write_atomic(path / CONFIG, to_toml(config))
+        if config.data.data_file:
+            from .datarecord import record
+
+            record(config.data.data_file, path)
+    except OSError as err:
+        raise BadFile(root, f"cannot make a run folder there: {err.strerror or err}") from None
+    return path
+
+
+@dataclass
+class Run:
+    """A run folder read back: its config, metrics and checkpoint (if any)."""
+
+    path: Path
+    config: Config
+    checkpoint: Checkpoint | None
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def open_run(path: str | Path) -> Run:
+    """Read a run folder; a missing, foreign or corrupt piece is a BadFile naming it."""
+    path = Path(path)
+    if not path.is_dir():
+        raise BadFile(path, "is not a run folder (no such directory)")
+    cfg_path = path / CONFIG
+    if not cfg_path.is_file():
+        raise BadFile(path, f"is not a run folder (no {CONFIG})")
+    try:
+        config = load_toml(cfg_path, Config())
+    except ConfigError as err:
+        raise BadFile(cfg_path, str(err)) from None
+    ckpt = load(path / CHECKPOINT) if (path / CHECKPOINT).exists() else None
+    return Run(path, config, ckpt)
+
+
+def read_metrics(path: str | Path) -> list[dict[str, Any]]:
+    """The metrics lines of a run; a torn last line (a killed writer) is skipped."""
+    p = Path(path)
+    p = p / METRICS if p.is_dir() else p
+    out = []
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError) as err:
+        raise BadFile(p, f"cannot be read: {err}") from None
+    for i, line in enumerate(lines):
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i != len(lines) - 1:
+                raise BadFile(p, f"line {i + 1} is not JSON") from None
+    return out
+
+
+def owed_epoch_end(run: Path, ckpt: Checkpoint) -> tuple[int, float] | None:
+    """The epoch end a checkpoint was saved at whose validation never reached the metrics
+    (the trainer was killed between the two; the checkpoint is written first): (that
+    epoch, its mean training loss), for the resumed training to validate first. None if
+    nothing is owed."""
+    if ckpt.batch != 0 or ckpt.epoch == 0:
+        return None
+    epoch, metrics = ckpt.epoch - 1, read_metrics(run)
+    if any(m.get("event") == "epoch_end" and m.get("epoch") == epoch for m in metrics):
+        return None
+    losses = [x for m in metrics if m.get("event") == "progress" and m.get("epoch") == epoch
+              for x in m["losses"] if isinstance(x, float)]
+    return epoch, (sum(losses) / len(losses) if losses else math.nan)
+
+
+def truncate_metrics(run: Path, step: int) -> None:
+    """Drop what was logged after `step` (the checkpoint), so a resumed curve continues."""
+    keep = [m for m in read_metrics(run) if m.get("step", 0) <= step
+            and m.get("event") not in ("finished", "summary")]
+    write_atomic(run / METRICS, "".join(dumps(m) + "\n" for m in keep))
+
+
+@dataclass
+class RunSummary:
+    """One row of the runs panel."""
+
+    path: Path
+    config: Config
+    val_loss: float
+    fractions: dict[str, float]
+    status: str  # finished, stopped, running or unfinished
+
+
+def list_runs(runs_dir: str | Path = DEFAULT_RUNS_DIR) -> list[RunSummary]:
+    """Every readable run under runs_dir, newest first; unreadable folders are skipped."""
+    root = Path(runs_dir)
+    if not root.is_dir():
+        return []
+    out = []
+    for path in sorted(root.iterdir(), reverse=True):
+        if not (path / CONFIG).is_file():
+            continue
+        try:
+            config = load_toml(path / CONFIG, Config())
+            metrics = read_metrics(path)
+        except ConfigError:
+            continue
+        val, fractions, status = math.nan, {}, "unfinished"
+        for m in metrics:
+            if m.get("event") == "epoch_end":
+                val = m["val_loss"] if isinstance(m["val_loss"], float) else math.nan
+                v = m["verdict"]
+                fractions = {f"t-{lag}": f for lag, f in zip(v["lags"], v["fractions"],
+                                                             strict=False)}
+            elif m.get("event") == "finished":
+                status = "stopped" if m.get("stopped") else "finished"
+        out.append(RunSummary(path, config, val, fractions, status))
+    return out

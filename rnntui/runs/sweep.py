@@ -1,0 +1,165 @@
+"""Sweeps: a grid of configs, run one after another or in N processes, each a run folder.
+
+    rnntui sweep --preset r2rt --grid num_steps=2,5,10 --grid state_size=4,16
+
+For each config: the final validation loss, the per-lag fractions, the steps to reach each
+floor and the wall time. "Steps to a floor" is the first chunk whose mean training loss
+covers 90% of that floor's step; in fresh mode every chunk is new data, so this is an
+unbiased estimate, and it is far finer than the epoch ends.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+from ..config import FIELDS, Config, ConfigError, parse_value
+from ..data import source
+from ..engine.plan import use_xla
+from ..engine.tfload import ask_cpu_threads
+
+
+@dataclass
+class SweepResult:
+    values: dict  # the swept fields' values
+    run: str  # the run folder
+    status: str
+    val_loss: float
+    fractions: dict[str, float]
+    steps_to_floor: dict[str, int | None]  # floor name -> step, None if never reached
+    wall_s: float
+    steps: int = 0
+    message: str = field(default="")
+
+
+def parse_grid(items: list[str]) -> list[tuple[str, list]]:
+    """['num_steps=2,5,10', 'cell=basic,gru'] -> [('num_steps', [2, 5, 10]), ...]."""
+    grid = []
+    for item in items:
+        name, sep, values = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or not values.strip():
+            raise ConfigError("grid", f"{item!r} is not FIELD=V1,V2,...")
+        if name not in FIELDS:
+            raise ConfigError("grid", f"{name!r} is not a field; fields: {', '.join(FIELDS)}")
+        if name == "rules":
+            raise ConfigError("grid", "rules cannot be swept (their values hold commas)")
+        if name in (g[0] for g in grid):
+            raise ConfigError("grid", f"{name} is given twice")
+        grid.append((name, [parse_value(name, v) for v in values.split(",")]))
+    return grid
+
+
+def grid_configs(base: Config, grid: list[tuple[str, list]],
+                 check=source.resolve) -> list[tuple[dict, Config]]:
+    """Every combination, each checked (a bad one is a ConfigError naming its values): by
+    default with its data file read; the app's race checks the fields only."""
+    out = []
+    names = [n for n, _ in grid]
+    for combo in itertools.product(*(vals for _, vals in grid)):
+        values = dict(zip(names, combo, strict=True))
+        try:
+            out.append((values, check(base.with_values(**values))))
+        except ConfigError as err:
+            raise ConfigError(err.field, f"{str(err).split(': ', 1)[1]} (at {values})") from None
+    return out
+
+
+def run_one(values: dict, config: Config, runs_dir: str, control=None,
+            on_event=None, xla: bool | None = None, engine=None) -> SweepResult:
+    """Train one config into its own run folder (in this process's engine, or `engine`).
+    `control` (a core.control.Control) steers it and `on_event` hears every event: the
+    app's race. `xla`: compile with XLA or not; None decides by the run's length
+    (use_xla)."""
+    from .session import train_into_run
+
+    name = "sweep-" + "-".join(f"{k}{v}" for k, v in values.items())
+    fl = source.floors(config.data)  # analytic, or a data file's empirical windows
+    reached: dict[str, int | None] = {f.name: None for f in fl[1:]}
+
+    def on(event):
+        if event.kind == "progress" and event.losses:
+            loss = sum(event.losses) / len(event.losses)
+            for k in range(1, len(fl)):
+                hi, lo = fl[k - 1].loss, fl[k].loss
+                if reached[fl[k].name] is None and loss <= hi - 0.9 * (hi - lo):
+                    reached[fl[k].name] = event.step
+        if on_event is not None:
+            on_event(event)
+
+    t0, folder = time.perf_counter(), []
+    jit = use_xla(config) if xla is None else xla
+    final = train_into_run(config, on, engine=engine, runs_dir=runs_dir, name=name,
+                           opened=folder.append, control=control, jit=jit)
+    run = folder[0]
+    wall = time.perf_counter() - t0
+    if final.kind != "finished":
+        return SweepResult(values, str(run), final.kind, math.nan, {}, reached, wall,
+                           getattr(final, "step", 0), getattr(final, "message", ""))
+    v = final.verdict
+    fractions = {v.label(lag): f for lag, f in zip(v.lags, v.fractions, strict=True)}
+    return SweepResult(values, str(run), "stopped" if final.stopped else "finished",
+                       final.val_loss, fractions, reached, wall, final.step)
+
+
+def sweep(items: list[tuple[dict, Config]], runs_dir: str | Path, jobs: int = 1,
+          on_result=None, xla: bool | None = None, threads: int = 0) -> list[SweepResult]:
+    """Run every config; `on_result` hears each result as it lands. Order is the grid's.
+    `jobs` > 1: that many worker processes, each living for the whole sweep (TensorFlow is
+    imported once per worker, not once per config), each with its share of the CPU threads.
+    `threads`: TensorFlow's CPU threads in each (0: tfload chooses)."""
+    results: list[SweepResult | None] = [None] * len(items)
+    if jobs <= 1:
+        ask_cpu_threads(threads)
+        for i, (values, cfg) in enumerate(items):
+            results[i] = run_one(values, cfg, str(runs_dir), xla=xla)
+            if on_result:
+                on_result(results[i])
+        return results  # type: ignore[return-value]
+    # Separate processes: TensorFlow state is per process, and "spawn" keeps each clean.
+    share = max(1, (os.cpu_count() or 1) // jobs)
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=ask_cpu_threads,
+                             initargs=(threads, share)) as pool:
+        futures = {pool.submit(run_one, v, c, str(runs_dir), xla=xla): i
+                   for i, (v, c) in enumerate(items)}
+        for fut in futures:
+            i = futures[fut]
+            results[i] = fut.result()
+            if on_result:
+                on_result(results[i])
+    return results  # type: ignore[return-value]
+
+
+def _step_number(label: str) -> int:
+    """3 for "t-3" (a rule lag) and for "window 3" (a file's window)."""
+    return int(label.replace("-", " ").split()[-1])
+
+
+def table(results: list[SweepResult]) -> str:
+    """A plain-text table, one row per config."""
+    if not results:
+        return "no runs"
+    keys = list(results[0].values)
+    floors = list(results[0].steps_to_floor)
+    lags = sorted({k for r in results for k in r.fractions}, key=_step_number)
+    head = keys + ["val_loss"] + lags + [f"steps to {f}" for f in floors] + ["wall_s", "status"]
+    rows = []
+    for r in results:
+        rows.append([str(r.values[k]) for k in keys]
+                    + [f"{r.val_loss:.4f}" if math.isfinite(r.val_loss) else "-"]
+                    + [f"{r.fractions[lag]:.0%}" if lag in r.fractions else "-" for lag in lags]
+                    + [str(r.steps_to_floor.get(f) or "-") for f in floors]
+                    + [f"{r.wall_s:.1f}", r.status])
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
+    fmt = "  ".join(f"{{:>{w}}}" for w in widths)
+    return "\n".join([fmt.format(*head)] + [fmt.format(*row) for row in rows])
+
+
+def to_json(result: SweepResult) -> dict:
+    return asdict(result)

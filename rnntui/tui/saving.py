@@ -1,0 +1,48 @@
+"""Saving what is on show: the chart as SVG (ctrl+s), and the palette's commands for the
+app's keys."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from textual.screen import Screen
+
+from .screens.race import RaceScreen
+from .screens.runs import RunsScreen
+from .widgets.loss_chart import LossChart
+
+# The palette's commands beside Textual's own: (name, help, the app's action).
+COMMANDS = (
+    ("Train", "Start training (F5)", "train"),
+    ("Pause / resume", "Pause or resume training (F6)", "pause"),
+    ("Stop", "Stop training (F8)", "stop"),
+    ("Help", "Every key binding (F1)", "help"),
+    ("Runs", "List, compare, overlay and resume runs (F3)", "runs"),
+    ("Race", "Train a grid of configs on one chart (F4)", "race"),
+    ("Save chart SVG", "The chart on show, as SVG (ctrl+s)", "save_chart"),
+    ("Export model", "The run's model as a .keras file (ctrl+e)", "export_model"),
+    ("Hidden state / gates", "The state, then each gate in turn (F7)", "gates"),
+)
+
+
+def save_chart(screen: Screen, race: RaceScreen, runs_dir: Path,
+               run_path: Path | None) -> tuple[str, str]:
+    """Write the chart on `screen` as SVG: into the run folder, or `runs_dir` for the race
+    and the runs' overlay. Returns (what to tell the user, its severity)."""
+    charts = screen.query(LossChart)
+    if not charts:
+        return "no chart on this screen", "warning"
+    if isinstance(screen, (RunsScreen, RaceScreen)):
+        kind = "race" if screen is race else "overlay"
+        path = runs_dir / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}.svg"
+    elif run_path is not None:
+        path = run_path / "loss-chart.svg"
+    else:
+        return "no run yet: train first (F5); the chart goes into its run folder", "warning"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(charts.first().export_svg(f"rnntui {path.stem}"), encoding="utf-8")
+    except OSError as err:
+        return f"{path}: cannot write: {err.strerror or err}", "error"
+    return f"saved the chart to {path}", "information"
