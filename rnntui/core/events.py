@@ -46,6 +46,7 @@ class Compiled(Event):
     kernel: str = ""  # how it runs: "XLA", "cuDNN fused kernel", precision, replicas
     fused: bool = False  # the traced program runs a cuDNN RNN kernel
     notice: str = ""  # e.g. the cuDNN kernel failed on its first call: rebuilt with XLA
+    reused: bool = False  # the program was made already (a warm, or the run before)
 
 
 @dataclass

@@ -174,7 +174,7 @@ class Trainer:
         XLA if it fails: (model, optimizer, steps, the Compiled event)."""
         from .accel import cudnn_failed, describe, graph_uses_cudnn
 
-        t0, notice = time.perf_counter(), ""
+        t0, notice, built = time.perf_counter(), "", self.engine.programs.built
         model, optimizer, steps, jit = self._build(tf, strategy, k, kernel, mixed)
         fused = graph_uses_cudnn(steps.traced())
         if fused:
@@ -187,9 +187,10 @@ class Trainer:
                 notice = (f"cudnn: the cuDNN kernel failed on this GPU ({first_line(err)});"
                           " rebuilt with XLA")
                 model, optimizer, steps, jit = self._build(tf, strategy, k, kernel, mixed)
+        reused = self.engine.programs.built == built
         return model, optimizer, steps, Compiled(time.perf_counter() - t0,
                                                  describe(kernel, fused, jit, mixed), fused,
-                                                 notice)
+                                                 notice, reused)
 
     def _on_shadow(self, steps, weights, fn, *args):
         """fn(*args) on the shadow model with these weights, in the helper, waited for."""

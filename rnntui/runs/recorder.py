@@ -6,13 +6,15 @@ import math
 import time
 from pathlib import Path
 
-from ..core.events import EpochEnd, Event, Finished, Progress, Started
+from ..core.events import EpochEnd, Event, Insight, Predictions, Progress, Started
 from .folders import METRICS, TB
 from .report import dumps
 
 
 class Recorder:
-    """Writes a run's metrics.jsonl and TensorBoard events from the trainer's events."""
+    """Writes a run's metrics.jsonl and TensorBoard events from the trainer's events: one
+    JSON line per event (Started, Compiled, each chunk's Progress, EpochEnd, and how it
+    ended), each with the wall time since the session began."""
 
     def __init__(self, run: Path):
         self.run = run
@@ -26,7 +28,7 @@ class Recorder:
             self._floors = event.floors
             self._open_tensorboard()
             self._scalars(0, floors=True)
-        if isinstance(event, (Progress, EpochEnd, Finished)):
+        if not isinstance(event, (Predictions, Insight)):  # every event the run's story needs
             d = event.to_json()
             d["wall_s"] = round(time.perf_counter() - self._t0, 3)
             self._f.write(dumps(d) + "\n")

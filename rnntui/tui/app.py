@@ -308,8 +308,8 @@ class RnnTui(App):
         for control in going:
             control.stop()
         if going:
-            self.status.detail = (f"quitting: saving the checkpoint (at most"
-                                  f" {QUIT_WAIT_S:.0f} s)")
+            self._advance(self.run_state.stopping(f"quitting: saving the checkpoint (at most"
+                                                  f" {QUIT_WAIT_S:.0f} s)"))
             self.run_worker(self._exit_when_saved(going), exclusive=True, group="quit")
         else:
             self.exit()
@@ -432,7 +432,8 @@ class RnnTui(App):
             return
         self._drain()
         p, started = self._latest, self.started
-        if p is not None and started is not None and self.run_state.active:
+        if p is not None and started is not None and self.run_state.active \
+                and not self.run_state.halting:
             self.status.detail = StatusPanel.progress_text(
                 p.epoch, started.config.train.epochs, p.step, started.total_steps,
                 p.steps_per_sec, p.eta_s)

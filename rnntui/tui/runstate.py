@@ -38,6 +38,7 @@ class RunState:
     started: Started | None = None  # the run's Started event, once it came
     bad_field: str = ""  # a failed run's field at fault (a setting this machine cannot have)
     compiled: bool = False  # its first program is compiled: a resume goes back to training
+    halting: bool = False  # stopped by the user and winding down: its detail says how
 
     @property
     def active(self) -> bool:
@@ -61,8 +62,10 @@ class RunState:
             return self
         return replace(self, phase="training" if self.compiled else "compiling")
 
-    def stopping(self) -> RunState:
-        return replace(self, detail="stopping at the end of this chunk") if self.active else self
+    def stopping(self, detail: str = "stopping at the end of this chunk") -> RunState:
+        """F8, or a quit (whose `detail` says it waits for the checkpoint): the progress
+        text gives way to `detail` until the run's last event."""
+        return replace(self, detail=detail, halting=True) if self.active else self
 
     def tensorflow_loading(self) -> RunState:
         return replace(self, phase="loading") if self.phase == "idle" else self

@@ -1,0 +1,188 @@
+"""The engine's ordering, made to race on purpose: each test holds one side with an Event,
+never a sleep, so it holds on any machine.
+
+- a restart waits for the old training to let go of its program, and takes it;
+- a warm never overlaps a training, a newer warm replaces a queued one, and the program
+  kept is the newest form's;
+- the probe of a reused program is rebound only once the old run's jobs have ended;
+- a divergence cancels the run's queued jobs (its end does not wait for them);
+- TensorFlow's process-wide switch (op determinism) is set by the engine thread alone.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from rnntui import engine as engines
+from rnntui.config import preset
+from rnntui.core.control import Control
+from rnntui.core.events import Compiled, Diverged, Finished, Progress
+from rnntui.engine import programs as programs_module
+from rnntui.engine.executor import UI, Executor
+from rnntui.engine.trainer import Trainer
+from rnntui.insight import schedule
+
+# Plain graph (jit off): the ordering is the subject, not the compiler.
+TINY = dict(size=20_000, val_size=2_000, batch_size=20, epochs=1, learning_rate=0.3)
+LONG = dict(size=2_000_000, val_size=2_000, batch_size=20, epochs=1000)
+WAIT = 120  # seconds a held side may take on a loaded machine: a bound, not a speed claim
+
+
+def held_training(engine, config, **kwargs):
+    """A training whose first Progress waits for `release`: (future, entered, release)."""
+    entered, release = threading.Event(), threading.Event()
+    events = []
+
+    def on(event):
+        events.append(event)
+        if isinstance(event, Progress) and not entered.is_set():
+            entered.set()
+            assert release.wait(WAIT)
+
+    trainer = Trainer(config, engine, on, jit=False, chunk=10, **kwargs)
+    return engine.submit("train", trainer.run), entered, release, events
+
+
+def test_a_restart_waits_for_the_old_training_and_takes_its_program():
+    engine = engines.get()
+    engine.call(engine.programs.forget)
+    config = preset("r2rt").with_values(**LONG)
+    old_control = Control()
+    old, entered, release, _ = held_training(engine, config, control=old_control)
+    assert entered.wait(WAIT)  # the old training holds its program, mid-epoch
+    built = engine.programs.built
+    old_control.stop()  # F5 while it runs: stop, then the new training
+    new_events: list = []
+    new = engine.submit("train", Trainer(config.with_values(epochs=1, size=20_000), engine,
+                                         new_events.append, jit=False, chunk=10).run)
+    assert not new.running() and not new.done()  # queued behind the old one
+    release.set()
+    assert isinstance(old.result(WAIT), Finished) and old.result().stopped
+    assert isinstance(new.result(WAIT), Finished)
+    assert engine.programs.built == built  # nothing compiled twice
+    assert next(e for e in new_events if isinstance(e, Compiled)).reused
+
+
+def test_warms_run_in_order_and_the_newest_form_keeps_its_program(monkeypatch):
+    engine = engines.get()
+    engine.call(engine.programs.forget)
+    base = preset("r2rt").with_values(**TINY)
+    a, b, c = (base.with_values(state_size=n) for n in (3, 5, 6))
+    entered, release = threading.Event(), threading.Event()
+    real = programs_module.ProgramCache.take_or_build
+
+    def slow(self, tf, config, *args):
+        if config.model.state_size == 3:  # the warm of A builds until released
+            entered.set()
+            assert release.wait(WAIT)
+        return real(self, tf, config, *args)
+
+    monkeypatch.setattr(programs_module.ProgramCache, "take_or_build", slow)
+    built = engine.programs.built
+    first = engine.warm(a)
+    assert entered.wait(WAIT)  # A is being made: edits come meanwhile
+    second, third = engine.warm(b), engine.warm(c)
+    assert second.cancelled()  # replaced by C while queued: never built
+    release.set()
+    assert first.result(WAIT) is True and third.result(WAIT) is True
+    assert engine.programs.built == built + 2  # A, then C: each once
+    kept = engine.programs.kept
+    assert kept is not None and kept.key[0].state_size == 6  # C's, not A's
+    ran = engines.train(c, jit=None)  # F5 on the form as it is: its program is ready
+    assert isinstance(ran, Finished) and engine.programs.built == built + 2
+
+
+def test_a_training_drops_the_warms_queued_before_it():
+    engine = engines.get()
+    hold = threading.Event()
+    blocker = engine.submit("call", hold.wait, WAIT)  # the engine is busy
+    warm = engine.warm(preset("r2rt").with_values(**TINY))
+    train = engine.submit("train", lambda: "trained")
+    assert warm.cancelled() and not train.done()
+    hold.set()
+    assert blocker.result(WAIT) is True and train.result(WAIT) == "trained"
+
+
+def test_the_probe_is_rebound_only_once_the_old_runs_jobs_have_ended(monkeypatch):
+    """Run 1's last measurement is held in the helper; run 2 (the same program, so the same
+    probe) must not rebind it until that job is over."""
+    engine = engines.get()
+    engine.call(engine.programs.forget)
+    config = preset("r2rt").with_values(**TINY)
+    measuring, release = threading.Event(), threading.Event()
+    seen = {"in_job": False, "rebound_in_job": None}
+    real_final, real_rebind = schedule.Insights.final, None
+
+    def held_final(self, step):
+        seen["in_job"] = True
+        measuring.set()
+        assert release.wait(WAIT)
+        try:
+            return real_final(self, step)
+        finally:
+            seen["in_job"] = False
+
+    monkeypatch.setattr(schedule.Insights, "final", held_final)
+    first = engine.submit("train", Trainer(config, engine, jit=False, chunk=10).run)
+    assert measuring.wait(WAIT)  # run 1's final measurement is out, in the helper
+    from rnntui.insight import probe as probe_module
+
+    real_rebind = probe_module.Probe.rebind
+
+    def rebind(self, *args):
+        seen["rebound_in_job"] = seen["in_job"]
+        return real_rebind(self, *args)
+
+    monkeypatch.setattr(probe_module.Probe, "rebind", rebind)
+    monkeypatch.setattr(schedule.Insights, "final", real_final)
+    second = engine.submit("train", Trainer(config, engine, jit=False, chunk=10).run)
+    assert not second.running()  # run 1 has not let go yet
+    release.set()
+    assert isinstance(first.result(WAIT), Finished)
+    assert isinstance(second.result(WAIT), Finished)
+    assert seen["rebound_in_job"] is False
+
+
+def test_a_divergence_cancels_the_runs_queued_jobs():
+    """The helper is held by another job, so the run's validations queue; the run diverges
+    and ends at once: its queued jobs were cancelled, not waited for."""
+    engine = engines.get()
+    hold = threading.Event()
+    blocker = engine.executor.submit(hold.wait, 4 * WAIT, run="held", priority=UI)
+    config = preset("r2rt").with_values(size=40_000, val_size=2_000, batch_size=20,
+                                        epochs=50, learning_rate=1e6, optimizer="sgd")
+    run = engine.submit("train", Trainer(config, engine, jit=False, chunk=100).run)
+    try:  # (had it waited for its queued jobs, it would wait for the held helper)
+        assert isinstance(run.result(WAIT), Diverged)
+    finally:
+        hold.set()
+    assert blocker.result(WAIT) is True
+
+
+def test_an_executor_runs_by_priority_then_order_and_cancels_a_runs_jobs():
+    executor = Executor()
+    hold, done = threading.Event(), []
+    executor.submit(hold.wait, WAIT, run="x")
+    jobs = [executor.submit(done.append, name, run=run, priority=p)
+            for name, run, p in (("later", "a", 2), ("run", "a", 1), ("cancelled", "b", 1),
+                                 ("ui", "a", 0))]
+    assert executor.cancel("b") == 1 and jobs[2].cancelled()
+    hold.set()
+    assert executor.drain("a", WAIT)
+    assert done == ["ui", "run", "later"]
+    executor.close(WAIT)
+
+
+def test_op_determinism_is_set_by_the_engine_thread_alone(monkeypatch):
+    from rnntui.engine import tfload
+
+    callers = []
+    real = tfload.set_determinism
+    monkeypatch.setattr(tfload, "set_determinism",
+                        lambda tf, on: (callers.append(threading.current_thread().name),
+                                        real(tf, on))[1])
+    config = preset("r2rt").with_values(deterministic=True, **TINY)
+    engine = engines.get()
+    engine.warm(config).result(WAIT)
+    engines.train(config.with_values(deterministic=False), jit=False)
+    assert callers and set(callers) == {"rnntui-engine"}
