@@ -103,7 +103,7 @@ async def feed(pilot, events) -> None:
     if isinstance(events[0], Started):  # a new run; other events continue the current one
         app._advance(app.run_state.start(events[0].config, floors_of(events[0].config)))
         ticks = iter(range(10**9))
-        app.bridge = Bridge(app, app.run_id, clock=lambda: float(next(ticks)))
+        app.view.bridge = Bridge(app, app.run_id, clock=lambda: float(next(ticks)))
     for event in events:
-        app.bridge.on_event(event)
+        app.view.bridge.on_event(event)
         await pilot.pause()

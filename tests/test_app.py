@@ -114,7 +114,7 @@ async def test_pause_resume_and_stop(tmp_path):
         assert app.status.state == "paused"
         # The chunk in flight lands, and reaches the chart.
         await wait_for(pilot, lambda: app.control.parked.is_set()
-                       and not app.bridge._pending.losses)
+                       and not app.view.bridge._pending.losses)
         held = app.chart.num_points
         await pilot.pause(0.6)
         assert app.chart.num_points == held

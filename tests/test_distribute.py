@@ -20,7 +20,8 @@ from rnntui.config import Config, ConfigError, validate
 from rnntui.core.events import Compiled, Failed, Finished, Progress, Started
 from rnntui.engine import train
 from rnntui.engine.checkpoint import load as load_checkpoint
-from rnntui.engine.distribute import chunk_for, is_chief
+from rnntui.engine.distribute import is_chief
+from rnntui.engine.plan import chunk_for
 
 # An LSTM with Adam and clipping that bites, carrying its state: every part that differs
 # between one device and two replicas is in play. 60 batches an epoch, 2 epochs.

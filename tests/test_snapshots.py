@@ -24,7 +24,7 @@ async def settle(pilot) -> None:
     # earlier one), and the chart has drawn it.
 
     def shown() -> bool:
-        latest, detail = app._latest, app.status.detail
+        latest, detail = app.view.latest, app.status.detail
         return (not app.chart._dirty and detail.startswith("epoch")
                 and (latest is None or f"step {latest.step:,}/" in detail))
 

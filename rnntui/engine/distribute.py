@@ -15,7 +15,7 @@ inside a tf.while_loop, and XLA does not compile a program over several devices.
 batch is one call of a graph function. Unrolling 15 batches into one traced call was
 measured slower (LSTM 8, 2 CPU replicas, 120 batches: 13 s to trace, 7 s a call, 30 s in
 all, against 1.4 s to trace and 5.4 s in all for a call per batch), so a trainer chunk of
-up to DIST_CHUNK batches is a Python loop of calls, and the chunks keep the stop and pause
+up to plan.DIST_CHUNK batches is a Python loop of calls, and the chunks keep the stop and pause
 response near 100 ms.
 """
 
@@ -29,16 +29,6 @@ import numpy as np
 from ..config import Config, ConfigError, split_error
 from .steps import Steps, applied_norm, make_update
 from .tfload import logical_gpu, split_cpu
-
-DIST_CHUNK = 25  # batches per trainer chunk: ~4 ms each for a small LSTM on 2 CPU replicas
-
-
-def chunk_for(chunk: int, steps_per_epoch: int) -> int:
-    """Batches per trainer chunk: at most `chunk` and DIST_CHUNK, in even chunks (an epoch
-    of 60 batches runs as 20 + 20 + 20, not 25 + 25 + 10)."""
-    k = max(1, min(chunk, DIST_CHUNK))
-    calls = -(-steps_per_epoch // k)
-    return max(1, -(-steps_per_epoch // calls))
 
 
 def is_chief() -> bool:

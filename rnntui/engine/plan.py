@@ -1,9 +1,12 @@
 """What a training of a config compiles for, decided without timing (so the same config
-always compiles the same program): the chunk of batches per compiled call and the
-validation windows. The trainer (rnntui.train) and the warm (rnntui.warm) both read them.
+always compiles the same program): the chunk of batches per compiled call, the kernel and
+precision, XLA or not, and the validation windows. The trainer and the warm both read
+them, so the program made ahead has the key the training looks for.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from ..config import Config
 from ..data.generator import windows
@@ -67,3 +70,39 @@ def jit_for(config: Config, kernel: str, distributed: bool, asked: bool | None =
     so the program made ahead has the key the training looks for."""
     xla = use_xla(config) if asked is None else asked
     return xla and kernel == "xla" and not distributed
+
+
+DIST_CHUNK = 25  # batches per trainer chunk: ~4 ms each for a small LSTM on 2 CPU replicas
+
+
+def chunk_for(chunk: int, steps_per_epoch: int) -> int:
+    """Batches per trainer chunk: at most `chunk` and DIST_CHUNK, in even chunks (an epoch
+    of 60 batches runs as 20 + 20 + 20, not 25 + 25 + 10)."""
+    k = max(1, min(chunk, DIST_CHUNK))
+    calls = -(-steps_per_epoch // k)
+    return max(1, -(-steps_per_epoch // calls))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a training compiles: batches per call, the RNN kernel, mixed precision or not,
+    and the notices the user is owed (a setting this machine cannot have)."""
+
+    chunk: int
+    kernel: str  # "xla" or "cudnn"
+    mixed: bool
+    notices: tuple[str, ...] = ()
+
+
+def plan_for(config: Config, on_gpu: bool, distributed: bool, chunk: int | None = None) -> Plan:
+    """The plan for a training of `config` (`chunk`: as asked, else chosen)."""
+    from .accel import choose_kernel, choose_precision
+
+    per_epoch = steps_per_epoch(config)
+    k = chunk or choose_chunk(config, per_epoch)
+    if distributed:
+        k = chunk_for(k, per_epoch)
+    kernel, why_kernel = choose_kernel(config, on_gpu, distributed=distributed)
+    mixed, why_mixed = choose_precision(config, on_gpu)
+    notices = tuple(n for n in (why_kernel, why_mixed) if n)
+    return Plan(k, kernel, mixed, notices)

@@ -29,7 +29,7 @@ from ..insight.probe import Probe
 from ..insight.schedule import Insights
 from .checkpoint import Checkpoint, Writer
 from .executor import LATER
-from .plan import choose_chunk, jit_for, steps_per_epoch, validation_windows
+from .plan import Plan, jit_for, plan_for, steps_per_epoch, validation_windows
 from .shadow import DIVERGED_LOSS, ShadowJobs, on_shadow
 from .training import Training, failed, first_line, read_lr
 
@@ -137,26 +137,19 @@ class Trainer:
     # ---- setup ----------------------------------------------------------------------
 
     def _announce(self, strategy, device_name: str, on_gpu: bool, notice: str):
-        """The Started event: floors, chunk, kernel, precision and every notice. Returns
-        (floors, chunk, kernel, mixed)."""
-        from .accel import choose_kernel, choose_precision
+        """The Started event: floors, the plan (chunk, kernel, precision) and every
+        notice. Returns (floors, plan)."""
         from .tfload import threads_notice
 
         cfg, d, t = self.config, self.config.data, self.config.train
         fl = source.floors(d)  # analytic for the generator, empirical for a file
+        plan = plan_for(cfg, on_gpu, strategy is not None, self.chunk)
         per_epoch = steps_per_epoch(cfg)
-        k = self.chunk or choose_chunk(cfg, per_epoch)
-        kernel, why_kernel = choose_kernel(cfg, on_gpu, distributed=strategy is not None)
-        mixed, why_mixed = choose_precision(cfg, on_gpu)
-        if strategy is not None:
-            from .distribute import chunk_for
-
-            k = chunk_for(k, per_epoch)
-        notice = "; ".join(n for n in (notice, why_kernel, why_mixed,
-                                       threads_notice(cfg, on_gpu)) if n)
+        notices = (notice, *plan.notices, threads_notice(cfg, on_gpu))
         self.emit(Started(cfg, device_name, fl, source.window_floor(d, t.num_steps),
-                          per_epoch, per_epoch * t.epochs, k, notice))
-        return fl, k, kernel, mixed
+                          per_epoch, per_epoch * t.epochs, plan.chunk,
+                          "; ".join(n for n in notices if n)))
+        return fl, plan
 
     def _build(self, tf, strategy, k: int, kernel: str, mixed: bool):
         """(model, optimizer, steps, jit): the kept program or a new one, compiled, and
@@ -169,11 +162,12 @@ class Trainer:
         steps.compile()
         return model, optimizer, steps, jit
 
-    def _compiled(self, tf, strategy, k: int, kernel: str, mixed: bool, xs, ys):
+    def _compiled(self, tf, strategy, plan: Plan, xs, ys):
         """_build, then a fused cuDNN kernel's first real call (see accel.py), rebuilt with
         XLA if it fails: (model, optimizer, steps, the Compiled event)."""
         from .accel import cudnn_failed, describe, graph_uses_cudnn
 
+        k, kernel, mixed = plan.chunk, plan.kernel, plan.mixed
         t0, notice, built = time.perf_counter(), "", self.engine.programs.built
         model, optimizer, steps, jit = self._build(tf, strategy, k, kernel, mixed)
         fused = graph_uses_cudnn(steps.traced())
@@ -219,15 +213,15 @@ class Trainer:
         """Everything before the first chunk: Started, the compiled program, Compiled, the
         feed, the shadow jobs and what they read."""
         cfg, d = self.config, self.config.data
-        fl, k, kernel, mixed = self._announce(strategy, device_name, on_gpu, notice)
+        fl, plan = self._announce(strategy, device_name, on_gpu, notice)
         vx, vy, vxw, vyw, looked = validation_windows(cfg)
-        model, optimizer, steps, compiled = self._compiled(tf, strategy, k, kernel, mixed,
-                                                           vxw[:looked], vyw[:looked])
+        model, optimizer, steps, compiled = self._compiled(tf, strategy, plan, vxw[:looked],
+                                                           vyw[:looked])
         self.emit(compiled)
         off = source.insight_off(d) if self.insight else ""
         if off:  # said once, so the panels show why they stay empty
             self.emit(Insight(0, [], [], [], [], off=off))
-        self._feed = EpochFeed(cfg, k)
+        self._feed = EpochFeed(cfg, plan.chunk)
         part = len(vx) // cfg.train.batch_size
         rules = () if d.data_file else d.rules  # a file has no rules: no combination table
         combos = ComboTable(vx, rules, d.base, vxw.shape, part, not d.data_file)

@@ -28,8 +28,7 @@ def warm(engine: Engine, config: Config) -> bool:
     """Make and keep the program of `config` (ConfigError if it is not valid). False when
     there is nothing to make ahead: a distribution strategy, or the program kept already
     is this one."""
-    from .accel import choose_kernel, choose_precision
-    from .plan import choose_chunk, jit_for, steps_per_epoch, validation_windows
+    from .plan import jit_for, plan_for, validation_windows
     from .programs import program_key
     from .tfload import claim_gpus, pick_device, quiet_tensorflow, set_determinism
 
@@ -43,9 +42,8 @@ def warm(engine: Engine, config: Config) -> bool:
     set_determinism(tf, t.deterministic)  # as the training will: it shapes the graph
     device, _, _ = pick_device(tf, t.device)
     with tf.device(device):
-        k = choose_chunk(config, steps_per_epoch(config))
-        kernel, _ = choose_kernel(config, device.startswith("/GPU"), distributed=False)
-        mixed, _ = choose_precision(config, device.startswith("/GPU"))
+        plan = plan_for(config, device.startswith("/GPU"), distributed=False)
+        k, kernel, mixed = plan.chunk, plan.kernel, plan.mixed
         jit = jit_for(config, kernel, distributed=False)  # as Trainer._build decides
         key = program_key(config, tf.constant(0).device, kernel, mixed, jit, k)
         kept = engine.programs.kept

@@ -9,6 +9,7 @@ resumes them, the race screen (F4) trains a grid of configs.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,17 +23,18 @@ from textual.screen import Screen
 from .. import engine as engines
 from ..config import Config
 from ..core.control import Control
-from ..core.events import Compiled, EpochEnd, Finished, Insight, Predictions, Started
+from ..core.events import Started
 from ..engine import Engine
 from ..runs.folders import Run
 from . import saving
 from .bridge import Bridge, Tick, TrainerEvent
-from .jobs import Exported, FileChecked, Jobs, RunOpened, TensorFlowLoaded, TrainJob
+from .jobs import Exported, Jobs, RunOpened, TensorFlowLoaded, TrainJob
 from .runstate import RunState, floors_of
+from .runview import PROGRESS_PAINT_S, RunView
 from .screens.dialogs import ConfirmScreen, HelpScreen
 from .screens.race import RaceScreen
 from .screens.runs import RunsScreen
-from .widgets.deck import PANELS, WIDE, PanelDeck
+from .widgets.deck import WIDE, PanelDeck
 from .widgets.footer import QuietFooter
 from .widgets.form import ConfigForm
 from .widgets.loss_chart import LossChart
@@ -41,9 +43,6 @@ from .widgets.status import StatusPanel
 
 ASK_DELAY_S = 0.8  # after the last keystroke, before asking whether to restart
 WARM_DELAY_S = 1.0  # after the form settles (idle), before its program is made ahead
-# Twice a second for the progress text and sparklines: every repaint costs the UI thread
-# CPU that a 2-core trainer feels (bench/app_speed.py: app vs headless steps/s).
-PROGRESS_PAINT_S = 0.5
 QUIT_WAIT_S = 5.0  # quitting waits at most this long for a training's stop checkpoint
 
 
@@ -76,18 +75,14 @@ class RnnTui(App):
         self.run_path: Path | None = None  # the current or last training's run folder
         self.run_state = RunState()  # the one run state: changed only by _advance
         self.control: Control | None = None
-        self.bridge: Bridge | None = None
         self._asked = False
         self._ask_timer = None
         self._warm_timer = None
-        self._latest = None  # the newest Progress, painted by _paint_progress
-        self._file_ask = 0  # the form's data-file read in flight (FileChecked.ask)
-        self._file_floors: tuple = ()  # the floors of the form's data file, once read
 
     # ---- layout ---------------------------------------------------------------
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
-            yield ConfigForm(self.initial, id="form")
+            yield ConfigForm(self.initial, self.jobs.check_file, id="form")
             with Vertical(id="right"):
                 yield StatusPanel(id="status")
                 yield LossChart(id="chart")
@@ -100,6 +95,7 @@ class RnnTui(App):
         self.status = self.query_one(StatusPanel)
         self.form = self.query_one(ConfigForm)
         self.deck = self.query_one(PanelDeck)
+        self.view = RunView(self.chart, self.status, self.deck)
         self.race = RaceScreen(self.runs_dir, lambda: self.form.config, lambda: self.running,
                                self.jobs)
         self.install_screen(self.race, "race")
@@ -163,31 +159,12 @@ class RnnTui(App):
             self.form.hint(new.bad_field or old.bad_field, new.detail if new.bad_field else "")
 
     # ---- the form -------------------------------------------------------------
-    def _form_floors(self, config: Config) -> tuple:
-        """The floors the form's config draws: analytic, or its data file's once read."""
-        return self._file_floors if config.data.data_file else floors_of(config)
-
     def show_form_config(self, config: Config) -> None:
         """The floors follow the form until a run owns the chart (a run keeps its own floors,
         whatever is edited after it); the ruler always shows the form's window."""
-        d, t = config.data, config.train
         if self.run_state.config is None:
-            self.chart.set_floors(list(self._form_floors(config)))
-        ruler = self.query_one(WindowRuler)
-        rules = () if d.data_file else d.rules  # a file has no rules to mark
-        ruler.num_steps, ruler.rules, ruler.carry = t.num_steps, rules, t.carry_state
-
-    @on(ConfigForm.NeedsFile)
-    def _read_file(self, message: ConfigForm.NeedsFile) -> None:
-        """The form's data file is read in the helper, never here: FileChecked answers."""
-        self._file_ask += 1
-        self.jobs.check_file(self._file_ask, message.config)
-
-    def on_file_checked(self, message: FileChecked) -> None:
-        if message.ask != self._file_ask:
-            return  # an older read, overtaken by an edit
-        self._file_floors = tuple((f.name, f.loss) for f in message.floors)
-        self.form.file_checked(message.config, message.error)
+            self.chart.set_floors(list(self.form.floors_of(config)))
+        self.query_one(WindowRuler).show(config)
 
     @on(ConfigForm.Changed)
     def _form_changed(self, message: ConfigForm.Changed) -> None:
@@ -258,25 +235,19 @@ class RnnTui(App):
         if self.control is not None:
             self.control.stop()
         self.control, self._asked = Control(), False
-        self._latest = None
-        self.chart.clear_data()
-        self.status.clear()
-        self.deck.clear()
-        self._advance(self.run_state.start(config, self._form_floors(config)))
-        self.bridge = Bridge(self, self.run_id)
+        floors = floors_of(config) if resume else self.form.floors_of(config)
+        self._advance(self.run_state.start(config, floors))
+        bridge = Bridge(self, self.run_id)
+        self.view.begin(bridge)
         self.show_form_config(self.form.config or config)
         self.status.run, self.run_path = "", None
-        self.jobs.train(TrainJob(config, self.runs_dir, resume), self.bridge, self.control)
+        self.jobs.train(TrainJob(config, self.runs_dir, resume), bridge, self.control)
 
     def on_run_opened(self, message: RunOpened) -> None:
         if message.run_id != self.run_id:
             return
         self.run_path, self.status.run = message.path, message.path.name
-        h = message.history
-        if h is not None:  # a resumed run: its curve so far, then the new steps continue it
-            self.chart.add_points(h.steps, h.losses)
-            for step, loss in h.val:
-                self.chart.add_val(step, loss)
+        self.view.resumed(message.history)
 
     def action_pause(self) -> None:
         if self.race.racing:
@@ -315,8 +286,6 @@ class RnnTui(App):
             self.exit()
 
     async def _exit_when_saved(self, going: list[Control]) -> None:
-        import asyncio
-
         deadline = time.monotonic() + QUIT_WAIT_S
         while any(not c.done.is_set() for c in going) and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
@@ -365,17 +334,13 @@ class RnnTui(App):
 
     def action_panel(self, panel: str = "") -> None:
         """F2: the next panel of the deck, or `panel` (an id of deck.PANELS)."""
-        if self.screen.has_class("-wide"):
-            self.notify("the terminal is wide: every panel is on show", timeout=2)
-        elif panel:
-            self.deck.current = panel
-        else:
-            self.notify(self.deck.cycle(), timeout=1)
+        if text := self.deck.show_panel(panel):
+            self.notify(text, timeout=2)
 
     def action_gates(self) -> None:
         """F7: the hidden state, then each of its gates in turn (LSTM, GRU)."""
-        if not self.deck.next_hidden_view():
-            self.notify("this run's cell has no gates (LSTM and GRU have)", timeout=2)
+        if text := self.deck.step_gates():
+            self.notify(text, timeout=2)
 
     def action_save_chart(self) -> None:
         """The chart on show, as an SVG: into the run folder, or runs_dir for a comparison."""
@@ -383,8 +348,7 @@ class RnnTui(App):
         self.notify(text, severity=severity, timeout=4)
 
     def action_export_model(self) -> None:
-        run = (self.screen.highlighted_path if isinstance(self.screen, RunsScreen)
-               else self.run_path)
+        run = saving.export_target(self.screen, self.run_path)
         if run is None:
             self.notify("no run yet: train first (F5) or pick a run in the runs screen (F3)",
                         severity="warning", timeout=4)
@@ -400,74 +364,32 @@ class RnnTui(App):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for name, help_text, action in saving.COMMANDS:
-            yield SystemCommand(name, help_text, getattr(self, f"action_{action}"))
-        for panel, name in PANELS.items():
-            yield SystemCommand(f"Show {name}", "In the lower-right panel (F2 cycles them)",
-                                lambda panel=panel: self.action_panel(panel))
+        yield from saving.commands(self)
 
     # ---- engine events ----------------------------------------------------------
-    def _drain(self) -> None:
-        if self.bridge is None:
-            return
-        d = self.bridge.drain()
-        if d.losses:
-            self.chart.add_losses(d.first_step, d.losses)
-            for step, lr in d.lr_changes:
-                self.chart.mark_lr(step, lr)
-            # One sparkline point per Progress, however many a drain holds.
-            for loss, rate, grad in zip(d.last_losses, d.rates, d.grad_norms, strict=True):
-                self.status.push(loss, rate, grad)
-        if d.latest is not None:
-            first, self._latest = self._latest is None, d.latest
-            if first:  # the run's first loss shows now, not at the timers' next turn
-                self._paint_progress()
-                self.chart.repaint_now()
-
     def _paint_progress(self) -> None:
         """On a timer (PROGRESS_PAINT_S): the progress text and the sparklines. It drains the
         bridge first, so the last chunk before a pause (whose Tick the rate limit held back)
         still reaches the chart."""
         if not self.is_running:  # shutting down: the widgets are going (see on_trainer_event)
             return
-        self._drain()
-        p, started = self._latest, self.started
-        if p is not None and started is not None and self.run_state.active \
-                and not self.run_state.halting:
-            self.status.detail = StatusPanel.progress_text(
-                p.epoch, started.config.train.epochs, p.step, started.total_steps,
-                p.steps_per_sec, p.eta_s)
-        self.status.refresh_sparks()
+        self.view.drain(self.run_state)
+        self.view.paint_progress(self.run_state)
 
     def on_tick(self, message: Tick) -> None:
         if message.run_id == self.run_id and self.is_running:
-            self._drain()
+            self.view.drain(self.run_state)
 
     def on_trainer_event(self, message: TrainerEvent) -> None:
         if message.run_id != self.run_id or not self.is_running:
             # A restarted run's predecessor winding down; or shutting down, when the last
             # events would reach panels whose children are gone.
             return
-        self._drain()
-        e, status = message.event, self.status
-        self._advance(self.run_state.on_event(e))
-        if isinstance(e, Started):
-            status.device = e.device
-            self.chart.set_span(e.total_steps)  # the x axis reaches to the run's end
-        elif isinstance(e, Compiled) and self.started and e.kernel:
-            status.device = f"{self.started.device} · {e.kernel}"
-        elif isinstance(e, EpochEnd):
-            self.chart.add_val(e.step, e.val_loss)
-            status.verdict = e.verdict
-        elif isinstance(e, Predictions):
-            lags = [lag for lag, _ in self.started.config.data.rules] if self.started else []
-            self.deck.show_predictions(e, lags)
-        elif isinstance(e, Insight):
-            self.deck.show_insight(e)
-        elif isinstance(e, Finished):
-            status.verdict = e.verdict
-        if isinstance(e, (Started, Compiled)) and e.notice:
-            self.notify(e.notice, severity="warning", timeout=6)
+        self.view.drain(self.run_state)
+        self._advance(self.run_state.on_event(message.event))
+        notice = self.view.show(message.event, self.run_state)
+        if notice:
+            self.notify(notice, severity="warning", timeout=6)
 
 
 def make_app(config: Config | None = None, preload_tf: bool = True,

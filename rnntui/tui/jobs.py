@@ -130,9 +130,9 @@ class Jobs:
         """The run's last checkpoint as run/model.keras (a model of its own): Exported."""
         self.background(_export, run, self.post, run="export")
 
-    def check_file(self, ask: int, config: Config) -> None:
-        """Read the form's data file: FileChecked."""
-        self.background(_check_file, ask, config, self.post)
+    def check_file(self, ask: int, config: Config, post: Post) -> None:
+        """Read the form's data file: FileChecked, to `post` (the form's)."""
+        self.background(_check_file, ask, config, post)
 
 
 def _ended(future: Future, bridge: Bridge, control: Control) -> None:

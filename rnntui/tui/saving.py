@@ -1,15 +1,18 @@
-"""Saving what is on show: the chart as SVG (ctrl+s), and the palette's commands for the
-app's keys."""
+"""Saving what is on show: the chart as SVG (ctrl+s), which run a model export takes
+(ctrl+e), and the palette's commands for the app's keys."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+from textual.app import SystemCommand
 from textual.screen import Screen
 
 from .screens.race import RaceScreen
 from .screens.runs import RunsScreen
+from .widgets.deck import PANELS
 from .widgets.loss_chart import LossChart
 
 # The palette's commands beside Textual's own: (name, help, the app's action).
@@ -24,6 +27,20 @@ COMMANDS = (
     ("Export model", "The run's model as a .keras file (ctrl+e)", "export_model"),
     ("Hidden state / gates", "The state, then each gate in turn (F7)", "gates"),
 )
+
+
+def commands(app) -> Iterator[SystemCommand]:
+    """The palette's commands for the app's own actions (COMMANDS) and each deck panel."""
+    for name, help_text, action in COMMANDS:
+        yield SystemCommand(name, help_text, getattr(app, f"action_{action}"))
+    for panel, name in PANELS.items():
+        yield SystemCommand(f"Show {name}", "In the lower-right panel (F2 cycles them)",
+                            lambda panel=panel: app.action_panel(panel))
+
+
+def export_target(screen: Screen, run_path: Path | None) -> Path | None:
+    """The run ctrl+e exports: the one highlighted in the runs screen, else the app's."""
+    return screen.highlighted_path if isinstance(screen, RunsScreen) else run_path
 
 
 def save_chart(screen: Screen, race: RaceScreen, runs_dir: Path,

@@ -1,6 +1,6 @@
 """Where the loss chart's plot sits and how values map to it: axis ranges, ticks, pixels.
 
-Split from `rnntui.tui.chart_render` (which draws) so each file reads top to bottom; numpy
+Split from `render` (which draws) so each file reads top to bottom; numpy
 only, no Textual.
 """
 
@@ -24,7 +24,7 @@ class Series:
     steps: np.ndarray  # ascending
     losses: np.ndarray  # parallel to steps; non-finite values are dropped when drawn
     val: Sequence[tuple[int, float]] = ()
-    colour: int = 0  # index into chart_render.SERIES_COLOURS (wraps around)
+    colour: int = 0  # index into render.SERIES_COLOURS (wraps around)
 
 
 def fmt_step(value: float) -> str:

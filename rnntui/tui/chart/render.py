@@ -11,7 +11,7 @@ the smoothed line's colour and blur it.
 
 Extra series (`Series`: the runs of an overlay, the configs of a race) are drawn as smoothed
 lines under the main data, each in its own colour, named by a legend at the top right.
-Axis ranges and ticks are computed in `rnntui.tui.chart_layout`.
+Axis ranges and ticks are computed in `layout`, the braille pixels in `pixels`.
 """
 
 from __future__ import annotations
@@ -25,14 +25,10 @@ from rich.style import Style
 from rich.text import Span, Text
 
 from .layout import Layout, Series, compute_layout, fmt_step, nice_step, y_range
+from .pixels import DOT_BITS, GLYPHS, bins, cells, smooth, trace
 
 __all__ = ["Grid", "Layout", "Series", "compute_layout", "fmt_step", "grid_texts",
            "render_chart", "render_grid", "y_range"]
-
-# Dot bit of pixel (row, col) inside one braille cell, per the Unicode braille layout.
-_DOT_BITS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], dtype=np.uint8)
-# An empty cell is a plain space rather than U+2800 so copied text and tests stay clean.
-_GLYPHS = np.array([" "] + [chr(0x2800 + i) for i in range(1, 256)], dtype="<U1")
 
 FLOOR_COLOURS = ("#ffd700", "#ff8700", "#afd700", "#ffaf87", "#d7af00", "#5fd75f")
 RAW_COLOUR = "#3f6f8f"
@@ -77,85 +73,6 @@ def floor_label(name: str, loss: float) -> str:
 def lr_label(lr: float) -> str:
     """The text drawn at the top of a learning-rate marker, e.g. "lr 0.01"."""
     return f"lr {lr:g}"
-
-
-def _bins(lay: Layout, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(index of first point, pixel column) of every non-empty pixel column.
-
-    `steps` must be ascending; a binary search per column boundary replaces mapping every
-    point, so this costs O(columns * log points).
-    """
-    n2 = 2 * lay.pw
-    k = (n2 - 1) / (lay.x1 - lay.x0)
-    # Column c >= 1 starts at the first step that `Layout.px` rounds to c.
-    edges = lay.x0 + (np.arange(1, n2) - 0.5) / k
-    if steps.dtype.kind in "iu":
-        edges = np.ceil(edges).astype(steps.dtype)  # same split, and no float copy of steps
-    bounds = np.r_[0, np.searchsorted(steps, edges), steps.size]
-    cols = np.flatnonzero(np.diff(bounds))
-    return bounds[cols], cols
-
-
-def _trace(
-    lay: Layout, starts: np.ndarray, cols: np.ndarray, values: np.ndarray, envelope: bool
-) -> np.ndarray:
-    """Boolean (4*ph, 2*pw) pixel mask of a line through ascending points binned by `_bins`.
-
-    Per pixel column it draws the min..max envelope (raw line) or the mean (smoothed line),
-    reduced before mapping to pixels so only a few hundred values are mapped. Columns are
-    joined at the midpoint of neighbours so slopes stay continuous, and empty columns between
-    sparse points are linearly interpolated.
-    """
-    mask = np.zeros((4 * lay.ph, 2 * lay.pw), dtype=bool)
-    if cols.size == 0:
-        return mask
-    ends = np.r_[starts[1:], values.size] - 1
-    if envelope:
-        # Pixel rows grow downwards, so the largest value gives the topmost pixel.
-        lo = lay.py_float(np.maximum.reduceat(values, starts))
-        hi = lay.py_float(np.minimum.reduceat(values, starts))
-        first, last = lay.py_float(values[starts]), lay.py_float(values[ends])
-    else:
-        mean = np.add.reduceat(values, starts, dtype=np.float64) / (ends - starts + 1)
-        lo = hi = first = last = lay.py_float(mean)
-    allc = np.arange(cols[0], cols[-1] + 1)
-    if allc.size != cols.size:
-        lo, hi = np.interp(allc, cols, lo), np.interp(allc, cols, hi)
-        first, last = np.interp(allc, cols, first), np.interp(allc, cols, last)
-    mid = (last[:-1] + first[1:]) / 2  # boundary between column c and c+1
-    top, bot = lo.copy(), hi.copy()
-    top[1:], bot[1:] = np.minimum(top[1:], mid), np.maximum(bot[1:], mid)
-    top[:-1], bot[:-1] = np.minimum(top[:-1], mid), np.maximum(bot[:-1], mid)
-    rows = np.arange(mask.shape[0])[:, None]
-    mask[:, allc] = (rows >= np.rint(top)[None, :]) & (rows <= np.rint(bot)[None, :])
-    return mask
-
-
-def _cells(mask: np.ndarray) -> np.ndarray:
-    """Braille bit codes (ph, pw) of a (4*ph, 2*pw) pixel mask."""
-    ph4, pw2 = mask.shape
-    blocks = mask.reshape(ph4 // 4, 4, pw2 // 2, 2).astype(np.uint8)
-    return (blocks * _DOT_BITS[None, :, None, :]).sum(axis=(1, 3), dtype=np.uint8)
-
-
-def _smooth(losses: np.ndarray) -> np.ndarray:
-    """Centered rolling mean (window 1-2% of the run), windows truncated at both ends."""
-    n = losses.size
-    # A power of two: the window changes at doublings of the run only, so a live chart's
-    # finished columns stay as drawn (and cost nothing to send) between them.
-    h = min(1 << (max(n // 100, 1).bit_length() - 1), (n - 1) // 2)
-    if h < 1:
-        return losses.astype(np.float64)
-    w = 2 * h + 1
-    c = np.empty(n + 1)
-    c[0] = 0.0
-    np.cumsum(losses, dtype=np.float64, out=c[1:])
-    out = np.empty(n)
-    out[h : n - h] = (c[w:] - c[:-w]) / w
-    k = np.arange(h + 1, w)  # sizes of the truncated windows at either end
-    out[:h] = c[k] / k
-    out[n - h :] = ((c[n] - c[n - k]) / k)[::-1]
-    return out
 
 
 def _put(chars: np.ndarray, styles: np.ndarray, row: int, col: int, s: str, style: int) -> None:
@@ -223,61 +140,93 @@ def render_grid(
     floors = [(n, f) for n, f in floors if math.isfinite(f)]
     lay, yticks = compute_layout(width, height, steps, losses, val, floors, lr_marks, series,
                                  x_end)
-    ph, pw, left = lay.ph, lay.pw, lay.left
+    plot = _Plot(lay)
+    # Lowest priority first: lr markers, floors, series, raw, smoothed, validation.
+    lr_cols = plot.lr_marks(lr_marks)
+    floor_rows = plot.floors(floors)
+    markers = plot.curves(series, steps, losses, val)
     chars = np.full((height, width), " ", dtype="<U1")
     styles = np.zeros((height, width), dtype=np.uint8)
-    codes = np.zeros((ph, pw), dtype=np.uint8)
-    owner = np.zeros((ph, pw), dtype=np.uint8)
-
-    def layer(c: np.ndarray, style: int) -> None:
-        hit = c != 0
-        codes[hit] = c[hit]
-        owner[hit] = style
-
-    # Lowest priority first: lr markers, floors, series, raw, smoothed, validation.
-    lr_cols = []
-    for s, lr in lr_marks:
-        pc = int(lay.px(np.array([s]))[0])
-        c = np.zeros((ph, pw), dtype=np.uint8)
-        c[:, pc // 2] = _DOT_BITS[0, pc % 2] | _DOT_BITS[2, pc % 2]  # dotted: every 2nd dot
-        layer(c, _S_LR)
-        lr_cols.append((left + pc // 2, lr_label(lr)))
-    floor_rows = []
-    dashed = (np.arange(pw) % 2 == 0).astype(np.uint8)
-    for i, (name, f) in enumerate(floors):
-        pr = int(np.rint(lay.py_float(np.array([f]))[0]))
-        c = np.zeros((ph, pw), dtype=np.uint8)
-        c[pr // 4] = dashed * (_DOT_BITS[pr % 4, 0] | _DOT_BITS[pr % 4, 1])
-        style = _S_FLOOR0 + i % len(FLOOR_COLOURS)
-        layer(c, style)
-        floor_rows.append((pr // 4, floor_label(name, f), style))
-    markers = []  # (pixel columns, pixel rows, style) of validation points
-    for x in series:
-        style = _S_SERIES0 + x.colour % len(SERIES_COLOURS)
-        if x.losses.size:
-            layer(_cells(_trace(lay, *_bins(lay, x.steps), _smooth(x.losses), False)), style)
-        if x.val:
-            markers.append((lay.px(np.array([v[0] for v in x.val])),
-                            lay.py_float(np.array([v[1] for v in x.val])), style))
-    if losses.size:
-        starts, cols = _bins(lay, steps)
-        layer(_cells(_trace(lay, starts, cols, losses, True)), _S_RAW)
-        layer(_cells(_trace(lay, starts, cols, _smooth(losses), False)), _S_SMOOTH)
-    if val:
-        vs = np.array([s for s, _ in val])
-        vv = np.array([v for _, v in val])
-        layer(_cells(_trace(lay, *_bins(lay, vs), vv, True)), _S_VAL)
-        markers.append((lay.px(vs), lay.py_float(vv), _S_VAL))
-    chars[:ph, left:] = _GLYPHS[codes]
-    styles[:ph, left:] = owner
+    chars[:lay.ph, lay.left:] = GLYPHS[plot.codes]
+    styles[:lay.ph, lay.left:] = plot.owner
     for vx, vy, style in markers:
-        rr, cc = np.rint(vy).astype(np.int64) // 4, left + vx // 2
+        rr, cc = np.rint(vy).astype(np.int64) // 4, lay.left + vx // 2
         chars[rr, cc] = VAL_MARKER
         styles[rr, cc] = style
+    _labels(chars, styles, lay, series, floor_rows, lr_cols)
+    if lay.axes:
+        _axes(chars, styles, lay, yticks)
+    return Grid(chars, _merge_blanks(chars, styles), lay)
 
-    # The legend takes the top right rows; floor labels sit at the right end of their line,
-    # and a clash moves one to a free neighbour row. Learning-rate labels then take the
-    # highest row where they hide no other label.
+
+class _Plot:
+    """The plot area in braille pixels: per cell its dots and the style that drew them,
+    each layer over the ones drawn before it."""
+
+    def __init__(self, lay: Layout):
+        self.lay = lay
+        self.codes = np.zeros((lay.ph, lay.pw), dtype=np.uint8)
+        self.owner = np.zeros((lay.ph, lay.pw), dtype=np.uint8)
+
+    def layer(self, c: np.ndarray, style: int) -> None:
+        hit = c != 0
+        self.codes[hit] = c[hit]
+        self.owner[hit] = style
+
+    def lr_marks(self, lr_marks) -> list[tuple[int, str]]:
+        """A dotted column at each learning-rate change: (its column, its label)."""
+        lay, out = self.lay, []
+        for s, lr in lr_marks:
+            pc = int(lay.px(np.array([s]))[0])
+            c = np.zeros((lay.ph, lay.pw), dtype=np.uint8)
+            c[:, pc // 2] = DOT_BITS[0, pc % 2] | DOT_BITS[2, pc % 2]  # every 2nd dot
+            self.layer(c, _S_LR)
+            out.append((lay.left + pc // 2, lr_label(lr)))
+        return out
+
+    def floors(self, floors) -> list[tuple[int, str, int]]:
+        """A dashed row at each floor: (its row, its label, its style)."""
+        lay, out = self.lay, []
+        dashed = (np.arange(lay.pw) % 2 == 0).astype(np.uint8)
+        for i, (name, f) in enumerate(floors):
+            pr = int(np.rint(lay.py_float(np.array([f]))[0]))
+            c = np.zeros((lay.ph, lay.pw), dtype=np.uint8)
+            c[pr // 4] = dashed * (DOT_BITS[pr % 4, 0] | DOT_BITS[pr % 4, 1])
+            style = _S_FLOOR0 + i % len(FLOOR_COLOURS)
+            self.layer(c, style)
+            out.append((pr // 4, floor_label(name, f), style))
+        return out
+
+    def curves(self, series, steps, losses, val) -> list[tuple]:
+        """The extra series, the raw and smoothed losses and the validation line; returns
+        the validation points to mark: (pixel columns, pixel rows, style)."""
+        lay, markers = self.lay, []
+        for x in series:
+            style = _S_SERIES0 + x.colour % len(SERIES_COLOURS)
+            if x.losses.size:
+                self.layer(cells(trace(lay, *bins(lay, x.steps), smooth(x.losses), False)),
+                           style)
+            if x.val:
+                markers.append((lay.px(np.array([v[0] for v in x.val])),
+                                lay.py_float(np.array([v[1] for v in x.val])), style))
+        if losses.size:
+            starts, cols = bins(lay, steps)
+            self.layer(cells(trace(lay, starts, cols, losses, True)), _S_RAW)
+            self.layer(cells(trace(lay, starts, cols, smooth(losses), False)), _S_SMOOTH)
+        if val:
+            vs = np.array([s for s, _ in val])
+            vv = np.array([v for _, v in val])
+            self.layer(cells(trace(lay, *bins(lay, vs), vv, True)), _S_VAL)
+            markers.append((lay.px(vs), lay.py_float(vv), _S_VAL))
+        return markers
+
+
+def _labels(chars: np.ndarray, styles: np.ndarray, lay: Layout, series, floor_rows,
+            lr_cols) -> None:
+    """The legend takes the top right rows; floor labels sit at the right end of their
+    line, and a clash moves one to a free neighbour row. Learning-rate labels then take
+    the highest row where they hide no other label."""
+    ph, pw, left, width = lay.ph, lay.pw, lay.left, chars.shape[1]
     taken: dict[int, list[tuple[int, int]]] = {}
 
     def free(row: int, a: int, b: int) -> bool:
@@ -302,10 +251,6 @@ def render_grid(
         row = next((r for r in range(ph) if free(r, a, a + len(text))), 0)
         taken.setdefault(row, []).append((a, a + len(text)))
         _put(chars, styles, row, a, text, _S_LR)
-
-    if lay.axes:
-        _axes(chars, styles, lay, yticks)
-    return Grid(chars, _merge_blanks(chars, styles), lay)
 
 
 def _merge_blanks(chars: np.ndarray, styles: np.ndarray) -> np.ndarray:

@@ -55,6 +55,19 @@ class PanelDeck(Vertical):
         self.current = ids[(ids.index(self.current) + 1) % len(ids)]
         return PANELS[self.current]
 
+    def show_panel(self, panel: str = "") -> str:
+        """F2: the next panel, or `panel` (an id of PANELS); returns what to tell the user."""
+        if self.screen.has_class("-wide"):
+            return "the terminal is wide: every panel is on show"
+        if panel:
+            self.current = panel
+            return ""
+        return self.cycle()
+
+    def step_gates(self) -> str:
+        """F7: the hidden state, then each of its gates; returns what to tell the user."""
+        return "" if self.next_hidden_view() else "this run's cell has no gates (LSTM and GRU have)"
+
     def next_hidden_view(self) -> bool:
         """Show the hidden state, or if it is on show, its next gate; False if no gates."""
         if self.current != "hidden" and not self.screen.has_class("-wide"):

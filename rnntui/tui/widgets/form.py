@@ -4,12 +4,14 @@ Every field is parsed by rnntui.config as the user types; a problem shows inline
 field, and a cross-field problem (a rule set that leaves [0, 1], a size too small for one
 batch) under the form. Nothing typed can raise. The form posts `ConfigForm.Changed` with
 the valid config, or None while anything is invalid. A data file is never read here (the
-UI thread): the form posts `NeedsFile`, and the app reads it in the background and answers
-with `file_checked`; until then the config is None (`reading`).
+UI thread): the form hands it to `read_file`, which reads it in the background and posts
+FileChecked back; until then the config is None (`reading`).
 """
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +34,10 @@ from ...config import (
     preset,
     preset_of,
 )
+from ..jobs import FileChecked
+from ..runstate import floors_of
 
+ReadFile = Callable[[int, Config, Callable[[Message], object]], None]
 SECTIONS = (("Data", "data"), ("Model", "model"), ("Training", "train"))
 # Up/down steps: integers by 1; these floats by a factor, so a rate can move by decades.
 FACTOR_STEPS = {"learning_rate": 2.0, "clip_norm": 2.0}
@@ -110,15 +115,16 @@ class ConfigForm(VerticalScroll):
         config: Config | None
         changed: str  # the field that changed, "" for a whole new config
 
-    @dataclass
-    class NeedsFile(Message):
-        """Every field is valid; the data file is still to be read (answer: file_checked)."""
 
-        form: ConfigForm
-        config: Config
-
-    def __init__(self, config: Config, **kwargs):
+    def __init__(self, config: Config, read_file: ReadFile | None = None, **kwargs):
+        """`read_file(ask, config, post)`: reads the config's data file away from the UI
+        thread and posts FileChecked(ask, ...) with `post` (without it, a file source
+        stays unread: tests of other fields)."""
         super().__init__(**kwargs)
+        self.read_file = read_file
+        self._asks = itertools.count(1)
+        self._ask = 0  # the data-file read in flight
+        self._file_floors: tuple = ()  # the floors of the data file, once read
         self._initial = config
         self._errors: dict[str, str] = {}
         self._rule_count = 0
@@ -245,21 +251,28 @@ class ConfigForm(VerticalScroll):
         config = None if errors else Config().with_values(**values)
         self._reading = None
         if config is not None and config.data.data_file:
-            self._reading = changed
+            self._reading, self._ask = changed, next(self._asks)
             self._settle(errors, None)
-            self.post_message(self.NeedsFile(self, config))
+            if self.read_file is not None:
+                self.read_file(self._ask, config, self.post_message)
             return
         self._settle(errors, config)
         self.post_message(self.Changed(self, config, changed))
 
-    def file_checked(self, config: Config | None, error: str) -> None:
-        """The app's answer to the latest NeedsFile: the config with the file's sizes, or
-        the file's one-line problem, shown on data_file."""
-        if self._reading is None:
+    def on_file_checked(self, message: FileChecked) -> None:
+        """The latest read's answer: the config with the file's sizes and its floors, or
+        the file's one-line problem, shown on data_file. An older read's is dropped."""
+        message.stop()
+        if self._reading is None or message.ask != self._ask:
             return  # edited since: a newer read is on its way
         changed, self._reading = self._reading, None
-        self._settle({"data_file": error} if error else {}, config)
-        self.post_message(self.Changed(self, config, changed))
+        self._file_floors = tuple((f.name, f.loss) for f in message.floors)
+        self._settle({"data_file": message.error} if message.error else {}, message.config)
+        self.post_message(self.Changed(self, message.config, changed))
+
+    def floors_of(self, config: Config) -> tuple[tuple[str, float], ...]:
+        """The floors `config` (the form's) draws: analytic, or its data file's once read."""
+        return self._file_floors if config.data.data_file else floors_of(config)
 
     @property
     def reading(self) -> bool:

@@ -5,7 +5,7 @@ Why this widget instead of a peer. Measured with `python bench/chart_speed.py` o
 project's 2-core machine; one update = hand over 2,000 losses + 5 validation points + 3 floor
 lines and render the whole 120x40 chart (medians of 50):
 
-- ours, a numpy braille rasteriser (`rnntui.tui.chart_render`): 6.4-6.7 ms, including the
+- ours, a numpy braille rasteriser (`rnntui.tui.chart`): 6.4-6.7 ms, including the
   conversion of every row to a Textual Strip, and it also draws the smoothed line.
 - plotext 5.3.2, the library textual-plotext wraps (textual-plotext is dormant since 2024 and
   pins plotext<6): 45-46 ms for build() with its default marker, 65-67 ms with braille, i.e.
@@ -23,7 +23,7 @@ What goes to the terminal (measured with `python bench/terminal.py`, 120x40 over
 the timer compares the new picture with the one on screen and repaints only the cells that
 changed, through TILES side-by-side tiles (Textual sends a changed line from the left edge
 of its widget). The x axis reaches ahead to where the run will end (`axis_end`) and the y
-axis snaps to a grid (chart_layout), so new steps change only the columns they land in.
+axis snaps to a grid (chart.layout), so new steps change only the columns they land in.
 """
 
 from __future__ import annotations

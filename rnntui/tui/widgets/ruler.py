@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from ...config import Rules
+from ...config import Config, Rules
 
 RULE_STYLE = "bold yellow"  # a rule lag, wherever lags are drawn (ruler, insight panels)
 
@@ -61,3 +61,9 @@ class WindowRuler(Widget):
 
     def render(self) -> Text:
         return ruler_text(self.size.width, self.num_steps, self.rules, self.carry)
+
+    def show(self, config: Config) -> None:
+        """The window and lags of `config` (a data file has no rules to mark)."""
+        d, t = config.data, config.train
+        self.num_steps, self.rules, self.carry = (t.num_steps, () if d.data_file else d.rules,
+                                                  t.carry_state)

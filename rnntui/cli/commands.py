@@ -1,0 +1,265 @@
+"""The command line's commands: each reads its arguments, does its work and returns the
+exit code (0 finished, 1 diverged or failed; bad input raises BadInput or ConfigError: 2).
+TensorFlow and Textual are imported inside the commands that need them."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..config import FIELDS, Config, check_probabilities, parse_value
+from ..core.control import Control
+from .args import (
+    SERIES_FIELDS,
+    BadInput,
+    check_writable,
+    config_from_args,
+    cpu_threads,
+    job_count,
+)
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ..data.generator import generate
+
+    # Only the data fields matter here: no batch has to fit, so no cross-field size check.
+    cfg = Config().data
+    values = {n: parse_value(n, getattr(args, n)) for n in SERIES_FIELDS
+              if getattr(args, n, None) is not None and n != "rules"}
+    if args.rules:
+        values["rules"] = parse_value("rules", ",".join(args.rules))
+    cfg = Config().with_values(**values).data
+    check_probabilities(cfg.base, cfg.rules)
+    x, y = generate(cfg.size, cfg.seed, cfg.base, cfg.rules)
+    try:
+        if args.out.lower().endswith(".csv"):  # the x,y CSV that --data-file reads
+            np.savetxt(args.out, np.stack([x, y], 1), fmt="%d", delimiter=",", header="x,y",
+                       comments="")
+        else:
+            np.savez(args.out, x=x, y=y)
+    except OSError as err:
+        raise BadInput(f"--out: cannot write {args.out}: {err.strerror or err}") from None
+    print(f"wrote {cfg.size} steps (seed {cfg.seed}) to {args.out}")
+    return 0
+
+
+def cmd_baselines(args: argparse.Namespace) -> int:
+    from ..data.baselines import floors, window_floor
+
+    cfg = config_from_args(args, ["base", "rules"]).data
+    fl = floors(cfg.base, cfg.rules)
+    win = None
+    if args.num_steps is not None:
+        win = window_floor(cfg.base, cfg.rules, parse_value("num_steps", args.num_steps))
+    if args.json:
+        out: dict[str, Any] = {"floors": [{"name": f.name, "loss": f.loss} for f in fl]}
+        if win is not None:
+            out["window_floor"] = win
+        print(json.dumps(out))
+    else:
+        for f in fl:
+            print(f"{f.name:>20}  {f.loss:.4f}")
+        if win is not None:
+            print(f"{'window only':>20}  {win:.4f}  (state reset every batch)")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .. import engine as engines
+    from ..data.source import resolve
+    from ..runs.folders import open_run
+    from ..runs.report import report_for
+    from ..runs.session import train_into_run
+
+    run = None
+    if args.resume:
+        changed = [n for n in FIELDS if n != "epochs" and getattr(args, n, None) is not None]
+        if changed or args.preset or args.config or args.config_string:
+            raise BadInput("--resume: the run keeps its own config; only --epochs may change"
+                           + (f" (got --{changed[0].replace('_', '-')})" if changed else ""))
+        run = open_run(args.resume)
+        cfg = run.config
+        if cfg.data.data_file:  # the same data first: nothing else matters if it changed
+            from ..runs.datarecord import check_unchanged
+
+            check_unchanged(cfg.data.data_file, run.path)
+        if run.checkpoint is None:
+            raise BadInput(f"--resume: {run.path} has no checkpoint yet; nothing to resume")
+        if args.epochs is not None:
+            cfg = resolve(cfg.with_values(epochs=parse_value("epochs", args.epochs)))
+    else:
+        cfg = config_from_args(args, list(FIELDS))
+    # Before anything starts TensorFlow's runtime (the run's TensorBoard writer does):
+    # logical CPU devices and the multiworker collectives can only be set up before it.
+    strategy = _strategy(cfg)
+    scratch = None
+    if strategy is not None and not _is_chief(cfg):
+        # Multiworker: the chief records the run; the other workers train in step with it
+        # and keep their checkpoints in a scratch folder that goes when they finish.
+        scratch = tempfile.TemporaryDirectory(prefix="rnntui-worker-")
+    report = report_for(args.json, sys.stdout)
+
+    def opened(path: Path) -> None:
+        report.announce_run(str(path) if scratch is None else "(not recorded: not the chief)",
+                            run.checkpoint.step if run else 0)
+
+    control = Control()
+    with _stop_on_signals(control) as caught:
+        final = engines.get().submit(
+            "train", train_into_run, cfg, report.on_event, runs_dir=args.runs_dir,
+            name=args.name, resume=run, folder=scratch.name if scratch else None,
+            opened=opened, strategy=strategy, control=control).result()
+    report.close(final)
+    if scratch is not None:
+        scratch.cleanup()
+    if caught:
+        return 128 + caught[0]
+    return 0 if final.kind == "finished" else 1
+
+
+@contextlib.contextmanager
+def _stop_on_signals(control: Control):
+    """While a training runs: ctrl+c, SIGTERM or SIGHUP stop it as F8 does (the stop
+    checkpoint written, a stopped event); a second one quits at once. Yields the list of
+    the signals caught."""
+    caught: list[int] = []
+
+    def stop(signum, frame) -> None:
+        if caught:
+            raise KeyboardInterrupt
+        caught.append(signum)
+        control.stop()
+        print("stopping: saving the checkpoint (again to quit at once)", file=sys.stderr,
+              flush=True)
+
+    wanted = [signal.SIGINT, signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP")
+                                               else [])]
+    old = {sig: signal.signal(sig, stop) for sig in wanted}
+    try:
+        yield caught
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def _strategy(cfg: Config):
+    """distribute.make_strategy for a distributed config (None for one device); a setting
+    that cannot be had here (replicas, batch split, TF_CONFIG) is a ConfigError: exit 2."""
+    from .. import engine as engines
+
+    if cfg.train.strategy == "none":
+        return None
+
+    def make():  # in the engine's thread, which owns TensorFlow
+        from ..engine.distribute import make_strategy
+        from ..engine.tfload import claim_gpus, quiet_tensorflow
+
+        tf = quiet_tensorflow(cfg)
+        claim_gpus(tf, cfg)  # before the strategy starts the runtime
+        return make_strategy(tf, cfg)
+
+    return engines.get().call(make)
+
+
+def _is_chief(cfg: Config) -> bool:
+    from ..engine.distribute import is_chief
+
+    return cfg.train.strategy != "multiworker" or is_chief()
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from ..runs.report import dumps
+    from ..runs.sweep import grid_configs, parse_grid, sweep, table, to_json
+
+    jobs, threads = job_count(args.jobs), cpu_threads(args)
+    base = config_from_args(args, list(FIELDS))
+    grid = parse_grid(args.grid)
+    items = grid_configs(base, grid)
+    if args.svg:
+        check_writable("--svg", Path(args.svg))  # before any training, not after it
+    on = (lambda r: print(dumps(to_json(r)), flush=True)) if args.json else None
+    if not args.json:
+        print(f"sweep: {len(items)} configs, {jobs} at a time, runs in {args.runs_dir}",
+              flush=True)
+    results = sweep(items, args.runs_dir, jobs, on, threads=threads)
+    if not args.json:
+        print(table(results))
+    _phase_map(grid, base, results, args)
+    return 0 if all(r.status == "finished" for r in results) else 1
+
+
+def _phase_map(grid, base: Config, results, args: argparse.Namespace) -> None:
+    """The sweep's phase map per rule lag: printed (unless --json) and written to --svg.
+    A grid of other than two fields gets a note instead (on stderr under --json)."""
+    from rich.console import Console
+
+    from ..runs.phasemap import lag_names, maps, render_all, svg
+
+    if len(grid) != 2:
+        note = (f"no phase map: it needs a grid of two fields (--grid twice), got {len(grid)}"
+                + (f"; {args.svg} not written" if args.svg else ""))
+        print(note, file=sys.stderr if args.json else sys.stdout)
+        return
+    phase_maps = maps(grid, lag_names(base.data.rules), dict(enumerate(results)))
+    if not args.json:
+        # Rich colours only a terminal, and honours NO_COLOR; the cells read without colour.
+        console = Console(soft_wrap=True, highlight=False)
+        console.print()
+        console.print(render_all(phase_maps))
+    if args.svg:
+        from ..core.files import write_atomic
+
+        try:
+            write_atomic(Path(args.svg), svg(phase_maps))
+        except OSError as err:
+            raise BadInput(f"--svg: cannot write {args.svg}: {err.strerror or err}") from None
+        print(f"wrote the phase map to {args.svg}", file=sys.stderr if args.json else sys.stdout)
+
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .. import engine as engines
+    from ..runs.export import export_keras, metrics_csv
+    from ..runs.folders import open_run
+
+    if not args.csv and not args.keras:
+        raise BadInput("export: say what to export: --csv and/or --keras FILE.keras")
+    open_run(args.run)  # a clear message for a missing or foreign folder
+    if args.csv:
+        text = metrics_csv(args.run)
+        if args.out:
+            try:
+                with open(args.out, "w", encoding="utf-8") as f:
+                    f.write(text)
+            except OSError as err:
+                raise BadInput(f"--out: cannot write {args.out}: {err.strerror or err}") from None
+        else:
+            sys.stdout.write(text)
+    if args.keras:
+        print(f"wrote {engines.get().call(export_keras, args.run, args.keras)}",
+              file=sys.stderr)
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from ..runs.inspection import inspect_run, text, to_json
+    from ..runs.report import dumps
+
+    run, insight = inspect_run(args.run)
+    print(dumps(to_json(run, insight)) if args.json else text(run, insight))
+    return 0
+
+
+def cmd_app(args: argparse.Namespace | None) -> int:
+    cfg = config_from_args(args, list(FIELDS)) if args is not None else None
+    from ..tui.run import run_app
+
+    return run_app(cfg)
