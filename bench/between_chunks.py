@@ -5,8 +5,9 @@ ends (validation, predictions, insight, checkpoint) come every ~0.1 s.
 
     python bench/between_chunks.py [--epochs 40] [--rounds 3]
 
-Prints each round and the median ratio, and the median without the first round, whose
-first chunks train on the plain graph while XLA compiles; the goal is >= 90%.
+Prints each round and the median ratio, and the median without the first round, which
+builds its program (the evaluation and the probe compile beside its first epochs); the
+goal is >= 90%.
 """
 
 from __future__ import annotations
@@ -68,9 +69,9 @@ def main() -> None:
     print(f"median: the whole run at {statistics.median(ratios):.0%} of its steady chunk rate"
           " (goal >= 90%)")
     if len(ratios) > 2:
-        # The first round builds its program: its first chunks train on the plain graph while
-        # XLA compiles, and the evaluation and the probe compile beside it. The later rounds
-        # reuse it (rnntui.programs), as a restart in the app does.
+        # The first round builds its program: the evaluation and the probe compile beside
+        # its first epochs. The later rounds reuse it (engine.programs), as a restart in the
+        # app does.
         print(f"without the first round (which compiles): {statistics.median(ratios[1:]):.0%}")
 
 

@@ -1,11 +1,11 @@
 """TensorFlow's CPU threads: one thread against its default (one per core), by model size,
-for the steady training chunk rate (rnntui.steps, XLA). Each measurement is a fresh
+for the steady training chunk rate (rnntui.engine.steps, XLA). Each measurement is a fresh
 process, since the threads are fixed when TensorFlow loads; rounds alternate the two.
 
     python bench/cpu_threads.py [--rounds 3] [--case basic,4,200,5 ...]
 
 A case is cell,state_size,batch_size,num_steps. Prints steps/s for each, the ratio
-1 thread / default, and what rnntui chooses (rnntui.tfload.auto_threads on the CPU).
+1 thread / default, and what rnntui chooses (rnntui.engine.tfload.auto_threads on the CPU).
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ def config_of(case: str):
 
 def child(threads: int, case: str) -> None:
     """Print the median steps/s of 8 chunks after a warm-up, with `threads` (0: default)."""
-    import numpy as np
 
     from rnntui.data.feed import EpochFeed
     from rnntui.engine.model import build_model, build_optimizer
@@ -47,11 +46,9 @@ def child(threads: int, case: str) -> None:
     ask_cpu_threads(threads)
     tf = quiet_tensorflow()
     cfg = config_of(case)
-    t = cfg.train
     k = choose_chunk(cfg, steps_per_epoch(cfg))
     steps = Steps(tf, build_model(cfg, seed=0), build_optimizer(cfg, False), cfg, k)
-    empty = np.zeros((1, t.batch_size, t.num_steps), np.uint8)
-    steps.compile(empty, empty)
+    steps.compile()
     feed = EpochFeed(cfg, k)
     _, xs, ys = next(feed.chunks(0))
     state = steps.zero_state()

@@ -6,7 +6,8 @@ For each preset, `--rounds` times: start `rnntui app --preset P` under tmux (120
 until it is idle with TensorFlow loaded ("● idle" and the device shown), wait `--after`
 seconds (2), then F5 and poll the screen every 3 ms until the status shows a step ("step N/"
 with N > 0): the first training of the process, whose program the app makes ahead while it
-is idle (rnntui/warm.py) and F5 waits for if it is still being made. Then F8, and F5
+is idle (rnntui/engine/warm.py) and F5 waits for, queued behind it, if it is still
+being made. Then F8, and F5
 again: a restart of the same program (reused, nothing to compile). Prints each and the
 medians. Goal (issue 10): <= 1 s.
 """

@@ -44,23 +44,24 @@ def config(case: dict, batches: int, cudnn: str, epochs: int) -> Config:
 
 
 def rnntui_rate(case: dict, batches: int, cudnn: str, repeats: int) -> tuple[float, str]:
-    """(samples/s, kernel): the median epoch of one rnntui run, compile excluded."""
-    marks = []  # (time, step) at the end of each epoch, and when compiled
+    """(samples/s, kernel): the median rate between the run's Progress events (each after
+    a compiled chunk; an EpochEnd lands when its validation is done, so it times nothing),
+    the first one left out, compile excluded."""
+    marks, kernel = [], []  # (time, step) at each Progress
 
     def on(event):
-        if event.kind in ("compiled", "epoch_end"):
-            marks.append((time.perf_counter(), getattr(event, "step", 0)))
-        if event.kind == "compiled":
-            marks.append(event.kernel)
+        if event.kind == "progress":
+            marks.append((time.perf_counter(), event.step))
+        elif event.kind == "compiled":
+            kernel.append(event.kernel)
 
-    final = train(config(case, batches, cudnn, repeats), on)
+    # XLA, as a run long enough to pay for its compile trains (this one is short); the cuDNN
+    # kernel runs without it (plan.jit_for).
+    final = train(config(case, batches, cudnn, repeats), on, jit=True)
     if not isinstance(final, Finished):
         raise RuntimeError(f"rnntui run ended {final.kind}: {getattr(final, 'message', '')}")
-    kernel = next(m for m in marks if isinstance(m, str))
-    points = [m for m in marks if not isinstance(m, str)]
-    rates = [(s1 - s0) / (t1 - t0)
-             for (t0, s0), (t1, s1) in zip(points, points[1:], strict=False)]
-    return statistics.median(rates) * case["batch_size"], kernel
+    rates = [(s1 - s0) / (t1 - t0) for (t0, s0), (t1, s1) in zip(marks, marks[1:], strict=False)]
+    return statistics.median(rates[1:] or rates) * case["batch_size"], kernel[0]
 
 
 def keras_rate(case: dict, batches: int, cudnn: bool, repeats: int) -> float:

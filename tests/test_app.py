@@ -113,7 +113,7 @@ async def test_pause_resume_and_stop(tmp_path):
         await pilot.press("f6")
         assert app.status.state == "paused"
         # The chunk in flight lands, and reaches the chart.
-        await wait_for(pilot, lambda: app.control.parked.is_set()
+        await wait_for(pilot, lambda: app.control.paused_between_chunks.is_set()
                        and not app.view.bridge._pending.losses)
         held = app.chart.num_points
         await pilot.pause(0.6)

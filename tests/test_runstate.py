@@ -86,7 +86,8 @@ async def test_keys_move_a_real_run_through_its_phases_and_a_declined_restart_ke
         await pilot.press("f6")
         assert app.run_state.phase == "paused"
         await wait_for(pilot, lambda: app.run_state.compiled
-                       and app.control.parked.is_set() and not app.view.bridge._pending.losses)
+                       and app.control.paused_between_chunks.is_set()
+                       and not app.view.bridge._pending.losses)
         assert app.run_state.phase == "paused"
         held = app.chart.num_points
         await pilot.press("f6")
@@ -104,7 +105,7 @@ async def test_keys_move_a_real_run_through_its_phases_and_a_declined_restart_ke
         assert app.chart.floor_labels() == before
         assert app.run_state.phase == "paused"
         # The last chunk before the pause reaches the chart, though its Tick was held back.
-        await wait_for(pilot, lambda: app.control.parked.is_set()
+        await wait_for(pilot, lambda: app.control.paused_between_chunks.is_set()
                        and not app.view.bridge._pending.losses, 30)
         assert app.chart.num_points == app.view.latest.step
         await pilot.press("f8")

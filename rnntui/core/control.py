@@ -21,8 +21,10 @@ class Control:
         self._running.set()
         self._lock = threading.Lock()
         self._lr: float | None = None
-        self.done = threading.Event()  # set by whoever runs the trainer, once it returned
-        self.parked = threading.Event()  # set while the trainer waits in wait_while_paused
+        self.done = threading.Event()  # set once the training's command has returned
+        # Set while a paused trainer waits between chunks: no chunk is in flight, and every
+        # event of the chunks before the pause has been emitted (what a test waits for).
+        self.paused_between_chunks = threading.Event()
 
     def pause(self) -> None:
         self._running.clear()
@@ -56,9 +58,9 @@ class Control:
     def wait_while_paused(self) -> None:
         if self._running.is_set():
             return
-        self.parked.set()  # what a pause waits for: no chunk is in flight any more
+        self.paused_between_chunks.set()
         try:
             while not self._running.wait(0.05):
                 pass
         finally:
-            self.parked.clear()
+            self.paused_between_chunks.clear()

@@ -199,12 +199,12 @@ def _npy_codes(path: str, zf: zipfile.ZipFile, name: str, n: int, dtype: np.dtyp
     return vocab.finish(parts)
 
 
-# The CSV reader, chosen by measurement on a 10M-row 0/1 file here (pandas and pyarrow are
-# not installed): np.loadtxt's C parser on chunks of 2^20 lines 1.2 s; on the whole file
-# 0.5 s, but then its int64 table takes 16 bytes a row (1.6 GB for 100M rows); the csv
-# module 1.9 s only to split the rows into Python strings, before any conversion. With
-# the symbol coding, load() reads it in 1.4 s (2.9 s with the 2 cores busy). A file whose
-# first row is not all integers is read as text symbols (np.loadtxt with str, ~2.7 s).
+# The CSV reader, chosen by measurement on a 10M-row 0/1 file (pandas and pyarrow are not
+# dependencies): np.loadtxt's C parser on chunks of 2^20 lines. On the whole file at once
+# it is faster, but its int64 table then takes 16 bytes a row (1.6 GB for 100M rows); the
+# csv module took longer only to split the rows into Python strings, before any
+# conversion. A file whose first row is not all integers is read as text symbols
+# (np.loadtxt with str). Its speed: bench/file_speed.py.
 
 
 def _read_csv(path: str) -> FileData:

@@ -62,9 +62,8 @@ class Series:
         """(x, y) of shape (len(starts), length): row i is steps starts[i] .. +length.
 
         Made in blocks of about _CACHE_STEPS steps: the hash's dozen passes then stay in
-        the CPU's cache. A 1M-step slab of 200 rows took 8.4 ms instead of 14.1, and 10M
-        steps of one row 77 ms instead of 143 (here); the trainer's data thread had taken
-        a third of a core from the app at r2rt's 17M series steps a second."""
+        the CPU's cache, and the slab takes about half the time it took whole; at r2rt's
+        pace the data thread had taken much of a core from the app (bench/terminal.py)."""
         starts = np.asarray(starts, dtype=np.int64)
         cols = max(1, _CACHE_STEPS // max(1, len(starts)))
         if length <= cols:

@@ -134,7 +134,7 @@ def load(path: str | Path) -> Checkpoint:
 
 class Writer:
     """Writes checkpoints in a thread, so training goes on while one is written and synced
-    (an fsync took 10-50 ms here, at every epoch end). Checkpoints are written in order; one
+    (an fsync takes tens of milliseconds, at every epoch end). Checkpoints are written in order; one
     waiting when a newer comes is skipped (the newer holds everything it did). A write that
     failed raises at the next `put` or at `flush`, in the trainer's thread."""
 

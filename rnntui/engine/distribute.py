@@ -12,11 +12,10 @@ How it keeps a single device's results:
 
 Why not the one-device program: tf.distribute refuses an optimizer update (a sync point)
 inside a tf.while_loop, and XLA does not compile a program over several devices. So each
-batch is one call of a graph function. Unrolling 15 batches into one traced call was
-measured slower (LSTM 8, 2 CPU replicas, 120 batches: 13 s to trace, 7 s a call, 30 s in
-all, against 1.4 s to trace and 5.4 s in all for a call per batch), so a trainer chunk of
-up to plan.DIST_CHUNK batches is a Python loop of calls, and the chunks keep the stop and pause
-response near 100 ms.
+batch is one call of a graph function. Unrolling several batches into one traced call
+was measured slower (its trace alone took longer than the calls it saved), so a trainer
+chunk of up to plan.DIST_CHUNK batches is a Python loop of calls, short enough that stop
+and pause respond within about a chunk.
 """
 
 from __future__ import annotations

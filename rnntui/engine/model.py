@@ -46,9 +46,9 @@ class GRUCell(keras.layers.Layer):
     """keras.layers.GRU's math (reset_after=True, gates z, r, h), one matmul per operand.
 
     Keras's own GRUCell computes the same thing with the same weight layout, but under XLA
-    on a CPU it ran at 0.7x of this (GRU 16, num_steps 10: 425 vs 596-618 steps/s) because
-    of its per-gate bookkeeping. The layout is kept identical so the weights copy straight
-    into keras.layers.GRU. (The same rewrite of the LSTM gained nothing: 480 vs 512.)
+    on a CPU it ran slower, because of its per-gate bookkeeping. The layout is kept
+    identical so the weights copy straight into keras.layers.GRU. (The same rewrite of the
+    LSTM gained nothing, so the LSTM is Keras's.)
     """
 
     def __init__(self, units: int, **kwargs):

@@ -15,12 +15,12 @@ from ..data.source import val_series
 TARGET_CHUNK_S = 0.1  # one compiled call should take 50-200 ms: that is how fast stop responds
 # Series steps a mid-epoch predictions event evaluates (the first windows of the validation
 # series): about once a second, so a 10M-step validation series must not be evaluated whole
-# (it slowed r2rt from ~4,500 to 430 steps/s). Epoch ends evaluate all of it.
+# (it slowed r2rt tenfold). Epoch ends evaluate all of it.
 PREDICTION_STEPS = 100_000
-# XLA takes 2-4 CPU-s to compile what a plain graph traces in ~0.6 s, and saves about 0.5 ms
-# a step on small models: it pays from a few thousand steps. A grid of short runs (the
-# article's 60 of 1 epoch, 416 to 5,000 steps each) takes half the CPU time without it
-# (bench/sweep_speed.py). Longer runs keep it; the plain graph trains while XLA compiles.
+# XLA takes seconds of CPU to compile what a plain graph traces in well under one, and
+# saves a fraction of a millisecond a step on small models: it pays from a few thousand
+# steps. A grid of short runs (the article's 60 of 1 epoch) takes much less CPU without
+# it (bench/sweep_speed.py). Longer runs keep it.
 XLA_MIN_STEPS = 5000
 
 
@@ -72,7 +72,7 @@ def jit_for(config: Config, kernel: str, distributed: bool, asked: bool | None =
     return xla and kernel == "xla" and not distributed
 
 
-DIST_CHUNK = 25  # batches per trainer chunk: ~4 ms each for a small LSTM on 2 CPU replicas
+DIST_CHUNK = 25  # batches per distributed trainer chunk: each is a call (distribute.py)
 
 
 def chunk_for(chunk: int, steps_per_epoch: int) -> int:

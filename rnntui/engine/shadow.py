@@ -3,8 +3,8 @@ about once a second, run in the engine's helper thread with the weights of their
 training goes on, and landed as events in the order they went.
 
 An epoch end's job gives EpochEnd (then its Predictions and Insight); a look's, Predictions
-and Insight. Training does not wait for them (an epoch end's validation and measurements
-were ~8% of a run of 0.1-s epochs on 2 cores, bench/between_chunks.py) unless MAX_OUT jobs
+and Insight. Training does not wait for them (in line, an epoch end's validation and
+measurements slowed a run of short epochs, bench/between_chunks.py) unless MAX_OUT jobs
 or MAX_OUT_BYTES of weights are out.
 """
 
@@ -101,7 +101,7 @@ class ShadowJobs:
                 return ended
         return None
 
-    def looking(self) -> bool:
+    def look_out(self) -> bool:
         """A look mid-epoch is out (one at a time)."""
         return any(p.epoch is None for p in self.out)
 
@@ -110,7 +110,7 @@ class ShadowJobs:
         done (`wait` False), or those up to the last look (`through_look`). Returns
         Diverged, or None."""
         while self.out and (wait or self.out[0].future.done()):
-            if through_look and not self.looking():
+            if through_look and not self.look_out():
                 break
             ended = self._land_one()
             if ended is not None:

@@ -226,9 +226,9 @@ class Steps:
 
     def compile(self) -> None:
         """Compile the training program now (once: a kept program has it). The evaluation is
-        compiled later, by `compile_evaluation` in the helper thread: compiling it beside
-        the training's took the first chunk's program ~1.3 s instead of ~0.8 s (r2rt).
-        Zero-trip calls update nothing."""
+        compiled later, by `compile_evaluation` in the helper thread: compiled beside the
+        training's, it delayed the first chunk (bench/first_loss.py). Zero-trip calls
+        update nothing."""
         if self._train_fn is not None:
             return
         empty = np.zeros((0, self.batch, self.num_steps), dtype=np.uint8)

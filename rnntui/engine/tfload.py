@@ -15,12 +15,9 @@ from ..config import ConfigError
 _lock = threading.Lock()
 # TensorFlow's CPU threads (its intra-op pool), fixed when it loads. A small model trains
 # faster on one, and one thread leaves the other cores to the validation beside it, the
-# data and the app: on 2 cores, in fresh processes (python bench/cpu_threads.py), r2rt's
-# basic 4 ran 15,500 steps/s on 1 thread against 14,200 on TensorFlow's default, and the
-# whole r2rt run went from 12,900 to 16,400 steps/s (bench/between_chunks.py). Larger
-# models ran even there (RNN 64 x batch 200: 797 against 812; LSTM 256: 38 against 39),
-# and more cores may help their matrix products, so they keep the default. Models up to
-# SMALL_MACS multiply-adds a batch (runplan.batch_macs) get one thread.
+# data and the app (bench/cpu_threads.py, bench/between_chunks.py). Larger models ran
+# even on 2 cores, and more cores may help their matrix products, so they keep the
+# default. Models up to SMALL_MACS multiply-adds a batch (plan.batch_macs) get one thread.
 SMALL_MACS = 8_000_000
 _asked = 0  # --cpu-threads (0: chosen for the first config, auto_threads)
 _cap = 0  # at most this many (0: no cap): a sweep's worker process gets its share
@@ -108,8 +105,8 @@ def split_cpu(tf, count: int) -> bool:
     runs on without a GPU), if TensorFlow's runtime has not started; False if it has.
 
     The import above does this for as many devices as there are cores (at least 2), so the
-    app and the tests can train mirrored at any time. One-device training does not notice:
-    r2rt at 2M steps ran 4870 and 4289 steps/s with 1 device, 4821 and 4916 with 8.
+    app and the tests can train mirrored at any time. One-device training does not notice
+    (r2rt ran as fast with 1 logical device as with 8).
     """
     cpu = tf.config.list_physical_devices("CPU")[0]
     try:  # (listing logical devices would start the runtime: not here)

@@ -192,8 +192,8 @@ class Trainer:
 
     def _insights(self, tf, steps, vx, vy) -> Insights:
         """What measures the model (on its shadow, where the helper measures): the reused
-        program's probe when it fits (tracing it again at a restart cost a short run ~30% of
-        its time, bench/insight_cost.py), else a new one, kept with the program. None
+        program's probe when it fits (tracing it again at a restart cost a short run much
+        of its time, bench/insight_cost.py), else a new one, kept with the program. None
         measured when insight is off, under multiworker (its workers hung with the probe's
         programs beside the collective ones), or for data that is not 0/1."""
         if (not self.insight or self.config.train.strategy == "multiworker"
@@ -289,7 +289,7 @@ class Trainer:
             r.lr = read_lr(r.optimizer)
         t1 = time.perf_counter()
         losses, norm, state = self._train_chunk(tf, r, xs, ys, state)
-        self._send_helpers(r)
+        self._send_compiles(r)
         r.step += len(losses)
         bad = ~np.isfinite(losses) | (np.abs(losses) > DIVERGED_LOSS)
         if bad.any():
@@ -309,7 +309,7 @@ class Trainer:
         measurement within the budget), one out at a time. Returns Diverged, or None."""
         if time.perf_counter() - r.last_look < PREDICT_EVERY_S:
             return None
-        if r.shadow.looking():
+        if r.shadow.look_out():
             ended = r.shadow.land(through_look=True)
             if ended is not None:
                 return ended
@@ -318,13 +318,13 @@ class Trainer:
         return r.shadow.send(r.model.get_weights(), r.step, r.look_xw, r.look_yw,
                              r.look_combos, measure)
 
-    def _send_helpers(self, r: Training) -> None:
+    def _send_compiles(self, r: Training) -> None:
         """Once, after the first chunk (the first loss waits for nothing else): the
         evaluation's compile and the insight probe's tracing go to the helper, after the
         run's own jobs."""
-        if r.helpers_sent:
+        if r.compiles_sent:
             return
-        r.helpers_sent = True
+        r.compiles_sent = True
         r.shadow.submit(None, r.steps.compile_evaluation, r.vxw, r.look_xw, priority=LATER)
         r.shadow.submit(None, r.insights.prepare, priority=LATER)
 
@@ -342,7 +342,8 @@ class Trainer:
 
     def _save(self, r: Training, epoch: int, batch: int, state) -> list[np.ndarray]:
         """A checkpoint of now, written and synced in the writer's thread while training
-        goes on (the epoch ends of a short-epoch run were ~40% of its time). Returns the
+        goes on (written in line, the epoch ends of a short-epoch run took much of its
+        time, bench/between_chunks.py). Returns the
         weights it holds (read once: the shadow job gets the same)."""
         if self._writer is None:
             return r.model.get_weights()

@@ -49,7 +49,7 @@ class Training:
     train_loss: float = math.nan
     last_look: float = 0.0  # when the last look mid-epoch went out (perf_counter)
     start: float = field(default_factory=time.perf_counter)
-    helpers_sent: bool = False  # the evaluation's compile and the probe's tracing are out
+    compiles_sent: bool = False  # the evaluation's compile and the probe's tracing are out
     stopped_mid_epoch: bool = False  # its weights changed since the last epoch end
 
 

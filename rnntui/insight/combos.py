@@ -38,7 +38,7 @@ class ComboTable:
         self.count = np.bincount(codes[valid], minlength=2 ** len(rules))
         # The codes in the evaluation's own layout (windows, batch_size, num_steps), the
         # positions without a code in one more bin: an event sums its probabilities by code
-        # with one bincount, without reordering them (epoch ends are ~0.1 s apart).
+        # with one bincount, without reordering them (short epochs end every 0.1 s).
         laid = np.where(valid, codes, len(self.count)).reshape(b, n, t).transpose(1, 0, 2)
         self.codes = np.ascontiguousarray(laid).ravel()
         self.x = unwindow(windows(vx, b, t))

@@ -33,7 +33,8 @@ MIN_WARMUP = 32  # steps run before anything is read, so the zero start state is
 
 
 class Probe:
-    """The compiled measurements of one model; made once per trainer (or `rnntui inspect`).
+    """The compiled measurements of one model: made with its program, kept with it and
+    rebound to each training that reuses it (`rebind`), or made by `rnntui inspect`.
 
     The tf.functions read the model's variables, so they follow training without a
     retrace. `compile()` traces them ahead (from any thread).
@@ -62,8 +63,8 @@ class Probe:
         self.effect_len = self._whole(self.warmup + n + k + 1)
         self.reach_len = self._whole(self.warmup + k + 1)
         self._effect_rows()
-        # Graph mode, not XLA: XLA ran the effects 1.6-4x faster but took 1-1.5 s more of
-        # CPU to compile, more than a default-preset run trains (2 cores). Any number of
+        # Graph mode, not XLA: XLA ran the effects faster but took longer to compile than a
+        # fast-preset run trains on 2 cores. Any number of
         # rows, as the hidden state's rows ride along with the effects' rows.
         rows = tf.TensorSpec((None, None), tf.uint8)
         self._forward = tf.function(self._run, input_signature=[
@@ -75,7 +76,7 @@ class Probe:
         self.cost: dict[str, float] = {}
 
     def rebind(self, config: Config, vx: np.ndarray, vy: np.ndarray) -> bool:
-        """Serve another training of the same program (rnntui.programs reused its model):
+        """Serve another training of the same program (engine.programs reused its model):
         its validation series and truth, with these already traced programs. False, and
         nothing changed, if its lags differ (K sets the rows' lengths)."""
         d = config.data

@@ -51,14 +51,14 @@ class Insights:
             self._ready.set()  # a kept probe, traced and timed by the run before
 
     def prepare(self) -> None:
-        """Make the probe's programs ready (~0.5-2 s of CPU: tracing, and the graph
-        optimisation of a first call; ~9 s for a state of 1024 over 200 steps) and learn
+        """Make the probe's programs ready (seconds of CPU: tracing, and the graph
+        optimisation of a first call; more for a big state over a long window) and learn
         what each measurement costs. A job for the engine's helper thread, which alone
         drives the probe: the trainer sends it after its first chunk, below its other jobs,
         and a measurement that comes first does it itself. Measurements skip until it is
         done; only the last epoch end's waits for it. A probe kept from the last run is
-        ready, its costs known: nothing to do (its warm-up calls beside a 1-s run took ~3%
-        of that run)."""
+        ready, its costs known: nothing to do (its warm-up calls would cost a short run
+        more than its budget)."""
         if self.probe is None or self._ready.is_set():
             return
         try:
@@ -119,8 +119,8 @@ class Insights:
         return self.probe is not None and self._ready.is_set() and self._affordable()
 
     def end_due(self, loss: float, last: bool) -> bool:
-        """At an epoch end: whether to measure now; not when off, over budget (epochs of
-        0.1 s would spend ~5% on it) or the model has diverged (its training `loss`). Always
+        """At an epoch end: whether to measure now; not when off, over budget (short epochs
+        would spend more than BUDGET on it) or the model has diverged (its training `loss`). Always
         at the `last`."""
         if self.probe is None or not np.isfinite(loss):
             return False

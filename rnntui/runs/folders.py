@@ -2,7 +2,7 @@
 
     runs/<time>-<name>/config.toml       the config, written atomically
                       metrics.jsonl      one line per chunk and per epoch (the JSON events)
-                      checkpoint.npz     every epoch end and on stop (rnntui.checkpoint)
+                      checkpoint.npz     every epoch end and on stop (engine.checkpoint)
                       tb/                TensorBoard: train and validation loss, the floors
 
 `Recorder` is an event listener; nothing in the trainer knows about files but the

@@ -72,7 +72,7 @@ def strict(o: Any) -> Any:
 
 
 def dumps(o: Any) -> str:
-    try:  # most events hold no NaN: skip `strict`'s walk (~10 ms for an Insight event)
+    try:  # most events hold no NaN: skip `strict`'s walk (milliseconds for an Insight event)
         return json.dumps(o, allow_nan=False, default=str)
     except ValueError:
         return json.dumps(strict(o), allow_nan=False, default=str)

@@ -1,7 +1,7 @@
 """The race (F4): a grid over the form's config, trained one config after another.
 
 Every config's curve is drawn live on one chart in its own colour, and a leaderboard ranks
-them: the steps each took to reach each floor (rnntui.sweep's measure) and the final
+them: the steps each took to reach each floor (runs.sweep's measure) and the final
 validation loss. A grid of two fields also gets its phase map beside the chart, a cell
 filled in as each config ends. Each config becomes a run folder, as in `rnntui sweep`. The screen is
 installed once, so a race goes on (and stays on show) while the user is elsewhere.

@@ -1,23 +1,15 @@
 """Live training-loss chart: raw and smoothed loss, validation points, floors and lr changes,
 and any number of named series in their own colours (the runs of an overlay, a race).
 
-Why this widget instead of a peer. Measured with `python bench/chart_speed.py` on this
-project's 2-core machine; one update = hand over 2,000 losses + 5 validation points + 3 floor
-lines and render the whole 120x40 chart (medians of 50):
+Why this widget instead of a peer: a numpy braille rasteriser (`rnntui.tui.chart`) renders
+an update several times faster than plotext, the library textual-plotext wraps
+(bench/chart_speed.py; the figures are in bench/README.md), and it draws the smoothed line
+too. textual-plot has no horizontal lines (its issue #15), which the floors need; Textual's
+Sparkline cannot draw a line.
 
-- ours, a numpy braille rasteriser (`rnntui.tui.chart`): 6.4-6.7 ms, including the
-  conversion of every row to a Textual Strip, and it also draws the smoothed line.
-- plotext 5.3.2, the library textual-plotext wraps (textual-plotext is dormant since 2024 and
-  pins plotext<6): 45-46 ms for build() with its default marker, 65-67 ms with braille, i.e.
-  about 7-10x ours, before textual-plotext's ANSI-to-Text conversion.
-- textual-plot: reported ~60 ms per update, and no horizontal lines (its issue #15), which
-  the floors need.
-- Textual's built-in Sparkline: reported 51-59 ms at 38 rows, and it cannot draw a line.
-
-Steps are bucketed per pixel column, so a run of 200,000 steps still takes about 10 ms for
-the same update (appending all 200k at once included). The app thread only appends to numpy
-buffers and sets a flag; a timer (REPAINT_S) repaints when the flag is set, so bursts of
-updates cost one render.
+Steps are bucketed per pixel column, so the cost depends on the chart's size, not on how
+many steps it holds. The app thread only appends to numpy buffers and sets a flag; a timer
+(REPAINT_S) repaints when the flag is set, so bursts of updates cost one render.
 
 What goes to the terminal (measured with `python bench/terminal.py`, 120x40 over tmux):
 the timer compares the new picture with the one on screen and repaints only the cells that
@@ -42,8 +34,8 @@ from textual.widget import Widget
 from ..chart.render import Grid, Series, floor_label, grid_texts, render_grid, series_colour
 
 # 5 repaints a second: the chart is the largest region on screen and each repaint goes
-# through Textual's per-line styling; at 10 a second the UI thread took ~25% of a core
-# from a 2-core trainer (bench/app_speed.py), at 5 it stays under the 90% target's budget.
+# through Textual's per-line styling; at 10 a second the UI thread took too much of a core
+# from a 2-core trainer (bench/app_speed.py).
 REPAINT_S = 0.2
 TILES = 10  # side by side, they show the picture (see _Tile)
 AXIS_HALVINGS = 6  # the x axis end steps through span/64 .. span/2, span

@@ -1,4 +1,4 @@
-"""The race's phase map: rnntui.phasemap's grids, one per rule lag, filled in as laps end."""
+"""The race's phase map: runs.phasemap's grids, one per rule lag, filled in as laps end."""
 
 from __future__ import annotations
 
