@@ -62,8 +62,12 @@ def fixed_events(config: Config, steps: int = 1200, seed: int = 7) -> list:
                                3500.0 * t.batch_size, (per_epoch * t.epochs - step) / 3500, lr))
         if step % per_epoch == 0:
             val = float(curve[step - 50:step].mean())
-            events.append(EpochEnd(step // per_epoch - 1, step, float(np.mean(chunk)), val,
-                                   baselines.verdict(val, d.base, d.rules, fl)))
+            epoch = step // per_epoch - 1
+            effects = epoch_effects(config, epoch, rng)
+            events.append(EpochEnd(epoch, step, float(np.mean(chunk)), val,
+                                   baselines.verdict(val, d.base, d.rules, fl, effects,
+                                                     [0.01] * len(effects), t.num_steps),
+                                   {str(k): v for k, v in enumerate(effects) if k}))
     x = rng.integers(0, 2, 120).tolist()
     y = rng.integers(0, 2, 120).tolist()
     p = np.round(rng.random(120), 3).tolist()
@@ -72,6 +76,17 @@ def fixed_events(config: Config, steps: int = 1200, seed: int = 7) -> list:
     events.append(Predictions(steps, x, y, p, combos))
     events.append(fixed_insight(config, steps, len(x), rng))
     return events
+
+
+def epoch_effects(config: Config, epoch: int, rng) -> list[float]:
+    """Made-up lag effects at an epoch end: the first rule lag learned from the first epoch,
+    the later ones one epoch later each, noise elsewhere (what the timeline draws)."""
+    d = config.data
+    lags = max(max((lag for lag, _ in d.rules), default=0) + 4, 12)
+    out = [0.0] * (lags + 1)
+    for i, (lag, delta) in enumerate(sorted(d.rules)):
+        out[lag] = delta * min(1.0, max(0.0, (epoch + 1 - i) / 2))
+    return [round(v + rng.normal(0, 0.01), 4) for v in out]
 
 
 def fixed_insight(config: Config, step: int, window: int, rng) -> Insight:
@@ -92,7 +107,15 @@ def fixed_insight(config: Config, step: int, window: int, rng) -> Insight:
     hidden = np.round(np.tanh(walk), 3).tolist()
     names = {"lstm": "ifo", "gru": "zr"}.get(m.cell, "")
     gates = {g: np.round(1 / (1 + np.exp(-walk - i)), 3).tolist() for i, g in enumerate(names)}
-    return Insight(step, effects, true, reach, share, hidden, units, gates)
+    if m.cell == "lstm":  # its cell state, as tanh(c), first
+        gates = {"c": np.round(np.tanh(1.5 * walk), 3).tolist(), **gates}
+    se = [round(0.004 + 0.01 * abs(v), 4) for v in true]
+    # A delay line: the state holds the inputs back to about num_steps + 3, then forgets.
+    memory = [round(1.0 if k <= t.num_steps + 3 else max(0.5, 1.0 - 0.12 * (k - t.num_steps
+                                                                             - 3)), 3)
+              for k in range(lags + 1)]
+    return Insight(step, effects, true, reach, share, hidden, units, gates, effects_se=se,
+                   memory=memory, achievable=list(true))
 
 
 async def feed(pilot, events) -> None:

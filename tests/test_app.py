@@ -28,7 +28,12 @@ async def test_fill_form_by_keys_and_train_to_finished(tmp_path):
         assert app.status.state == "finished", app.status.detail
         # 2 epochs x (20000 // 50 // 5) = 160 steps, every one on the chart.
         assert app.chart.num_points == 160
-        assert app.chart.floor_labels() == labels_for(0.5, ((3, 0.5), (8, -0.25)))
+        # The run's floors are those of its validation sample (5,000 steps), not the
+        # expected ones the form drew before it.
+        run_floors = [f"{f.name} {f.loss:.3f}" for f in app.started.floors]
+        assert app.chart.floor_labels() == run_floors
+        assert run_floors != labels_for(0.5, ((3, 0.5), (8, -0.25)))
+        assert [f.name for f in app.started.analytic] == ["nothing", "t-3", "t-3,t-8"]
         assert app.status.verdict is not None and 3 in app.status.verdict.learned
         assert "finished" in str(app.query_one("#status-state", Static).render())
 

@@ -64,7 +64,9 @@ async def test_each_panel_by_key_draws_the_fixed_events_and_survives_40x12(tmp_p
         app.deck.current = "reach"
         await pilot.pause()
         text = text_of(app, "reach")
-        assert f"under 1% of lag 0's from t-{faded_from(e.reach)}" in text
+        faded = faded_from(e.reach, 8)  # read against the largest rule lag's own
+        assert (f"under 1% of t-8's from t-{faded}" if faded else "gradient reach: mean") \
+            in text
         assert "100   80   60   40   20    0" in text
         # Hidden state: one row per unit, under the x row of the same window.
         app.deck.current = "hidden"
@@ -109,7 +111,7 @@ async def test_panels_repaint_only_when_what_they_show_changed(tmp_path):
         assert reach.paints == reach_drawn + 1
 
 
-async def test_gates_key_steps_through_the_lstm_gates(tmp_path):
+async def test_gates_key_steps_through_the_lstm_cell_state_and_gates(tmp_path):
     config = CONFIG.with_values(cell="lstm")
     app = make_app(config, preload_tf=False, runs_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -117,12 +119,29 @@ async def test_gates_key_steps_through_the_lstm_gates(tmp_path):
         await pilot.press("f7")
         assert on_show(app) == ["hidden"] and app.deck.hidden.view == "h"
         seen = []
-        for _ in range(4):
+        for _ in range(5):
             await pilot.press("f7")
             seen.append(app.deck.hidden.view)
-            assert text_of(app, "hidden").startswith(
-                "hidden state h" if seen[-1] == "h" else hidden.GATE_NAMES[seen[-1]])
-        assert seen == ["i", "f", "o", "h"]
+            title = hidden.SIGNED.get(seen[-1]) or hidden.GATE_NAMES[seen[-1]]
+            assert text_of(app, "hidden").startswith(title)
+        assert seen == ["c", "i", "f", "o", "h"]
+
+
+async def test_the_timeline_key_shows_when_each_lag_began_to_count(tmp_path):
+    """F9: the lag effects at each epoch end as a map, the rule lags marked; F9 again: now."""
+    app = make_app(CONFIG, preload_tf=False, runs_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        events = fixed_events(CONFIG)
+        await feed(pilot, events)
+        await pilot.press("f9")
+        assert on_show(app) == ["effects"] and app.deck.effects.view == "timeline"
+        lines = text_of(app, "effects").splitlines()
+        assert lines[0].startswith("learning timeline")
+        assert lines[1].split() == ["epoch", "1", "2", "3"]
+        assert [ln.split()[0] for ln in lines[2:5]] == ["t-1", "t-2", "t-3"]
+        await pilot.press("f9")
+        assert text_of(app, "effects").startswith("lag effects")
+        assert "mem 100%" in text_of(app, "effects")  # the memory readout beside
 
 
 
@@ -145,7 +164,8 @@ async def test_help_and_palette_name_every_panel_and_a_basic_cell_has_no_gates(t
     app = make_app(CONFIG, preload_tf=False, runs_dir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         keys = dict(KEYS)
-        assert "lag effects" in keys["F2"] and "gates" in keys["F7"]
+        assert "lag effects" in keys["F2"] and "gate" in keys["F7"]
+        assert "timeline" in keys["F9"]
         titles = {c.title for c in app.get_system_commands(app.screen)}
         assert {"Show predictions", "Show lag effects", "Show gradient reach",
                 "Show hidden state", "Hidden state / gates"} <= titles
@@ -225,9 +245,10 @@ def test_reach_marks_the_fading_lag_and_the_window_shares():
     share = [max(0, 5 - k) / 5 for k in range(13)]
     true = [0.0] * 13
     true[3], true[8] = 0.5, -0.25
-    assert faded_from(reach) == 3  # 1e-3 < 1% of 1
+    assert faded_from(reach, 8) == 11  # 1e-11 < 1% of t-8's 1e-8 (1e-10 is not under)
+    assert faded_from(reach, 3) == 6
     lines = reach_text(reach, share, true, 80, 10).plain.splitlines()
-    assert lines[0].startswith("gradient under 1% of lag 0's from t-3")
+    assert lines[0].startswith("gradient under 1% of t-8's from t-11")
     assert lines[-2].split()[1:7] == ["100", "80", "60", "40", "20", "0"]
     assert lines[-1].split()[1:] == [str(k) for k in range(13)]
     assert reach_text([], share, true, 80, 10).plain.startswith("gradient reach: not measured")

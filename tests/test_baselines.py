@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rnntui.core.verdict import LEARNED
-from rnntui.data.baselines import conditional_entropy, floors, verdict, window_floor
+from rnntui.data.baselines import achievable, conditional_entropy, floors, verdict, window_floor
 from rnntui.data.generator import generate
 
 SEED_RULES = ((3, 0.5), (8, -0.25))
@@ -133,57 +133,64 @@ def test_window_floor_single_rule():
 # -- verdict -----------------------------------------------------------------------------
 
 
-def test_verdict_between_the_floors():
-    v = verdict(0.473, 0.5, SEED_RULES)
-    assert v.lags == (3, 8)
-    assert v.fractions[0] == 1.0
-    # (0.5192 - 0.473) / (0.5192 - 0.4545)
+def effects_of(**by_lag) -> list[float]:
+    """An Insight-shaped effects list (indexed by lag, 0..12) with these lags set."""
+    out = [0.0] * 13
+    for name, value in by_lag.items():
+        out[int(name[1:])] = value
+    return out
+
+
+def test_verdict_reads_each_lag_from_its_own_effect_whatever_the_loss():
+    """Order-free: t-8 learned and t-3 not reads as such; the loss's view stays one number."""
     nothing, t3, both = (f.loss for f in floors(0.5, SEED_RULES))
-    assert v.fractions[1] == pytest.approx((t3 - 0.473) / (t3 - both), abs=1e-12)
-    assert v.fractions[1] == pytest.approx(0.71, abs=0.01)
-    assert v.learned == (3,)
-    assert "t-3" in v.describe() and "100%" in v.describe() and "71%" in v.describe()
+    v = verdict(0.6277, 0.5, SEED_RULES, effects=effects_of(t3=0.0, t8=-0.25),
+                effects_se=[0.01] * 13)
+    assert v.lags == (3, 8) and v.fractions == (0.0, 1.0)
+    assert v.learned == (8,) and v.state(0) == "no" and v.state(1) == "learned"
+    assert v.fractions_se == pytest.approx((0.02, 0.04))
+    assert v.loss_fraction == pytest.approx((nothing - 0.6277) / (nothing - both))
+    assert "t-8 learned 100% ±8%" in v.describe() and "loss 16% of the way" in v.describe()
 
 
-def test_verdict_halfway_through_the_first_step():
+def test_verdict_partly_and_the_error_bar_decide_learned():
+    effects = effects_of(t3=0.5 * (LEARNED + 0.05), t8=-0.25 * 0.6)
+    tight = verdict(0.5, 0.5, SEED_RULES, effects=effects, effects_se=[0.005] * 13)
+    assert tight.learned == (3,) and tight.state(1) == "partly"
+    assert tight.fraction_text(1) == "60% ±4%"
+    loose = verdict(0.5, 0.5, SEED_RULES, effects=effects, effects_se=[0.05] * 13)
+    assert loose.learned == () and loose.state(0) == "partly"  # 95% ± 20%: not sure
+
+
+def test_verdict_without_a_measurement_says_so_and_keeps_the_loss_view():
     nothing, t3, _ = (f.loss for f in floors(0.5, SEED_RULES))
     v = verdict((nothing + t3) / 2, 0.5, SEED_RULES)
-    assert v.fractions[0] == pytest.approx(0.5, abs=1e-9)
-    assert v.fractions[1] == 0.0
-    assert v.learned == ()
+    assert all(math.isnan(f) for f in v.fractions) and v.learned == ()
+    assert v.state(0) == "not measured" and v.fraction_text(0) == "?"
+    assert v.loss_fraction == pytest.approx(0.5 * (nothing - t3) / (nothing - floors(
+        0.5, SEED_RULES)[-1].loss))
 
 
-def test_verdict_learned_threshold():
-    nothing, t3, _ = (f.loss for f in floors(0.5, SEED_RULES))
-    just_above = nothing - (LEARNED + 0.01) * (nothing - t3)
-    just_below = nothing - (LEARNED - 0.01) * (nothing - t3)
-    assert verdict(just_above, 0.5, SEED_RULES).learned == (3,)
-    assert verdict(just_below, 0.5, SEED_RULES).learned == ()
+@pytest.mark.parametrize("loss, expected", [(0.8, 0.0), (5.0, 0.0), (0.3, 1.0), (0.0, 1.0),
+                                            (math.nan, 0.0), (math.inf, 0.0)])
+def test_the_loss_view_is_clipped_and_a_non_finite_loss_covers_nothing(loss, expected):
+    assert verdict(loss, 0.5, SEED_RULES).loss_fraction == expected
 
 
-@pytest.mark.parametrize("loss, fractions, learned", [
-    (0.8, (0.0, 0.0), ()),  # worse than guessing the mean
-    (5.0, (0.0, 0.0), ()),
-    (0.3, (1.0, 1.0), (3, 8)),  # below the last floor (noise on a small set)
-    (0.0, (1.0, 1.0), (3, 8)),
-])
-def test_verdict_fractions_clipped(loss, fractions, learned):
-    v = verdict(loss, 0.5, SEED_RULES)
-    assert v.fractions == fractions
-    assert v.learned == learned
-
-
-@pytest.mark.parametrize("loss", [math.nan, math.inf, -math.inf])
-def test_verdict_non_finite_loss_learns_nothing(loss):
-    v = verdict(loss, 0.5, SEED_RULES)
-    assert v.fractions == (0.0, 0.0)
-    assert v.learned == ()
+def test_with_carry_off_a_lag_is_read_against_its_window_share_and_nothing_beyond():
+    """num_steps 5, carry off: t-3 is seen by 2/5 of the positions, t-8 by none."""
+    reach = achievable(SEED_RULES, 5, carry=False)
+    assert reach == pytest.approx((0.5 * 2 / 5, 0.0))
+    v = verdict(0.6, 0.5, SEED_RULES, effects=effects_of(t3=0.2, t8=0.0),
+                effects_se=[0.004] * 13, num_steps=5, carry=False)
+    assert v.fractions[0] == pytest.approx(1.0) and v.learned == (3,)
+    assert math.isnan(v.fractions[1]) and v.state(1) == "beyond reach"
+    assert v.fraction_text(1) == "-"
 
 
 def test_verdict_a_lag_that_adds_nothing_is_learned_for_free():
     rules = ((3, 0.5), (5, 0.0))
-    nothing, t3, _ = (f.loss for f in floors(0.5, rules))
-    v = verdict(t3, 0.5, rules)
+    v = verdict(0.5, 0.5, rules, effects=effects_of(t3=0.5, t5=0.01), effects_se=[0.0] * 13)
     assert v.fractions == (1.0, 1.0)
     assert v.learned == (3, 5)
 

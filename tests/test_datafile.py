@@ -52,12 +52,12 @@ def test_floors_over_three_symbols():
 
 def test_seed_task_written_by_rnntui_data_gives_the_analytic_floors(tmp_path, capsys):
     assert main(["data", "--size", "200000", "--seed", "5", "--out", "s.npz"]) == 0
-    d = source.resolve(Config().with_values(data_file="s.npz")).data
-    fl = source.floors(d)
+    config = source.resolve(Config().with_values(data_file="s.npz"))
+    fl = source.floors(config.data)
     assert [f.name for f in fl] == ["window 0", "window 4", "window 9"]
     for got, want in zip(fl, (0.6616, 0.5192, 0.4545), strict=True):
         assert got.loss == pytest.approx(want, abs=0.02)
-    v = source.verdict(fl[1].loss, d, fl)
+    v = source.verdict(fl[1].loss, config, fl)
     assert v.describe().startswith("window 4 100%")
     assert v.fractions[1] < 0.1
 

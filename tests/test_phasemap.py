@@ -54,7 +54,7 @@ def test_the_map_lays_the_grid_out_and_shows_each_fraction():
     assert spans["  86%█"] == f"{ink(0.86)} on {colour(0.86)}"
     assert spans["   div"] == spans["  fail"] == "#6c6c6c"
     assert legend().plain.splitlines()[1] == ("div: diverged  fail: failed  ·: not run  "
-                                              "…: running")
+                                              "…: running  -: not measured")
 
 
 def test_a_column_wider_than_a_cell_widens_its_column():
@@ -93,7 +93,8 @@ def test_sweep_prints_the_map_and_writes_the_svg(tmp_path, capsys):
     rows = [line.split() for line in table.splitlines()[2:]]
     t3 = [row[3] for row in rows]  # the table's t-3 column, as the map's cells must read
     lines = rest.splitlines()
-    assert lines[:2] == [" · state_size across", "num_steps      4"]
+    assert lines[:2] == [" · state_size across · epochs in series steps: a longer num_steps"
+                         " makes fewer updates", "num_steps      4"]
     assert lines[2].startswith(f"        2  {t3[0]:>4}") and len(lines[2]) == 16
     assert lines[3].startswith(f"        5  {t3[1]:>4}") and len(lines[3]) == 16
     assert "t-8 learned · state_size across" in text

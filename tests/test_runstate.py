@@ -78,7 +78,6 @@ async def test_keys_move_a_real_run_through_its_phases_and_a_declined_restart_ke
         tmp_path):
     app = make_app(LONG, preload_tf=False, runs_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        before = app.chart.floor_labels()
         await pilot.press("f5")
         # Compiling, or already training where the last run's program was reused: paused
         # either way, and it stays paused once compiled (the unit test above covers both).
@@ -89,6 +88,10 @@ async def test_keys_move_a_real_run_through_its_phases_and_a_declined_restart_ke
                        and app.control.paused_between_chunks.is_set()
                        and not app.view.bridge._pending.losses)
         assert app.run_state.phase == "paused"
+        # The run's floors: those of its own validation sample, from its Started event.
+        before = app.chart.floor_labels()
+        assert [name for name, _ in app.run_state.floors] == ["nothing", "t-3", "t-3,t-8"]
+        assert app.run_state.floors == tuple((f.name, f.loss) for f in app.started.floors)
         held = app.chart.num_points
         await pilot.press("f6")
         await wait_for(pilot, lambda: app.chart.num_points > held)

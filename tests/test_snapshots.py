@@ -1,5 +1,6 @@
-"""Snapshot tests of the main screen mid-training, each lower-right panel, the help screen
-and an invalid form.
+"""Snapshot tests of the main screen mid-training, each lower-right panel (the lag effects
+with their error bars and memory, the learning timeline, an LSTM's cell state and gate),
+the help screen and an invalid form.
 
 The main screen is fed fixed, seeded events (tests/appsupport.py), never live training, so
 the picture is the same on every machine. Update with `pytest --snapshot-update`.
@@ -65,8 +66,16 @@ def test_hidden_state_panel(snap_compare):
 
 
 def test_lstm_forget_gate_at_80x24(snap_compare):
-    assert _panel_snapshot(snap_compare, ["f7", "f7", "f7"], CONFIG.with_values(cell="lstm"),
-                           (80, 24))
+    assert _panel_snapshot(snap_compare, ["f7", "f7", "f7", "f7"],
+                           CONFIG.with_values(cell="lstm"), (80, 24))
+
+
+def test_lstm_cell_state(snap_compare):
+    assert _panel_snapshot(snap_compare, ["f7", "f7"], CONFIG.with_values(cell="lstm"))
+
+
+def test_learning_timeline(snap_compare):
+    assert _panel_snapshot(snap_compare, ["f9"])
 
 
 def test_panels_side_by_side_at_160x44(snap_compare):

@@ -26,6 +26,7 @@ from rnntui.core.events import (
     Started,
 )
 from rnntui.data.baselines import floors, window_floor
+from rnntui.data.source import realised_floors, val_series
 from rnntui.engine import train
 from rnntui.engine.shadow import DIVERGED_LOSS
 from rnntui.engine.trainer import Trainer
@@ -111,7 +112,11 @@ def test_started_describes_the_run(learned):
     assert s.total_steps == 720
     assert s.chunk == CHUNK
     assert s.window_floor == pytest.approx(0.6046, abs=1e-4)
-    assert [round(f.loss, 4) for f in s.floors] == [0.6616, 0.5192, 0.4545]
+    assert [round(f.loss, 4) for f in s.analytic] == [0.6616, 0.5192, 0.4545]
+    # The chart's floors: those of the 20,000 validation steps the run is scored on.
+    _, vy = val_series(s.config.data)
+    assert s.floors == realised_floors(s.config, vy)
+    assert all(abs(a.loss - b.loss) < 0.02 for a, b in zip(s.floors, s.analytic, strict=True))
     assert s.device
     assert s.config.data.size == 60_000
     assert events[1].seconds > 0
@@ -160,7 +165,11 @@ def test_epoch_ends(learned):
     assert final.train_loss == pytest.approx(np.mean(epoch2), rel=1e-5)
     for e in ends:
         assert e.verdict.lags == (3, 8)
-        assert all(0.0 <= f <= 1.0 for f in e.verdict.fractions)
+        assert 0.0 <= e.verdict.loss_fraction <= 1.0
+    last = ends[-1].verdict  # the last epoch end is always measured
+    assert all(math.isfinite(f) for f in last.fractions) and last.step == 720
+    assert all(0 < se < 0.2 for se in last.fractions_se)
+    assert last.learned == (3,) and final.verdict.learned == (3,)
 
 
 def test_an_epoch_is_validated_on_its_own_weights_while_the_next_trains(learned):

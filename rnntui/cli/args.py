@@ -129,6 +129,13 @@ def _training_commands(sub) -> None:
                     help="one JSON object per config (default: a table)")
     sw.add_argument("--svg", metavar="FILE.svg",
                     help="also write the phase map of a two-field grid as SVG (default: none)")
+    sw.add_argument("--seeds", default="1", metavar="N",
+                    help="runs per grid point, seeds seed, seed+1, ...; the map shows their"
+                         " median and spread (default: 1)")
+    sw.add_argument("--same-updates", dest="same_updates", action="store_true",
+                    help="scale each cell's series by its num_steps (which the grid must"
+                         " vary) so every cell makes the same optimizer updates (default:"
+                         " epochs in series steps)")
     add_threads_flag(sw)
     add_config_flags(sw, list(FIELDS))
 

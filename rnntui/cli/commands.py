@@ -177,12 +177,13 @@ def _is_chief(cfg: Config) -> bool:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from ..runs.report import dumps
-    from ..runs.sweep import grid_configs, parse_grid, sweep, table, to_json
+    from ..runs.sweep import grid_configs, parse_grid, parse_seeds, sweep, table, to_json
 
     jobs, threads = job_count(args.jobs), cpu_threads(args)
+    seeds = parse_seeds(args.seeds)
     base = config_from_args(args, list(FIELDS))
     grid = parse_grid(args.grid)
-    items = grid_configs(base, grid)
+    items = grid_configs(base, grid, seeds=seeds, same_updates=args.same_updates)
     if args.svg:
         check_writable("--svg", Path(args.svg))  # before any training, not after it
     on = (lambda r: print(dumps(to_json(r)), flush=True)) if args.json else None
@@ -192,23 +193,25 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     results = sweep(items, args.runs_dir, jobs, on, threads=threads)
     if not args.json:
         print(table(results))
-    _phase_map(grid, base, results, args)
+    _phase_map(grid, base, results, args, seeds)
     return 0 if all(r.status == "finished" for r in results) else 1
 
 
-def _phase_map(grid, base: Config, results, args: argparse.Namespace) -> None:
+def _phase_map(grid, base: Config, results, args: argparse.Namespace, seeds: int) -> None:
     """The sweep's phase map per rule lag: printed (unless --json) and written to --svg.
     A grid of other than two fields gets a note instead (on stderr under --json)."""
     from rich.console import Console
 
     from ..runs.phasemap import lag_names, maps, render_all, svg
+    from ..runs.sweep import budget_caption
 
     if len(grid) != 2:
         note = (f"no phase map: it needs a grid of two fields (--grid twice), got {len(grid)}"
                 + (f"; {args.svg} not written" if args.svg else ""))
         print(note, file=sys.stderr if args.json else sys.stdout)
         return
-    phase_maps = maps(grid, lag_names(base.data.rules), dict(enumerate(results)))
+    phase_maps = maps(grid, lag_names(base.data.rules), dict(enumerate(results)), seeds=seeds,
+                      caption=budget_caption(args.same_updates, seeds))
     if not args.json:
         # Rich colours only a terminal, and honours NO_COLOR; the cells read without colour.
         console = Console(soft_wrap=True, highlight=False)
@@ -253,8 +256,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from ..runs.inspection import inspect_run, text, to_json
     from ..runs.report import dumps
 
-    run, insight = inspect_run(args.run)
-    print(dumps(to_json(run, insight)) if args.json else text(run, insight))
+    inspection = inspect_run(args.run)
+    print(dumps(to_json(inspection)) if args.json else text(inspection))
     return 0
 
 

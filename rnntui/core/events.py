@@ -32,11 +32,14 @@ class Started(Event):
     config: Config
     device: str  # "CPU" or the GPU's name
     floors: list[Floor]
-    window_floor: float  # the loss of a model that sees only its window
+    window_floor: float  # the loss of a model that sees only its window (expected)
     steps_per_epoch: int
     total_steps: int
     chunk: int  # batches per compiled call
     notice: str = ""  # e.g. a GPU was asked for and there is none: training on the CPU
+    # `floors` are realised on the validation sample the run is scored on (the last: the
+    # true P's own loss there); these are their expected values (rnntui baselines)
+    analytic: list[Floor] = field(default_factory=list)
 
 
 @dataclass
@@ -71,9 +74,10 @@ class EpochEnd(Event):
     val_loss: float
     verdict: Verdict
     # {"1": e1, ..., "K": eK}: the effect of X[t-k] on P(Y_t=1) (rnntui.insight); {} when
-    # not measured: insight off, or epochs so short that only some ends are (the first
-    # and the last always are)
+    # not measured: insight off, or epochs so short that only some ends are (the last
+    # always is). The learning timeline is drawn from these.
     lag_effects: dict[str, float] = field(default_factory=dict)
+    memory: dict[str, float] = field(default_factory=dict)  # {"1": acc1, ...}, as lag_effects
 
 
 @dataclass
@@ -99,14 +103,24 @@ class Insight(Event):
     step: int
     effects: list[float]  # mean change of P(Y_t=1) when X[t-k] flips 0 -> 1 (lag 0 included)
     true_deltas: list[float]  # the task's own effect at each lag: the rule's delta, else 0
-    reach: list[float]  # mean |dLoss_t / dX[t-k]|, untruncated backprop (see reach_step)
+    # mean |dLoss_t / dX[t-k]| along the flip (the input's 1 minus its 0 direction), through
+    # the network as it runs: untruncated, the state reset at each window when carry is off
+    reach: list[float]
     window_share: list[float]  # share of training positions whose window reaches lag k
     hidden: list[list[float]] = field(default_factory=list)  # units x time, the predictions'
     units: list[int] = field(default_factory=list)  # which units the rows of `hidden` are
-    gates: dict[str, list[list[float]]] = field(default_factory=dict)  # LSTM/GRU: name ->
-    # units x time, the same units and positions as `hidden`
+    # name -> units x time, the same units and positions as `hidden`: the LSTM's cell state
+    # as tanh(c) ("c") and its gates, the GRU's gates
+    gates: dict[str, list[list[float]]] = field(default_factory=dict)
     reach_step: int = -1  # the step `reach` was measured at: it is re-measured less often
     off: str = ""  # why nothing is measured for this run (its data are not 0/1), else ""
+    effects_se: list[float] = field(default_factory=list)  # their standard errors (rows)
+    # how well X[t-k] is read out of the state at t: a logistic readout's held-out accuracy
+    # (0.5 is chance for a fair coin)
+    memory: list[float] = field(default_factory=list)
+    # the effect this config can reach at each lag: the true delta, or with carry_state off
+    # delta x window_share (0 beyond the window); [] means true_deltas
+    achievable: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -129,6 +143,7 @@ class Finished(Event):
     wall_s: float
     stopped: bool = False  # stopped by the user before the last epoch
     lag_effects: dict[str, float] = field(default_factory=dict)  # the final model's, as EpochEnd
+    memory: dict[str, float] = field(default_factory=dict)  # the final model's, as EpochEnd
 
 
 @dataclass

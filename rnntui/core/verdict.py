@@ -3,40 +3,95 @@ values every layer may pass around (the data layer computes them, the app draws 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-LEARNED = 0.9  # a lag counts as learned once this fraction of its floor step is covered
+# A lag counts as learned once the low end of its fraction's error bar (fraction - 2 SE)
+# reaches this; "no" while the high end stays under NOT_LEARNED; "partly" in between.
+LEARNED = 0.9
+NOT_LEARNED = 0.1
 
 
 @dataclass(frozen=True)
 class Floor:
-    name: str  # "nothing", "t-3", "t-3,t-8"
+    name: str  # "nothing", "t-3", "t-3,t-8", "window 4"
     loss: float  # nats
 
 
 @dataclass(frozen=True)
 class Verdict:
-    fractions: tuple[float, ...]  # per rule lag, in lag order, each in [0, 1]
-    learned: tuple[int, ...]  # the lags whose fraction >= LEARNED
+    """Per rule lag (in lag order), how much of it the model has learned: its measured
+    effect over the effect the config can reach (`achievable`: the rule's delta, or with
+    carry_state off delta·(n-k)/n inside the window and 0 beyond it), with a standard error.
+    Order-free: a lag is credited with what the model does with it, whatever it learned
+    first. For a data file, with no rule to check against, `fractions` are the empirical
+    windows' loss steps covered (prefix "window ")."""
+
+    fractions: tuple[float, ...]  # per lag; nan: not measured, or nothing to reach
+    learned: tuple[int, ...]  # the lags whose fraction - 2 SE >= LEARNED
     lags: tuple[int, ...]
-    # Per rule lag, when measured (rnntui.insight): the model's effect of X[t-lag] on
-    # P(Y_t=1) (nan past the lags measured), and the rule's own delta. () if not measured.
-    effects: tuple[float, ...] = ()
-    deltas: tuple[float, ...] = ()
+    effects: tuple[float, ...] = ()  # the model's effect of X[t-lag] on P(Y_t=1), measured
+    deltas: tuple[float, ...] = ()  # each rule's own delta
     prefix: str = "t-"  # what names a step: "t-3" (a rule lag) or "window 4" (a file's)
+    fractions_se: tuple[float, ...] = ()  # the standard error of each fraction
+    achievable: tuple[float, ...] = ()  # the effect this config can reach per lag
+    # The loss's own view, not split by lag: the share of the way from the "nothing" floor
+    # to the last one (every rule, or the widest window).
+    loss_fraction: float = math.nan
+    step: int = -1  # the step the effects were measured at (-1: none measured)
 
     def label(self, lag: int) -> str:
         return f"{self.prefix}{lag}"
 
+    def se(self, i: int) -> float:
+        return self.fractions_se[i] if i < len(self.fractions_se) else 0.0
+
+    def state(self, i: int) -> str:
+        """learned, partly, no, not measured, or beyond reach (carry off, past the window)."""
+        f = self.fractions[i]
+        if math.isnan(f):
+            reach = self.achievable[i] if i < len(self.achievable) else math.nan
+            return "beyond reach" if reach == 0 else "not measured"
+        if f - 2 * self.se(i) >= LEARNED:
+            return "learned"
+        return "no" if f + 2 * self.se(i) < NOT_LEARNED else "partly"
+
+    def fraction_text(self, i: int) -> str:
+        """'98% ±4' (two standard errors), '62%' without one, '?' unmeasured."""
+        f = self.fractions[i]
+        if math.isnan(f):
+            return "-" if self.state(i) == "beyond reach" else "?"
+        se = self.se(i)
+        return f"{f:.0%}" + (f" ±{2 * se:.0%}" if se > 0 and math.isfinite(se) else "")
+
     def effect_text(self, i: int) -> str:
         """'-0.19 of -0.25': rule i's learned effect against its delta ('' if unmeasured)."""
-        if not self.effects:
+        if not self.effects or math.isnan(self.effects[i]):
             return ""
         return f"{self.effects[i]:+.2f} of {self.deltas[i]:+.2f}"
 
+    def loss_text(self) -> str:
+        if math.isnan(self.loss_fraction):
+            return ""
+        last = "the widest window" if self.prefix != "t-" else "every rule"
+        return f"loss {self.loss_fraction:.0%} of the way from nothing to {last}"
+
     def describe(self) -> str:
         parts = []
-        for i, (lag, f) in enumerate(zip(self.lags, self.fractions, strict=True)):
+        for i, lag in enumerate(self.lags):
             effect = self.effect_text(i)
-            parts.append(f"{self.label(lag)} {f:4.0%}" + (f" ({effect})" if effect else ""))
-        return "  ".join(parts)
+            state = "" if self.prefix != "t-" else f"{self.state(i)} "
+            parts.append(f"{self.label(lag)} {state}{self.fraction_text(i)}"
+                         + (f" ({effect})" if effect else ""))
+        loss = self.loss_text()
+        return "  ".join(parts) + (f"; {loss}" if loss and parts else loss)
+
+
+def loss_fraction(loss: float, floors: list[Floor]) -> float:
+    """The share of the way from the first floor to the last that `loss` has covered."""
+    if len(floors) < 2 or not math.isfinite(loss):
+        return math.nan if len(floors) < 2 else 0.0
+    hi, lo = floors[0].loss, floors[-1].loss
+    if hi - lo <= 1e-12:
+        return 1.0
+    return min(1.0, max(0.0, (hi - loss) / (hi - lo)))

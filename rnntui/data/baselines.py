@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from itertools import product
 
 from ..config import Rules
-from ..core.verdict import LEARNED, Floor, Verdict
+from ..core.verdict import Floor, Verdict, loss_fraction
 
 
 def _xent(p: float, q: float) -> float:
@@ -64,27 +65,41 @@ def window_floor(base: float, rules: Rules, num_steps: int) -> float:
     return total / num_steps
 
 
-def verdict(loss: float, base: float, rules: Rules, fl: list[Floor] | None = None,
-            effects: Sequence[float] | None = None) -> Verdict:
-    """Per lag, the fraction of its floor step (floor k-1 down to floor k) the loss has covered.
+def achievable(rules: Rules, num_steps: int, carry: bool) -> tuple[float, ...]:
+    """Per rule (in lag order), the effect a model of this config can reach: the delta; with
+    carry_state off, only the positions whose window holds the lag see it, (n - k)/n of
+    them (the measured effect averages over window positions), and none beyond the window."""
+    out = []
+    for lag, delta in sorted(rules):
+        if carry:
+            out.append(float(delta))
+        else:
+            out.append(float(delta) * max(0, num_steps - lag) / num_steps)
+    return tuple(out)
 
-    `effects`: the model's measured effect of each lag, indexed by lag (Insight.effects);
-    the verdict then carries them beside the fractions."""
+
+def verdict(loss: float, base: float, rules: Rules, fl: list[Floor] | None = None,
+            effects: Sequence[float] | None = None, effects_se: Sequence[float] | None = None,
+            num_steps: int = 1, carry: bool = True, step: int = -1) -> Verdict:
+    """Per rule lag, the learned fraction: the measured effect (`effects`, indexed by lag,
+    as Insight.effects; with `effects_se` its standard errors) over what the config can
+    reach (`achievable`); nan where nothing was measured or nothing can be reached. The
+    loss's own view (loss_fraction) is read off the floors `fl`."""
     rules = tuple(sorted(rules))
     fl = fl if fl is not None else floors(base, rules)
-    fractions = []
-    for k in range(1, len(fl)):
-        hi, lo = fl[k - 1].loss, fl[k].loss
-        if not math.isfinite(loss):
-            frac = 0.0
-        elif hi - lo <= 1e-12:  # a lag that adds nothing is learned for free
-            frac = 1.0
-        else:
-            frac = min(1.0, max(0.0, (hi - loss) / (hi - lo)))
-        fractions.append(frac)
-    lags = tuple(lag for lag, _ in rules)
-    learned = tuple(lag for lag, f in zip(lags, fractions, strict=True) if f >= LEARNED)
-    if effects is None:
-        return Verdict(tuple(fractions), learned, lags)
-    measured = tuple(float(effects[lag]) if lag < len(effects) else math.nan for lag in lags)
-    return Verdict(tuple(fractions), learned, lags, measured, tuple(d for _, d in rules))
+    lags, deltas = tuple(lag for lag, _ in rules), tuple(float(d) for _, d in rules)
+    reach = achievable(rules, num_steps, carry)
+    measured = tuple(float(effects[lag]) if effects is not None and lag < len(effects)
+                     else math.nan for lag in lags)
+    se = tuple(float(effects_se[lag]) if effects_se is not None and lag < len(effects_se)
+               else 0.0 for lag in lags)
+    # A rule whose delta is 0 has nothing to learn: learned for free.
+    fractions = tuple(1.0 if d == 0 and effects is not None else
+                      e / r if r != 0 and math.isfinite(e) else math.nan
+                      for e, r, d in zip(measured, reach, deltas, strict=True))
+    fractions_se = tuple(s / abs(r) if r != 0 else 0.0 for s, r in zip(se, reach, strict=True))
+    v = Verdict(fractions, (), lags, measured if effects is not None else (), deltas,
+                fractions_se=fractions_se, achievable=reach,
+                loss_fraction=loss_fraction(loss, fl), step=step)
+    learned = tuple(lag for i, lag in enumerate(lags) if v.state(i) == "learned")
+    return replace(v, learned=learned)

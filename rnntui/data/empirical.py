@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.verdict import LEARNED, Floor, Verdict
+from ..core.verdict import LEARNED, Floor, Verdict, loss_fraction
 
 MAX_WINDOW = 32
 MIN_SEEN = 5  # a context seen this often in training counts as populated ...
@@ -182,8 +182,8 @@ def window_of(floor: Floor) -> int:
 
 
 def verdict(loss: float, floors: list[Floor]) -> Verdict:
-    """Per floor step (window a down to window b), the fraction the loss has covered,
-    as baselines.verdict does for the rule lags; the steps are named by their window."""
+    """Per floor step (window a down to window b), the fraction the loss has covered: a
+    file has no rule to measure an effect against, so this is the loss's view, by window."""
     fractions = []
     for hi, lo in zip(floors, floors[1:], strict=False):
         if not math.isfinite(loss):
@@ -193,4 +193,5 @@ def verdict(loss: float, floors: list[Floor]) -> Verdict:
         fractions.append(frac)
     ks = tuple(window_of(f) for f in floors[1:])
     learned = tuple(k for k, f in zip(ks, fractions, strict=True) if f >= LEARNED)
-    return Verdict(tuple(fractions), learned, ks, prefix="window ")
+    return Verdict(tuple(fractions), learned, ks, prefix="window ",
+                   loss_fraction=loss_fraction(loss, floors))

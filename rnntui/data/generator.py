@@ -75,6 +75,16 @@ class Series:
             x[:, c:c + n], y[:, c:c + n] = self._rows(starts + c, n)
         return x, y
 
+    def inputs(self, length: int) -> np.ndarray:
+        """X at positions -pad .. length - 1: the series' inputs with the history before its
+        first step that its first Ys depend on (pad = the largest rule lag)."""
+        out = np.empty(self.pad + length, np.uint8)
+        for s in range(-self.pad, length, _BLOCK):
+            pos = np.arange(s, min(s + _BLOCK, length), dtype=np.int64)
+            out[s + self.pad:s + self.pad + len(pos)] = (_splitmix(self.kx, pos)
+                                                         >> np.uint64(63)).astype(np.uint8)
+        return out
+
     def _rows(self, starts: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
         pos = starts[:, None] + np.arange(-self.pad, length)
         xe = (_splitmix(self.kx, pos) >> np.uint64(63)).astype(np.uint8)

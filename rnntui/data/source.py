@@ -18,9 +18,18 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..config import FIELDS, Config, ConfigError, DataConfig, validate
+from ..core.events import Insight
 from ..core.verdict import Floor, Verdict
 from . import baselines, datafile, empirical
-from .generator import TRAIN_STREAM, VAL_STREAM, Series, generate, series_seed, whole
+from .generator import (
+    TRAIN_STREAM,
+    VAL_STREAM,
+    Series,
+    generate,
+    series_seed,
+    whole,
+    windows,
+)
 
 
 def split(n_steps: int, val_fraction: float) -> tuple[int, int]:
@@ -76,6 +85,11 @@ def io_sizes(d: DataConfig) -> tuple[int, int]:
         return 2, 2
     data = datafile.load(d.data_file)
     return len(data.x_symbols), len(data.y_symbols)
+
+
+def binary_inputs(d: DataConfig) -> bool:
+    """Whether the inputs are 0/1 (the generator's are): what the memory readout needs."""
+    return not d.data_file or datafile.load(d.data_file).x_symbols == ("0", "1")
 
 
 def insight_off(d: DataConfig) -> str:
@@ -149,14 +163,47 @@ def floors(d: DataConfig) -> list[Floor]:
     return list(file_windows(d).floors)
 
 
+def realised_floors(config: Config, vy: np.ndarray) -> list[Floor]:
+    """The floors on the validation sample a training is scored on (`vy`, its targets), at
+    the positions its validation loss averages over: per step, the cross-entropy of
+    E[P(Y=1) | the X at the lags known], for the same nested sets as the analytic floors
+    (`floors`). Model and floor then share the sample's noise. The last is the loss of the
+    true P(Y=1) itself: the optimum on this sample. A file's floors are its empirical
+    windows, on its validation part already."""
+    d, t = config.data, config.train
+    if d.data_file:
+        return floors(d)
+    rules = tuple(sorted(d.rules))
+    x = Series(series_seed(d.seed, VAL_STREAM), d.base, rules).inputs(len(vy))
+    pad = max((lag for lag, _ in rules), default=0)
+    pos = windows(np.arange(len(vy)), t.batch_size, t.num_steps).ravel()  # as scored
+    y = vy[pos].astype(bool)
+    q = np.full(len(pos), d.base + 0.5 * sum(delta for _, delta in rules), np.float64)
+    out = []
+    for k, fl in enumerate(baselines.floors(d.base, rules)):
+        if k:  # one more lag known: its delta times X, not its mean
+            lag, delta = rules[k - 1]
+            q += delta * (x[pad + pos - lag] - 0.5)
+        with np.errstate(divide="ignore"):
+            loss = -np.where(y, np.log(q), np.log1p(-q))
+        out.append(Floor(fl.name, float(loss.mean())))
+    return out
+
+
 def window_floor(d: DataConfig, num_steps: int) -> float:
     if not d.data_file:
         return baselines.window_floor(d.base, d.rules, num_steps)
     return file_windows(d).window_floor(num_steps)
 
 
-def verdict(loss: float, d: DataConfig, fl: list[Floor], effects=None) -> Verdict:
-    """The rules' verdict (with the measured lag `effects`, if any), or a file's by window."""
-    if not d.data_file:
-        return baselines.verdict(loss, d.base, d.rules, fl, effects)
-    return empirical.verdict(loss, fl)
+def verdict(loss: float, config: Config, fl: list[Floor], seen: Insight | None = None) -> Verdict:
+    """The rules' verdict, from what the model was measured to have learned (`seen`: an
+    Insight; none, and the fractions are not measured), or a file's by window."""
+    d, t = config.data, config.train
+    if d.data_file:
+        return empirical.verdict(loss, fl)
+    if seen is None or not seen.effects:
+        return baselines.verdict(loss, d.base, d.rules, fl, num_steps=t.num_steps,
+                                 carry=t.carry_state)
+    return baselines.verdict(loss, d.base, d.rules, fl, seen.effects, seen.effects_se or None,
+                             t.num_steps, t.carry_state, seen.step)

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from ..core.events import Diverged, EpochEnd, Event
+from ..core.events import Diverged, EpochEnd, Event, Insight
 from ..core.verdict import Verdict
 from ..insight.combos import ComboTable
-from ..insight.measures import lag_effects
+from ..insight.measures import by_lag, lag_effects
 from .executor import RUN, Executor
 
 # A loss this large (nats) is divergence even while finite: the model gives the true class a
@@ -61,18 +61,21 @@ class Pending:
 
 class ShadowJobs:
     """Sends a training's shadow jobs to the helper and lands their events through `emit`.
-    `verdict(loss, effects)` reads a validation loss; `run` tags the jobs (a divergence
+    `verdict(loss, insight)` reads a validation loss with the latest measurement (an epoch
+    end not measured itself, to keep within the budget, is read with the last one that
+    was, which its verdict dates by its step); `run` tags the jobs (a divergence
     cancels them). Without a shadow model (a distribution strategy) each job runs at once
     in the trainer's thread."""
 
     def __init__(self, steps, executor: Executor, run: Hashable,
                  emit: Callable[[Event | None], Any],
-                 verdict: Callable[[float, list[float] | None], Verdict]):
+                 verdict: Callable[[float, Insight | None], Verdict]):
         self.steps, self.executor, self.run = steps, executor, run
         self.emit, self.verdict = emit, verdict
         self.out: deque[Pending] = deque()
         self.val_loss = math.nan  # the last epoch end's, once landed
         self.epochs_done = 0  # epoch ends landed (a resumed run starts from its checkpoint's)
+        self.seen: Insight | None = None  # the latest measurement landed
 
     def submit(self, weights: list[np.ndarray] | None, fn, *args: Any,
                priority: int = RUN) -> Future:
@@ -125,12 +128,13 @@ class ShadowJobs:
     def _land_one(self) -> Event | None:
         p = self.out.popleft()
         loss, predictions, seen = p.future.result()
+        self.seen = seen or self.seen
         if p.epoch is not None:
             self.val_loss = loss
             self.epochs_done += 1
-            effects = seen.effects if seen else None
-            self.emit(EpochEnd(p.epoch, p.step, p.train_loss, loss, self.verdict(loss, effects),
-                               lag_effects(effects)))
+            self.emit(EpochEnd(p.epoch, p.step, p.train_loss, loss, self.verdict(loss, self.seen),
+                               lag_effects(seen.effects if seen else None),
+                               by_lag(seen.memory if seen else None)))
             if not math.isfinite(loss) or loss > DIVERGED_LOSS:
                 self.abandon()  # what comes after it is of a diverged model
                 return self.emit(Diverged(p.step, loss))

@@ -24,7 +24,7 @@ from ..core.events import Compiled, Diverged, Event, Finished, Insight, Progress
 from ..data import source
 from ..data.feed import EpochFeed
 from ..insight.combos import ComboTable
-from ..insight.measures import lag_effects
+from ..insight.measures import by_lag, lag_effects
 from ..insight.probe import Probe
 from ..insight.schedule import Insights
 from .checkpoint import Checkpoint, Writer
@@ -136,19 +136,19 @@ class Trainer:
 
     # ---- setup ----------------------------------------------------------------------
 
-    def _announce(self, strategy, device_name: str, on_gpu: bool, notice: str):
-        """The Started event: floors, the plan (chunk, kernel, precision) and every
-        notice. Returns (floors, plan)."""
+    def _announce(self, strategy, device_name: str, on_gpu: bool, notice: str, vy):
+        """The Started event: the floors realised on the validation sample (`vy`), the plan
+        (chunk, kernel, precision) and every notice. Returns (floors, plan)."""
         from .tfload import threads_notice
 
         cfg, d, t = self.config, self.config.data, self.config.train
-        fl = source.floors(d)  # analytic for the generator, empirical for a file
+        fl = source.realised_floors(cfg, vy)  # a file's: its empirical windows
         plan = plan_for(cfg, on_gpu, strategy is not None, self.chunk)
         per_epoch = steps_per_epoch(cfg)
         notices = (notice, *plan.notices, threads_notice(cfg, on_gpu))
         self.emit(Started(cfg, device_name, fl, source.window_floor(d, t.num_steps),
                           per_epoch, per_epoch * t.epochs, plan.chunk,
-                          "; ".join(n for n in notices if n)))
+                          "; ".join(n for n in notices if n), source.floors(d)))
         return fl, plan
 
     def _build(self, tf, strategy, k: int, kernel: str, mixed: bool):
@@ -213,8 +213,8 @@ class Trainer:
         """Everything before the first chunk: Started, the compiled program, Compiled, the
         feed, the shadow jobs and what they read."""
         cfg, d = self.config, self.config.data
-        fl, plan = self._announce(strategy, device_name, on_gpu, notice)
         vx, vy, vxw, vyw, looked = validation_windows(cfg)
+        fl, plan = self._announce(strategy, device_name, on_gpu, notice, vy)
         model, optimizer, steps, compiled = self._compiled(tf, strategy, plan, vxw[:looked],
                                                            vyw[:looked])
         self.emit(compiled)
@@ -228,7 +228,7 @@ class Trainer:
         look_combos = (ComboTable(vx, rules, d.base, vxw[:looked].shape, part, not d.data_file)
                        if looked < len(vxw) else combos)
         shadow = ShadowJobs(steps, self.engine.executor, self.run_id, self.emit,
-                            lambda loss, effects: source.verdict(loss, d, fl, effects))
+                            lambda loss, seen: source.verdict(loss, cfg, fl, seen))
         insights = self._insights(tf, steps, vx, vy)
         insights.begin()
         ckpt = self.resume
@@ -385,14 +385,15 @@ class Trainer:
         val = r.shadow.val_loss
         if math.isnan(val) or r.stopped_mid_epoch:  # the model changed since its last
             val = self._on_shadow(r.steps, weights, r.steps.shadow_evaluate, r.vxw, r.vyw)[0]
-        effects = (self._on_shadow(r.steps, weights, r.insights.final, r.step)
-                   if math.isfinite(val) else None)
+        seen = (self._on_shadow(r.steps, weights, r.insights.final, r.step)
+                if math.isfinite(val) else None)
         if self._writer is not None:
             self._writer.flush()  # "finished" means its checkpoint is on disk
         wall = time.perf_counter() - r.start
         trained = r.step - (self.resume.step if self.resume else 0)
         return self.emit(Finished(
             r.step, r.shadow.epochs_done, r.train_loss, val,
-            source.verdict(val, self.config.data, r.floors, effects), r.floors,
+            source.verdict(val, self.config, r.floors, seen), r.floors,
             trained / max(wall, 1e-9), wall, stopped=self.control.stopped,
-            lag_effects=lag_effects(effects)))
+            lag_effects=lag_effects(seen.effects if seen else None),
+            memory=by_lag(seen.memory if seen else None)))

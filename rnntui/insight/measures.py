@@ -33,23 +33,33 @@ def window_share(num_steps: int, k: int) -> list[float]:
     return [max(0, num_steps - lag) / num_steps for lag in range(k + 1)]
 
 
-def reach_horizon(reach: list[float], share: float = 0.01) -> int | None:
-    """The first lag whose gradient reach is below `share` of lag 0's (None: none is)."""
-    for k, g in enumerate(reach):
-        if reach and g < share * reach[0]:
-            return k
-    return None
+def reach_horizon(reach: list[float], ref: int, share: float = 0.01) -> int | None:
+    """The first lag beyond `ref` (the largest rule lag: the farthest the task needs)
+    whose gradient reach is below `share` of the reach at `ref`; None if none is."""
+    if ref >= len(reach) or not reach[ref] > 0:
+        return None
+    return next((k for k in range(ref + 1, len(reach)) if reach[k] < share * reach[ref]), None)
 
 
-def gates(cell: str, weights: dict, inputs: np.ndarray, h: np.ndarray,
-           h_prev: np.ndarray) -> dict[str, np.ndarray]:
-    """The gates of one LSTM/GRU layer over time from its weights, its input sequence and
-    the state before each step (what the cell's own call computes, without the loop)."""
+def gates(cell: str, weights: dict, inputs: np.ndarray, h: np.ndarray, h_prev: np.ndarray,
+          resets: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The gates of one LSTM/GRU layer over time (rows, steps, units) from its weights, its
+    input sequence and the state before each step: what the cell's own call computes,
+    without the loop. For the LSTM also its cell state as tanh(c) ("c", first), by the
+    cell's recursion c = f c' + i tanh(candidate) from zero at each row's start and at the
+    steps in `resets` (the window starts, with carry_state off)."""
     sig = lambda v: 1.0 / (1.0 + np.exp(-v))  # noqa: E731
     u = h.shape[-1]
     if cell == "lstm":  # Keras's order: input, forget, cell, output
         pre = inputs @ weights["kernel"] + h_prev @ weights["recurrent_kernel"] + weights["bias"]
-        return {"i": sig(pre[..., :u]), "f": sig(pre[..., u:2 * u]), "o": sig(pre[..., 3 * u:])}
+        i, f, o = sig(pre[..., :u]), sig(pre[..., u:2 * u]), sig(pre[..., 3 * u:])
+        g = np.tanh(pre[..., 2 * u:3 * u])
+        c = np.zeros_like(i)
+        reset = np.zeros(h.shape[1], bool) if resets is None else resets
+        for t in range(h.shape[1]):
+            before = 0.0 if t == 0 or reset[t] else c[:, t - 1]
+            c[:, t] = f[:, t] * before + i[:, t] * g[:, t]
+        return {"c": np.tanh(c), "i": i, "f": f, "o": o}
     if cell == "gru":  # Keras's order (reset_after): update z, reset r, candidate
         b = weights["bias"]
         pre = inputs @ weights["kernel"] + b[0] + h_prev @ weights["recurrent_kernel"] + b[1]
@@ -57,6 +67,55 @@ def gates(cell: str, weights: dict, inputs: np.ndarray, h: np.ndarray,
     return {}
 
 
+MEMORY_FEATURES = 32  # a state wider than this is read through its leading components
+RIDGE = 1e-2  # the readout's L2 penalty (on standardised features)
+
+
+def memory(states: np.ndarray, x: np.ndarray, k: int) -> list[float]:
+    """Per lag 0..k, how well X[t-lag] can be read out of the state at t: the held-out
+    accuracy of a logistic readout fitted on the first half of the positions and scored on
+    the second. `states` (positions, features); `x` the inputs from k before the first
+    position (length positions + k). States wider than MEMORY_FEATURES are projected on
+    their leading principal components (of the fitting half)."""
+    n = len(states)
+    fit = n // 2
+    z = states.astype(np.float64)
+    mean, sd = z[:fit].mean(axis=0), z[:fit].std(axis=0)
+    z = (z - mean) / np.where(sd > 1e-9, sd, 1.0)
+    if z.shape[1] > MEMORY_FEATURES:
+        _, _, vt = np.linalg.svd(z[:fit], full_matrices=False)
+        z = z @ vt[:MEMORY_FEATURES].T
+    z = np.concatenate([z, np.ones((n, 1))], axis=1)
+    out = []
+    for lag in range(k + 1):
+        y = x[k - lag: k - lag + n].astype(np.float64)
+        w = _logistic(z[:fit], y[:fit])
+        out.append(float(np.mean((z[fit:] @ w > 0) == (y[fit:] > 0.5))))
+    return out
+
+
+def _logistic(z: np.ndarray, y: np.ndarray, steps: int = 12) -> np.ndarray:
+    """Ridge-penalised logistic regression by Newton's method (the bias unpenalised)."""
+    d = z.shape[1]
+    w = np.zeros(d)
+    penalty = RIDGE * len(y) * np.eye(d)
+    penalty[-1, -1] = 0.0
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-np.clip(z @ w, -30, 30)))
+        grad = z.T @ (p - y) + penalty @ w
+        hess = (z * (p * (1 - p))[:, None]).T @ z + penalty + 1e-9 * np.eye(d)
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.max(np.abs(step)) < 1e-6:
+            break
+    return w
+
+
 def lag_effects(effects: list[float] | None) -> dict[str, float]:
     """{"1": e1, ..., "K": eK}: the JSON form of effects by lag (lag 0 left out); {} for None."""
     return {str(k): round(float(e), 6) for k, e in enumerate(effects or []) if k > 0}
+
+
+def by_lag(values: list[float] | None, places: int = 4) -> dict[str, float]:
+    """{"1": v1, ...}: any per-lag list in JSON form (lag 0 left out); {} for None."""
+    return {str(k): round(float(v), places) for k, v in enumerate(values or []) if k > 0}

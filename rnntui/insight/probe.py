@@ -1,4 +1,4 @@
-"""Why it learns: the learned rule table (lag effects), gradient reach and the hidden state.
+"""Why it learns: lag effects, gradient reach, the hidden state, and the memory readout.
 
 Everything is measured on the validation series with the state warmed up, by the model's
 own Keras layers run as training runs them: windows of num_steps, the state carried from
@@ -7,13 +7,20 @@ passed in as `tf`, as in steps.py, so this module imports without it.
 
 - Lag effects: for each row, flip X at ONE position s (0 and 1, everything else as in the
   series) and read P(Y_{s+k}=1) for every k = 0..K at once. The difference, averaged over
-  rows, is the effect of X[t-k] on P(Y_t=1). With carry_state off the flip's offset inside
-  its window cycles evenly over rows, so a lag the reset cuts off reads as it is used.
-- Gradient reach: |dLoss_t / dX[t-k]| (X one-hot) by lag, backpropagated through the whole
-  unrolled stretch, never truncated: how far the network could carry a gradient. What
-  training's truncation lets through is `window_share`.
+  rows, is the effect of X[t-k] on P(Y_t=1), with its standard error over the rows. With
+  carry_state off the flip's offset inside its window cycles evenly over rows, so a lag
+  the reset cuts off reads as it is used.
+- Gradient reach: |dLoss_t / dX[t-k]| along the flip (the one-hot's 1 minus its 0
+  direction: the change an input can make), backpropagated through the network as it
+  runs: never truncated, the state carried, or reset at each window with carry_state off
+  (so beyond the window it is exactly 0). What training's truncation lets through is
+  `window_share`.
 - Hidden state: the last layer's h over the predictions window, and for the LSTM and GRU
-  its gates, computed from the layer's weights and its own inputs and outputs.
+  its gates (and the LSTM's cell state), computed from the layer's weights and its own
+  inputs and outputs.
+- Memory: per lag, how well X[t-k] can be read out of the last layer's state at t (h, and
+  c for the LSTM) by a logistic readout, fitted on one part of a validation stretch and
+  scored on the other (measures.memory). A lag can be remembered and not used.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from .measures import lags_shown, true_deltas, window_share
 ROWS = 128  # rows per measurement (each flipped both ways): see `Probe.rows`
 HIDDEN_UNITS = 16  # units in the hidden-state heat map
 MIN_WARMUP = 32  # steps run before anything is read, so the zero start state is forgotten
+MEMORY_STEPS = 1024  # validation positions the memory readout fits (half) and scores (half)
 
 
 class Probe:
@@ -149,8 +157,9 @@ class Probe:
         return tuple(joined(p) for p in parts)
 
     def _input_grads(self, x, y):
-        """|dLoss_T / d onehot(X_t)| for every t, where T is each row's last step; the
-        state is carried throughout (untruncated backprop)."""
+        """|dLoss_T / dX_t| along the flip, for every t, where T is each row's last step:
+        untruncated backprop through the state carried, or reset at each window's start
+        as in training with carry_state off."""
         tf, n = self.tf, self.n
         rows, steps = tf.shape(x)[0], tf.shape(x)[1]
         onehot = tf.one_hot(tf.cast(x, tf.int32), 2)
@@ -161,14 +170,16 @@ class Probe:
 
             def body(i, state, logits):
                 logits, *out = self.model([xs[:, i], *state], training=False)
-                return i + 1, [tf.cast(s, tf.float32) for s in out[:-2]], logits[:, -1]
+                new = out[:-2] if self.carry else [tf.zeros_like(s) for s in state]
+                return i + 1, [tf.cast(s, tf.float32) for s in new], logits[:, -1]
 
             _, _, logits = tf.while_loop(lambda i, *_: i < steps // n, body,
                                          (tf.constant(0), state, tf.zeros((rows, 2))))
             # Rows are independent: the gradient of the sum is each row's own.
             loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(
                 tf.cast(y, tf.int32), logits))
-        return tf.norm(tape.gradient(loss, onehot), axis=-1)
+        g = tape.gradient(loss, onehot)
+        return tf.abs(g[..., 1] - g[..., 0])  # flipping X moves the one-hot by (-1, +1)
 
     def compile(self) -> None:
         """Make the programs ready now, so that the first measurement does not pay for it:
@@ -189,64 +200,99 @@ class Probe:
         count = max(1, -(-(stop - first) // fresh))
         return self._take(self.vx, first - lead + fresh * np.arange(count), self.effect_len), first
 
-    def _effects_of(self, p: np.ndarray) -> list[float]:
+    def _effects_of(self, p: np.ndarray) -> tuple[list[float], list[float]]:
+        """(mean effect, its standard error over the rows) for lags 0..K."""
         r = self.rows
         at = self.flip[:, None] + np.arange(self.k + 1)[None, :]
         rows = np.arange(r)[:, None]
         diff = p[r:2 * r][rows, at].astype(np.float64) - p[:r][rows, at]
-        return diff.mean(axis=0).tolist()
+        se = diff.std(axis=0, ddof=1) / math.sqrt(r) if r > 1 else np.zeros(self.k + 1)
+        return diff.mean(axis=0).tolist(), se.tolist()
 
-    def effects(self) -> list[float]:
-        """Mean change of P(Y_t=1) when X[t-k] flips 0 -> 1, for k = 0..K."""
+    def effects(self) -> tuple[list[float], list[float]]:
+        """Mean change of P(Y_t=1) when X[t-k] flips 0 -> 1, for k = 0..K, and its
+        standard error."""
         p = self._forward(self.tf.constant(self.effect_x), self.tf.constant(0))[0]
         return self._effects_of(p.numpy())
 
     def reach(self) -> list[float]:
-        """Mean |dLoss_t / dX[t-k]| for k = 0..K, untruncated."""
+        """Mean |dLoss_t / dX[t-k]| along the flip, for k = 0..K."""
         g = self._grad(self.tf.constant(self.reach_x), self.tf.constant(self.reach_y)).numpy()
         last = self.reach_len - 1
         return [float(g[:, last - k].mean()) for k in range(self.k + 1)]
 
-    def _both(self, start: int, stop: int):
-        """The effects and (h, P(Y=1), gates) at positions start..stop, in one forward: the
-        hidden state's rows ride along with the effects' rows."""
-        pieces, first = self._pieces(start, stop)
-        x = np.concatenate([self.effect_x, pieces])
-        p, h, inputs = (v.numpy() for v in self._forward(self.tf.constant(x),
-                                                         self.tf.constant(len(pieces))))
-        effects = self._effects_of(p)
+    def _memory_stretch(self) -> tuple[int, int]:
+        """The validation positions the memory readout reads: MEMORY_STEPS after K."""
+        stop = min(len(self.vx), self.k + MEMORY_STEPS)
+        return self.k, max(self.k + 2, stop)
+
+    def _look(self, start: int, stop: int) -> dict:
+        """One forward of the effects' rows, the pieces over positions start..stop and those
+        over the memory stretch: the effects and their SE, (h, P(Y=1), gates) at
+        start..stop, and the memory by lag."""
+        window, w_first = self._pieces(start, stop)
+        m_start, m_stop = self._memory_stretch()
+        stretch, m_first = self._pieces(m_start, m_stop)
+        x = np.concatenate([self.effect_x, window, stretch])
+        p, h, inputs = (v.numpy() for v in self._forward(
+            self.tf.constant(x), self.tf.constant(len(window) + len(stretch))))
+        effects, se = self._effects_of(p)
         p = p[2 * self.rows:]
+        gates = self._gates(h, inputs)
+        lead, split = self._whole(self.warmup), len(window)
+
+        def reported(a: np.ndarray, rows: slice, first: int, a0: int, a1: int) -> np.ndarray:
+            a = a[rows, lead:].reshape(-1, *a.shape[2:])  # pieces -> positions
+            return a[a0 - first:a1 - first]
+
+        at_window = dict(rows=slice(0, split), first=w_first, a0=start, a1=stop)
+        at_stretch = dict(rows=slice(split, None), first=m_first, a0=m_start, a1=m_stop)
+        state = reported(h, **at_stretch)
+        if "c" in gates:  # the LSTM's memory is in its cell state too
+            state = np.concatenate([state, reported(gates["c"], **at_stretch)], axis=1)
+        memory = measures.memory(state, self.vx[m_start - self.k:m_stop], self.k)
+        hidden = (reported(h, **at_window), reported(p, **at_window),
+                  {k: reported(g, **at_window) for k, g in gates.items()})
+        return {"effects": effects, "se": se, "hidden": hidden, "memory": memory}
+
+    def _gates(self, h: np.ndarray, inputs: np.ndarray) -> dict[str, np.ndarray]:
+        """The last layer's gates (and the LSTM's cell state) over the pieces' rows."""
+        resets = np.arange(h.shape[1]) % self.n == 0
         # The state before each step: the previous h, zero at each reset.
         h_prev = np.concatenate([np.zeros_like(h[:, :1]), h[:, :-1]], axis=1)
         if not self.carry:
-            h_prev[:, ::self.n] = 0
+            h_prev[:, resets] = 0
         weights = {w.name: w.numpy() for w in self.top.cell.weights}
-        gates = measures.gates(self.cell, weights, inputs, h, h_prev)
-        lead = self._whole(self.warmup)
-
-        def reported(a: np.ndarray) -> np.ndarray:  # pieces -> positions start..stop
-            a = a[:, lead:].reshape(-1, *a.shape[2:])
-            return a[start - first:stop - first]
-
-        return effects, (reported(h), reported(p), {k: reported(g) for k, g in gates.items()})
+        return measures.gates(self.cell, weights, inputs, h, h_prev,
+                              None if self.carry else resets)
 
     def hidden(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, dict]:
         """(h, P(Y=1), gates) of the last layer at validation positions start..stop (row 0
         of the evaluation), warmed up; h is (steps, units), gates maps name -> the same."""
-        return self._both(start, stop)[1]
+        return self._look(start, stop)["hidden"]
 
     def measure(self, step: int, window: tuple[int, int],
                 reach: tuple[int, list[float]] | None = None,
                 units: int = HIDDEN_UNITS) -> Insight:
         """An Insight event; the gradient reach is measured unless given as (the step it
-        was measured at, its values): a recent one reused."""
-        effects, (h, _, gates) = self._both(*window)
-        top = np.sort(np.argsort(-np.abs(h).mean(axis=0), kind="stable")[:units])
+        was measured at, its values): a recent one reused. The hidden state's units are
+        those that vary most over the window."""
+        look = self._look(*window)
+        h, _, gates = look["hidden"]
+        top = np.sort(np.argsort(-h.var(axis=0), kind="stable")[:units])
 
         def rows(a: np.ndarray) -> list[list[float]]:
             return np.round(a[:, top].T, 4).tolist()
 
         reach_step, reach = (step, self.reach()) if reach is None else reach
-        return Insight(step, [round(e, 6) for e in effects], self.deltas, reach, self.share,
-                       rows(h), top.tolist(), {name: rows(g) for name, g in gates.items()},
-                       reach_step)
+        return Insight(step, [round(e, 6) for e in look["effects"]], self.deltas, reach,
+                       self.share, rows(h), top.tolist(),
+                       {name: rows(g) for name, g in gates.items()}, reach_step,
+                       effects_se=[round(e, 6) for e in look["se"]],
+                       memory=[round(m, 4) for m in look["memory"]],
+                       achievable=self.achievable())
+
+    def achievable(self) -> list[float]:
+        """Per lag, the effect this config can reach: the delta, or with carry_state off
+        delta x window_share (the positions whose window holds the lag)."""
+        return [d if self.carry else d * s for d, s in zip(self.deltas, self.share, strict=True)]

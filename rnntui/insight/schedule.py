@@ -126,11 +126,15 @@ class Insights:
             return False
         return last or (self._ready.is_set() and self._affordable())
 
-    def final(self, step: int) -> list[float] | None:
-        """The effects of the model at `step`, measured now unless they are known."""
+    def final(self, step: int) -> Insight | None:
+        """What the model at `step` learned: the last measurement when it was of this step
+        (the last epoch end's always is), else its effects measured now (a stop mid-epoch).
+        None with no probe."""
         if self.probe is None:
             return None
         if self.latest is not None and self.latest.step == step:
-            return self.latest.effects
+            return self.latest
         self._prepared()
-        return self.probe.effects()
+        effects, se = self.probe.effects()
+        p = self.probe
+        return Insight(step, effects, p.deltas, [], p.share, effects_se=se)

@@ -1,17 +1,21 @@
 """The phase map: a 2-D sweep drawn as one grid per rule lag, each cell its learned fraction.
 
 The first grid field runs down the rows, the second across the columns, as in the
-article's table. Each cell is the lag's fraction of its floor step (SweepResult.fractions),
-written as a percentage and coloured on one scale, so a map reads without colour too.
+article's table. Each cell is the lag's learned fraction (SweepResult.fractions: its
+measured effect over what the config can reach), written as a percentage and coloured on
+one scale, so a map reads without colour too. With several seeds a cell (the configs of
+one grid point, `seeds` of them in a row) is their median, with their spread (min-max).
 Rich text for the terminal and the app, plain SVG for a file; no Textual, no TensorFlow.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
+import numpy as np
 from rich.text import Text
 
 from ..config import format_value
@@ -26,15 +30,19 @@ CELL = 6  # characters a cell takes: " 100%" and its shade glyph
 NO_RUN = "#6c6c6c"  # grey: a cell that has no fraction
 
 # What a cell without a fraction shows, by how it ended.
-MARKS = {"pending": "·", "running": "…", "diverged": "div", "failed": "fail"}
+MARKS = {"pending": "·", "running": "…", "diverged": "div", "failed": "fail",
+         "unmeasured": "-"}
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One config of the grid: its fraction for the lag, or the mark of why there is none."""
+    """One point of the grid: its (median) fraction for the lag, or the mark of why there
+    is none; with several seeds, the spread of theirs."""
 
     fraction: float | None
     mark: str = "pending"  # a key of MARKS; only read when fraction is None
+    low: float | None = None  # the seeds' least and greatest fractions (None: one seed)
+    high: float | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,7 @@ class PhaseMap:
     rows: tuple[str, list]  # the first grid field and its values
     cols: tuple[str, list]
     cells: list[list[Cell]]
+    caption: str = ""  # what a cell's training budget is (see runs.sweep.budget_caption)
 
 
 def lag_names(rules) -> list[str]:
@@ -53,28 +62,47 @@ def lag_names(rules) -> list[str]:
 
 
 def maps(grid: list[tuple[str, list]], lags: list[str], results: Mapping[int, object],
-         running: int | None = None) -> list[PhaseMap]:
+         running: int | None = None, seeds: int = 1, caption: str = "") -> list[PhaseMap]:
     """One map per lag ("t-3", ...) of a two-field grid; `results` maps a config's index in
-    grid_configs order (the first field outermost) to its SweepResult, or to a str when it
-    could not run. Indices with no result are pending, or running if `running`."""
+    grid_configs order (the first field outermost, then the seeds) to its SweepResult, or
+    to a str when it could not run. Indices with no result are pending, or running if
+    `running`."""
     (rname, rvals), (cname, cvals) = grid
     out = []
     for lag in lags:
-        cells = [[_cell(results.get(i * len(cvals) + j), lag, i * len(cvals) + j == running)
-                  for j in range(len(cvals))] for i in range(len(rvals))]
-        out.append(PhaseMap(lag, (rname, list(rvals)), (cname, list(cvals)), cells))
+        cells = []
+        for i in range(len(rvals)):
+            row = []
+            for j in range(len(cvals)):
+                first = (i * len(cvals) + j) * seeds
+                runs = [results.get(first + s) for s in range(seeds)]
+                row.append(_cell(runs, lag, running is not None
+                                 and first <= running < first + seeds))
+            cells.append(row)
+        out.append(PhaseMap(lag, (rname, list(rvals)), (cname, list(cvals)), cells, caption))
     return out
 
 
-def _cell(result, lag: str, running: bool) -> Cell:
-    if result is None:
-        return Cell(None, "running" if running else "pending")
-    if isinstance(result, str):
-        return Cell(None, "failed")
-    fraction = result.fractions.get(lag)
-    if fraction is None or result.status in ("diverged", "failed"):
-        return Cell(None, result.status if result.status in MARKS else "failed")
-    return Cell(float(fraction))
+def _cell(runs: list, lag: str, running: bool) -> Cell:
+    """A grid point from its seeds' results: the median of the fractions there are, and
+    their spread; else the mark of the first that has none."""
+    fractions, marks = [], []
+    for result in runs:
+        if result is None:
+            marks.append("running" if running else "pending")
+        elif isinstance(result, str):
+            marks.append("failed")
+        elif result.status in ("diverged", "failed") or result.fractions.get(lag) is None:
+            marks.append(result.status if result.status in MARKS else "failed")
+        elif not math.isfinite(result.fractions[lag]):  # insight off, or beyond reach
+            marks.append("unmeasured")
+        else:
+            fractions.append(float(result.fractions[lag]))
+    if not fractions:
+        return Cell(None, marks[0] if marks else "pending")
+    if len(runs) == 1:
+        return Cell(fractions[0])
+    return Cell(float(np.median(fractions)), low=min(fractions), high=max(fractions))
 
 
 def colour(fraction: float) -> str:
@@ -95,21 +123,35 @@ def shade(fraction: float) -> str:
     return SHADES[min(len(SHADES) - 1, int(max(0.0, fraction) * len(SHADES)))]
 
 
+def spread(cell: Cell) -> str:
+    """'62-97': the seeds' least and greatest fractions, in percent ('' for one seed)."""
+    if cell.low is None or cell.high is None:
+        return ""
+    return f"{100 * cell.low:.0f}-{100 * cell.high:.0f}"
+
+
+def _body(cell: Cell) -> str:
+    """A cell's words: "97%", or with several seeds "88% 62-97"."""
+    return f"{cell.fraction:.0%}" + (f" {spread(cell)}" if spread(cell) else "")
+
+
 def cell_text(cell: Cell, width: int = CELL) -> str:
-    """What a cell reads as, without colour: "  97%▓", "   div"."""
+    """What a cell reads as, without colour: "  97%▓", "   div", " 88% 62-97▓"."""
     if cell.fraction is None:
         return f"{MARKS[cell.mark]:>{width}}"
-    return f"{cell.fraction:>{width - 1}.0%}{shade(cell.fraction)}"
+    return f"{_body(cell):>{max(1, width - 1)}}{shade(cell.fraction)}"
 
 
 def render(m: PhaseMap) -> Text:
     """The map as Rich text: a title, the column values, one line per row value."""
     (rname, rvals), (cname, cvals) = m.rows, m.cols
     left = max(len(rname), *(len(format_value(rname, v)) for v in rvals))
-    width = max(CELL, *(len(format_value(cname, v)) + 1 for v in cvals))
+    cells = [c for row in m.cells for c in row]
+    width = max(CELL, *(len(format_value(cname, v)) + 1 for v in cvals),
+                *(len(_body(c)) + 2 for c in cells if c.fraction is not None))
     out = Text()
     out.append(f"{m.lag} learned", style="bold")
-    out.append(f" · {cname} across\n")
+    out.append(f" · {cname} across" + (f" · {m.caption}" if m.caption else "") + "\n")
     out.append(f"{rname:>{left}} ")
     for v in cvals:
         out.append(f"{format_value(cname, v):>{width}}", style="bold")
@@ -134,10 +176,10 @@ def legend(compact: bool = False) -> Text:
         f = k / (len(SHADES) - 1)
         out.append(SHADES[k] * 2, style=f"{ink(f)} on {colour(f)}")
     out.append(" 100%" if compact else
-               f" 100% of the lag's floor step ({LEARNED:.0%} counts as learned)")
+               f" 100% of the effect the config can reach ({LEARNED:.0%} counts as learned)")
     marks = [f"{MARKS[k]}: {word}" for k, word in
              (("diverged", "diverged"), ("failed", "failed"), ("pending", "not run"),
-              ("running", "running"))]
+              ("running", "running"), ("unmeasured", "not measured"))]
     out.append("\n" + ("  ".join(marks[:2]) + "\n" + "  ".join(marks[2:]) if compact
                        else "  ".join(marks)))
     return out
@@ -163,10 +205,14 @@ def _svg_map(m: PhaseMap, x0: int, y0: int) -> tuple[list[str], int, int]:
     """One map's SVG elements at (x0, y0), and the width and height it took."""
     (rname, rvals), (cname, cvals) = m.rows, m.cols
     left = CHAR * max(len(rname), *(len(format_value(rname, v)) for v in rvals)) + 10
-    px = max(PX, CHAR * max(len(format_value(cname, v)) for v in cvals) + 8)
-    top = y0 + 44
+    words = [f"{c.fraction:.0%} {spread(c)}" for row in m.cells for c in row
+             if c.fraction is not None]
+    px = max(PX, CHAR * max(len(format_value(cname, v)) for v in cvals) + 8,
+             *(CHAR * len(w) + 8 for w in words))
+    top = y0 + (60 if m.caption else 44)
     els = [f'<text x="{x0}" y="{y0 + 14}" {FONT} font-weight="bold">{escape(m.lag)} '
            f'learned: {escape(rname)} down, {escape(cname)} across</text>',
+           f'<text x="{x0}" y="{y0 + 32}" {FONT}>{escape(m.caption)}</text>',
            f'<text x="{x0 + left - 6}" y="{top - 6}" {FONT} text-anchor="end">'
            f'{escape(rname)}</text>']
     for j, v in enumerate(cvals):
@@ -182,12 +228,13 @@ def _svg_map(m: PhaseMap, x0: int, y0: int) -> tuple[list[str], int, int]:
                 fill, fg, word = "#d0d0d0", "#404040", MARKS[cell.mark]
             else:
                 fill, fg = colour(cell.fraction), ink(cell.fraction)
-                word = f"{cell.fraction:.0%}"
+                word = f"{cell.fraction:.0%}" + (f" {spread(cell)}" if spread(cell) else "")
             els.append(f'<rect x="{x}" y="{y}" width="{px}" height="{PY}" fill="{fill}" '
                        f'stroke="#ffffff"/>')
             els.append(f'<text x="{x + px // 2}" y="{y + 15}" {FONT} text-anchor="middle" '
                        f'fill="{fg}">{escape(word)}</text>')
-    width = max(left + len(cvals) * px, CHAR * (len(m.lag) + len(rname) + len(cname) + 24))
+    width = max(left + len(cvals) * px, CHAR * (len(m.lag) + len(rname) + len(cname) + 24),
+                CHAR * len(m.caption))
     return els, width, top - y0 + len(rvals) * PY
 
 
@@ -204,8 +251,8 @@ def svg(phase_maps: list[PhaseMap]) -> str:
         els.append(f'<rect x="{40 + k * 16}" y="{y}" width="16" height="12" '
                    f'fill="{colour(f)}"/>')
     els.append(f'<text x="10" y="{y + 11}" {FONT}>0%</text>')
-    els.append(f'<text x="{40 + 11 * 16 + 6}" y="{y + 11}" {FONT}>100% of the lag\'s floor '
-               f'step; &gt;= {LEARNED:.0%} learned</text>')
+    els.append(f'<text x="{40 + 11 * 16 + 6}" y="{y + 11}" {FONT}>100% of the effect the config '
+               f'can reach; &gt;= {LEARNED:.0%} learned</text>')
     width, height = max(x, 560), y + 24
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
             f'viewBox="0 0 {width} {height}">\n'

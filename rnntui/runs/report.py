@@ -17,25 +17,32 @@ def _num(v: float) -> float | None:
     return round(v, 6) if isinstance(v, float) and math.isfinite(v) else None
 
 
+def _by_label(v, values) -> dict[str, float | None]:
+    """{"t-3": ..., "t-8": ...}: per rule lag (or file window), None where not measured."""
+    return {v.label(lag): _num(float(x)) for lag, x in zip(v.lags, values, strict=False)}
+
+
 def summary(final: Event, started: Started | None) -> dict[str, Any]:
     out: dict[str, Any] = {"event": "summary", "status": final.kind}
     if isinstance(final, Finished):
         out.update(
             train_loss=_num(final.train_loss), val_loss=_num(final.val_loss),
             floors={f.name: round(f.loss, 6) for f in final.floors},
-            fractions={final.verdict.label(lag): round(x, 4)
-                       for lag, x in zip(final.verdict.lags, final.verdict.fractions,
-                                         strict=True)},
+            fractions=_by_label(final.verdict, final.verdict.fractions),
+            fractions_se=_by_label(final.verdict, final.verdict.fractions_se),
+            loss_fraction=_num(final.verdict.loss_fraction),
             learned=[final.verdict.label(lag) for lag in final.verdict.learned],
             steps_per_sec=round(final.steps_per_sec, 1), epochs=final.epochs,
             steps=final.step, wall_s=round(final.wall_s, 3), stopped=final.stopped,
-            lag_effects=final.lag_effects)
+            lag_effects=final.lag_effects, memory=final.memory)
     elif isinstance(final, Diverged):
         out.update(step=final.step, loss=str(final.loss))
     elif isinstance(final, Failed):
         out.update(message=final.message)
     if started is not None:
         out["device"] = started.device
+        if started.analytic:  # the floors above are this run's sample's; these, expected
+            out["floors_expected"] = {f.name: round(f.loss, 6) for f in started.analytic}
     return out
 
 
@@ -95,7 +102,10 @@ class PlainReport:
         if isinstance(event, Started):
             self.started = event
             fl = "  ".join(f"{f.name} {f.loss:.4f}" for f in event.floors)
-            self.line(f"device {event.device}; floors: {fl}; window-only {event.window_floor:.4f}")
+            line = f"device {event.device}; floors on this validation sample: {fl}"
+            if event.analytic:
+                line += " (expected " + " ".join(f"{f.loss:.4f}" for f in event.analytic) + ")"
+            self.line(f"{line}; window-only {event.window_floor:.4f}")
             if event.notice:
                 self.line(f"notice: {event.notice}")
         elif isinstance(event, Compiled):

@@ -56,19 +56,53 @@ def parse_grid(items: list[str]) -> list[tuple[str, list]]:
     return grid
 
 
-def grid_configs(base: Config, grid: list[tuple[str, list]],
-                 check=source.resolve) -> list[tuple[dict, Config]]:
+MAX_SEEDS = 100
+
+
+def grid_configs(base: Config, grid: list[tuple[str, list]], check=source.resolve,
+                 seeds: int = 1, same_updates: bool = False) -> list[tuple[dict, Config]]:
     """Every combination, each checked (a bad one is a ConfigError naming its values): by
-    default with its data file read; the app's race checks the fields only."""
+    default with its data file read; the app's race checks the fields only. With `seeds`
+    > 1, each combination `seeds` times in a row, with seeds base.seed, +1, ... (the seed
+    joins its values). `same_updates`: each combination's training series scaled by its
+    num_steps (which the grid must vary), so every cell makes the same optimizer updates
+    as the base config; otherwise epochs are counted in series steps."""
+    if same_updates and "num_steps" not in (n for n, _ in grid):
+        raise ConfigError("same_updates", "needs num_steps in the grid: it equalises the"
+                          " updates that num_steps changes")
     out = []
     names = [n for n, _ in grid]
     for combo in itertools.product(*(vals for _, vals in grid)):
-        values = dict(zip(names, combo, strict=True))
-        try:
-            out.append((values, check(base.with_values(**values))))
-        except ConfigError as err:
-            raise ConfigError(err.field, f"{str(err).split(': ', 1)[1]} (at {values})") from None
+        for s in range(seeds):
+            values = dict(zip(names, combo, strict=True))
+            extra = {"seed": base.data.seed + s} if seeds > 1 else {}
+            if same_updates:
+                extra["size"] = base.data.size * values["num_steps"] // base.train.num_steps
+            try:
+                out.append(({**values, **extra},
+                            check(base.with_values(**values, **extra))))
+            except ConfigError as err:
+                raise ConfigError(err.field, f"{str(err).split(': ', 1)[1]} (at"
+                                  f" {values | extra})") from None
     return out
+
+
+def budget_caption(same_updates: bool, seeds: int) -> str:
+    """What a phase map's cell is: its training budget, and how many seeds."""
+    budget = ("every cell the same optimizer updates (--same-updates)" if same_updates else
+              "epochs in series steps: a longer num_steps makes fewer updates")
+    return budget + (f"; median of {seeds} seeds (min-max)" if seeds > 1 else "")
+
+
+def parse_seeds(text: str) -> int:
+    """--seeds as a number from 1 to MAX_SEEDS, or the one-line error naming it."""
+    try:
+        n = int(str(text).strip())
+    except ValueError:
+        raise ConfigError("seeds", f"{text!r} is not an integer from 1 to {MAX_SEEDS}") from None
+    if not 1 <= n <= MAX_SEEDS:
+        raise ConfigError("seeds", f"{n} is out of range: an integer from 1 to {MAX_SEEDS}")
+    return n
 
 
 def run_one(values: dict, config: Config, runs_dir: str, control=None,
@@ -79,7 +113,7 @@ def run_one(values: dict, config: Config, runs_dir: str, control=None,
     (use_xla)."""
     from .session import train_into_run
 
-    name = "sweep-" + "-".join(f"{k}{v}" for k, v in values.items())
+    name = "sweep-" + "-".join(f"{k}{v}" for k, v in values.items() if k != "size")
     fl = source.floors(config.data)  # analytic, or a data file's empirical windows
     reached: dict[str, int | None] = {f.name: None for f in fl[1:]}
 
@@ -153,12 +187,16 @@ def table(results: list[SweepResult]) -> str:
     for r in results:
         rows.append([str(r.values[k]) for k in keys]
                     + [f"{r.val_loss:.4f}" if math.isfinite(r.val_loss) else "-"]
-                    + [f"{r.fractions[lag]:.0%}" if lag in r.fractions else "-" for lag in lags]
+                    + [_percent(r.fractions.get(lag)) for lag in lags]
                     + [str(r.steps_to_floor.get(f) or "-") for f in floors]
                     + [f"{r.wall_s:.1f}", r.status])
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
     fmt = "  ".join(f"{{:>{w}}}" for w in widths)
     return "\n".join([fmt.format(*head)] + [fmt.format(*row) for row in rows])
+
+
+def _percent(value: float | None) -> str:
+    return f"{value:.0%}" if value is not None and math.isfinite(value) else "-"
 
 
 def to_json(result: SweepResult) -> dict:

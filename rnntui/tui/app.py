@@ -63,6 +63,7 @@ class RnnTui(App):
         Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("f2", "panel", "Panel", priority=True),
         Binding("f7", "gates", "Gates", priority=True, show=False),
+        Binding("f9", "timeline", "Timeline", priority=True, show=False),
     ]
 
     def __init__(self, config: Config | None = None, preload_tf: bool = True,
@@ -341,6 +342,10 @@ class RnnTui(App):
         """F7: the hidden state, then each of its gates in turn (LSTM, GRU)."""
         if text := self.deck.step_gates():
             self.notify(text, timeout=2)
+
+    def action_timeline(self) -> None:
+        """F9: the lag effects now, or their learning timeline over the epoch ends."""
+        self.notify(self.deck.toggle_timeline(), timeout=1)
 
     def action_save_chart(self) -> None:
         """The chart on show, as an SVG: into the run folder, or runs_dir for a comparison."""

@@ -91,6 +91,7 @@ class RunView:
         elif isinstance(e, EpochEnd):
             self.chart.add_val(e.step, e.val_loss)
             status.verdict = e.verdict
+            self.deck.show_epoch_end(e)
         elif isinstance(e, Predictions):
             lags = [lag for lag, _ in state.started.config.data.rules] if state.started else []
             self.deck.show_predictions(e, lags)

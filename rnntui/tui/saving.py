@@ -26,6 +26,7 @@ COMMANDS = (
     ("Save chart SVG", "The chart on show, as SVG (ctrl+s)", "save_chart"),
     ("Export model", "The run's model as a .keras file (ctrl+e)", "export_model"),
     ("Hidden state / gates", "The state, then each gate in turn (F7)", "gates"),
+    ("Learning timeline", "The lag effects at every epoch end, or now (F9)", "timeline"),
 )
 
 

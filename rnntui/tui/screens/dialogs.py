@@ -16,7 +16,8 @@ KEYS = [
     ("c", "in the runs screen: copy the run's config string"),
     ("F4", "race: a grid like num_steps=2,5,10, enter runs it"),
     ("F2", "panel: predictions, lag effects, gradient reach, hidden"),
-    ("F7", "the hidden state, then each of its gates (LSTM, GRU)"),
+    ("F7", "the hidden state, then the LSTM's cell state and each gate"),
+    ("F9", "lag effects: now, or the learning timeline over the epochs"),
     ("ctrl+s", "save the chart on show as SVG"),
     ("ctrl+e", "export the run's model as model.keras"),
     ("F1", "this help"),
@@ -32,7 +33,11 @@ NOTES = (
     "The learning rate can change during training: it applies at the next chunk and is "
     "marked on the chart. Any other change asks whether to restart.\n\n"
     "Floors: the loss of the best predictor that knows nothing, the first lag, the first "
-    "two, ... The verdict is the fraction of each floor step the validation loss covered. "
+    "two, ..., on this run's own validation sample (rnntui baselines prints their expected "
+    "values). The verdict per lag: the model's measured effect of X[t-k] over what the "
+    "config can reach (the rule's delta; with carry_state off, delta x (n-k)/n inside the "
+    "window and nothing beyond it), ±2 standard errors; learned once the low end reaches "
+    "90%. The loss's own view: how far it is from nothing to every rule. "
     "Lags beyond num_steps can still be learned through the carried state: the horizon "
     "is soft.\n\n"
     "Lag effects: what the model learned of each lag (bar) against the task's delta (◆). "

@@ -27,7 +27,7 @@ from ...config import Config, ConfigError, format_value, validate
 from ...core.control import Control
 from ...core.events import Diverged, EpochEnd, Failed, Finished, Progress, Started
 from ...runs.phasemap import lag_names
-from ...runs.sweep import grid_configs, parse_grid
+from ...runs.sweep import grid_configs, parse_grid, parse_seeds
 from ..bridge import Bridge, Tick, TrainerEvent
 from ..chart.render import SERIES_COLOURS, series_colour
 from ..compare import fmt_loss, shared_task
@@ -48,19 +48,24 @@ def grid_items(text: str) -> list[str]:
 
 
 def parse_race(text: str, base: Config) -> tuple[list[tuple[str, list]],
-                                                 list[tuple[dict, Config]]]:
-    """The grid the user typed and its configs; ConfigError naming what is wrong."""
+                                                 list[tuple[dict, Config]], int]:
+    """The grid the user typed, its configs and the seeds per grid point (`seeds=N`);
+    ConfigError naming what is wrong."""
     items = grid_items(text)
+    seeds = [item.split("=", 1)[1] for item in items if item.startswith("seeds=")]
+    items = [item for item in items if not item.startswith("seeds=")]
     if not items:
-        raise ConfigError("grid", "type FIELD=V1,V2,... (e.g. num_steps=2,5,10)")
+        raise ConfigError("grid", "type FIELD=V1,V2,... (e.g. num_steps=2,5,10 seeds=3)")
     grid = parse_grid(items)
     for name, values in grid:
         if len(set(values)) < len(values):  # two curves of one name could not be told apart
             raise ConfigError("grid", f"{name} lists a value twice")
-    configs = grid_configs(base, grid, validate)  # the engine reads a data file, not the UI
+    n = parse_seeds(seeds[-1]) if seeds else 1
+    # The engine reads a data file, not the UI: the fields only, here.
+    configs = grid_configs(base, grid, validate, seeds=n)
     if len(configs) > MAX_CONFIGS:
         raise ConfigError("grid", f"{len(configs)} configs; a race takes 1 to {MAX_CONFIGS}")
-    return grid, configs
+    return grid, configs, n
 
 
 def label(values: dict) -> str:
@@ -97,7 +102,8 @@ class RaceScreen(Screen[None]):
         with Horizontal(id="race-grid-row"):
             yield Label("grid", id="race-grid-label")
             yield Input(DEFAULT_GRID, id="race-grid",
-                        placeholder="FIELD=V1,V2,... e.g. num_steps=2,5,10 cell=basic,gru")
+                        placeholder="FIELD=V1,V2,... e.g. num_steps=2,5,10 cell=basic,gru"
+                                    " seeds=2")
         yield Static("", id="race-error", markup=False)
         yield Static("no race yet", id="race-status")
         with Horizontal(id="race-view"):
@@ -136,7 +142,7 @@ class RaceScreen(Screen[None]):
             problem = "the form has errors (escape shows them): fix them before a race"
         else:
             try:
-                (grid, items), problem = parse_race(text, base), ""
+                (grid, items, seeds), problem = parse_race(text, base), ""
             except ConfigError as err:
                 problem = str(err)
         error.update(problem)
@@ -148,7 +154,7 @@ class RaceScreen(Screen[None]):
         self._index = {b.run_id: i for i, b in enumerate(self.bridges)}
         self.chart.clear_series()
         configs = [c for _, c in items]
-        self.phase_map.show(grid, lag_names(base.data.rules))
+        self.phase_map.show(grid, lag_names(base.data.rules), seeds)
         if shared_task(configs):
             self.chart.set_floors(list(floors_of(configs[0])))
             self._note = ""

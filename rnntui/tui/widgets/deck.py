@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.reactive import reactive
 
-from ...core.events import Insight, Predictions
+from ...core.events import EpochEnd, Insight, Predictions
 from .hidden import HiddenPanel
 from .lag_effects import LagEffectsPanel
 from .predictions import PredictionsPanel
@@ -74,6 +74,16 @@ class PanelDeck(Vertical):
             self.current = "hidden"
             return True
         return self.hidden.next_view()
+
+    def toggle_timeline(self) -> str:
+        """F9: the lag-effects panel between the effects now and the learning timeline
+        (brought on show); returns what it shows."""
+        if not self.screen.has_class("-wide"):
+            self.current = "effects"
+        return self.effects.toggle()
+
+    def show_epoch_end(self, event: EpochEnd) -> None:
+        self.effects.add_epoch(event.epoch, event.lag_effects)
 
     def show_predictions(self, event: Predictions, lags: list[int]) -> None:
         self.predictions.show(event, lags)

@@ -1,10 +1,13 @@
 """Hidden state: a heat map of the state over the predictions' window, and the gates.
 
-One row per unit (the units the engine picked, where the state is large), one column per
-time step, under the x, y and p rows of the same window (drawn as the predictions panel
-draws them, so the columns line up). For LSTM and GRU cells `next_view` steps through the
-gates. The colours are exact xterm-256 colours, so a 256-colour terminal shows the same
-map as a truecolor one; the title line carries the scale.
+One row per unit (the units the engine picked: those that vary most over the window), one
+column per time step, under the x, y and p rows of the same window (drawn as the
+predictions panel draws them, so the columns line up). For LSTM and GRU cells `next_view`
+steps through the gates, and for the LSTM first its cell state c (as tanh(c): where its
+memory lives). When the state was measured on an older model than the rows above it (the
+budget skipped the newest look), the title says how many steps older. The colours are
+exact xterm-256 colours, so a 256-colour terminal shows the same map as a truecolor one;
+the title line carries the scale.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ GATE = ("#00005f", "#005f87", "#008787", "#00af87", "#5fd75f", "#d7ff5f")
 NICE = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)  # the state's scale rounds up to one
 GATE_NAMES = {"i": "input gate i", "f": "forget gate f", "o": "output gate o",
               "z": "update gate z", "r": "reset gate r"}
+SIGNED = {"h": "hidden state h", "c": "cell state tanh(c)"}  # views drawn about 0
 
 
 def state_scale(rows: list[list[float]]) -> float:
@@ -59,12 +63,14 @@ def legend(scale: float, gate: bool) -> Text:
 
 
 def heat_text(pred: Predictions | None, rows: list[list[float]], units: list[int],
-              view: str, views: list[str], width: int, height: int) -> Text:
-    """The panel's text: the title and legend, what fits of x/y/p, then one row per unit."""
-    gate = view != "h"
+              view: str, views: list[str], width: int, height: int, age: int = 0) -> Text:
+    """The panel's text: the title and legend, what fits of x/y/p, then one row per unit.
+    `age`: how many steps older the state's model is than the rows above it."""
+    gate = view not in SIGNED
     scale = 1.0 if gate else state_scale(rows)
-    text = Text(GATE_NAMES.get(view, f"gate {view}") if gate else "hidden state h",
-                style="bold")
+    text = Text(GATE_NAMES.get(view, f"gate {view}") if gate else SIGNED[view], style="bold")
+    if age > 0:
+        text.append(f" ({age:,} steps older than x/y/p)", style="yellow")
     text.append("  ")
     text.append_text(legend(scale, gate))
     if len(views) > 1:
@@ -136,9 +142,10 @@ class HiddenPanel(DrawnPanel):
             return False
         rows = e.hidden if self.view == "h" else e.gates[self.view]
         pred = None if self._pred is None else (self._pred.x, self._pred.y, self._pred.p)
-        return self.set_data((pred, rows, e.units, self.view, self.views))
+        age = max(0, self._pred.step - e.step) if self._pred is not None else 0
+        return self.set_data((pred, rows, e.units, self.view, self.views, age))
 
     def draw(self, data, width: int, height: int) -> Text:
-        xyp, rows, units, view, views = data
+        xyp, rows, units, view, views, age = data
         pred = None if xyp is None else Predictions(0, *xyp, combos=[])
-        return heat_text(pred, rows, units, view, views, width, height)
+        return heat_text(pred, rows, units, view, views, width, height, age)

@@ -27,10 +27,13 @@ class PhaseMapView(Static):
         self.lags: list[str] = []
         self.results: dict[int, object] = {}  # config index -> SweepResult or a message
         self.running_index: int | None = None
+        self.seeds = 1
 
-    def show(self, grid: list[tuple[str, list]], lags: list[str]) -> None:
-        """A new race over `grid` (its cells all waiting); hidden unless it has two fields."""
+    def show(self, grid: list[tuple[str, list]], lags: list[str], seeds: int = 1) -> None:
+        """A new race over `grid` (its cells all waiting, `seeds` runs each); hidden unless
+        it has two fields."""
         self.grid, self.lags, self.results, self.running_index = grid, lags, {}, None
+        self.seeds = seeds
         self.display = len(grid) == 2
         self._paint()
 
@@ -49,7 +52,7 @@ class PhaseMapView(Static):
         """The maps as drawn now ([] when hidden)."""
         if len(self.grid) != 2:
             return []
-        return maps(self.grid, self.lags, self.results, self.running_index)
+        return maps(self.grid, self.lags, self.results, self.running_index, self.seeds)
 
     def _paint(self) -> None:
         if self.display:

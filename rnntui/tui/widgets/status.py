@@ -81,6 +81,23 @@ class Spark(Widget):
         return Text("\n".join(spark_rows(self._data, width, height)), no_wrap=True)
 
 
+STATE_COLOURS = {"learned": "green", "partly": "yellow", "no": "red"}
+
+
+def verdict_text(v: Verdict) -> str:
+    """'learned: t-3 98% ±4  t-8 62% ±9   loss 87%': per lag its fraction (of the effect
+    the config can reach, ±2 SE) coloured by its state, then the loss's own view; a data
+    file's verdict is by its empirical windows' loss."""
+    parts = []
+    for i, lag in enumerate(v.lags):
+        colour = STATE_COLOURS.get(v.state(i), "dim")
+        parts.append(f"{v.label(lag)} [{colour}]{v.fraction_text(i)}[/]")
+    head = "learned:" if v.prefix == "t-" else "empirical windows (by loss):"
+    loss = f"   [dim]loss {v.loss_fraction:.0%} of the way[/]" if v.prefix == "t-" and \
+        v.loss_fraction == v.loss_fraction else ""
+    return f"{head} " + "  ".join(parts) + loss
+
+
 class StatusPanel(Vertical):
     """Shows the run; the app sets its reactives and feeds the sparklines."""
 
@@ -162,12 +179,7 @@ class StatusPanel(Vertical):
         if v is None or not v.lags:
             text = "verdict: -" if v is None else "verdict: no rules, nothing to learn"
         else:
-            parts = []
-            for lag, f in zip(v.lags, v.fractions, strict=True):
-                color = "green" if lag in v.learned else ("yellow" if f > 0.1 else "red")
-                parts.append(f"{v.label(lag)} [{color}]{f:4.0%}[/]")
-            learned = ", ".join(v.label(lag) for lag in v.learned) or "none yet"
-            text = "learned: " + "  ".join(parts) + f"   ([b]{learned}[/])"
+            text = verdict_text(v)
         self._boxes["verdict"].update(text, layout=False)
 
     def push(self, loss: float | None, rate: float | None, grad: float | None) -> None:
