@@ -281,3 +281,22 @@ def test_config_diff_and_read_curve(tmp_path):
     path = write_run(tmp_path, a, [0.7, "nan", 0.5])
     curve = read_curve(path)
     assert curve.steps.tolist() == [1, 2, 3] and np.isnan(curve.losses[1])
+
+
+def test_a_race_grid_takes_seeds_and_refuses_bad_ones():
+    from rnntui.config import ConfigError
+    from rnntui.tui.screens.race import parse_race
+
+    base = Config().with_values(seed=7)
+    grid, items, seeds = parse_race("num_steps=2,5 seeds=2", base)
+    assert grid == [("num_steps", [2, 5])] and seeds == 2
+    assert [(v["num_steps"], v["seed"], c.data.seed) for v, c in items] == [
+        (2, 7, 7), (2, 8, 8), (5, 7, 7), (5, 8, 8)]
+    for text, why in (("num_steps=2 seeds=0", "seeds: 0 is out of range"),
+                      ("seeds=2", "grid: type FIELD=V1,V2")):
+        try:
+            parse_race(text, base)
+        except ConfigError as err:
+            assert why in str(err)
+        else:
+            raise AssertionError(f"{text} was taken")

@@ -4,6 +4,7 @@ a bad --svg path."""
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 
 from rnntui.cli import main
@@ -120,3 +121,43 @@ def test_an_unwritable_svg_is_one_line_before_any_training(tmp_path, capsys):
         assert code == 2 and err.startswith(f"error: --svg: cannot write {bad}: ")
         assert err.count("\n") == 1 and not runs.exists()
     assert not (tmp_path / "no").exists()
+
+
+def test_with_seeds_a_cell_is_their_median_with_its_spread():
+    grid = [("num_steps", [2, 5]), ("state_size", [4])]
+    seeds = {0: result({}, "finished", 0.86, 0.0), 1: result({}, "finished", 0.0, 0.0),
+             2: result({}, "finished", 0.52, 0.1),  # num_steps 2: 86%, 0%, 52%
+             3: result({}, "finished", 1.0, 0.2), 4: result({}, "diverged", 0, 0),
+             5: result({}, "finished", 0.98, 0.4)}  # num_steps 5: one diverged
+    t3, _ = maps(grid, ["t-3", "t-8"], seeds, seeds=3, caption="median of 3 seeds")
+    assert t3.cells == [[Cell(0.52, low=0.0, high=0.86)], [Cell(0.99, low=0.98, high=1.0)]]
+    lines = render(t3).plain.splitlines()
+    assert lines[0].endswith("median of 3 seeds")
+    assert "52% 0..86" in lines[2] and "99% 98..100" in lines[3]
+    texts = [t.text for t in ET.fromstring(svg([t3])).iter(f"{SVG}text")]
+    assert "52% 0..86" in texts and "median of 3 seeds" in texts
+
+
+def test_sweep_seeds_and_same_updates(tmp_path, capsys):
+    """Two seeds a cell, and each cell's series scaled by its num_steps: the same updates."""
+    code = main(["sweep", *TINY, "--runs-dir", str(tmp_path / "runs"), "--grid",
+                 "num_steps=2,4", "--grid", "state_size=4", "--seeds", "2", "--same-updates",
+                 "--json"])
+    assert code == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["values"]["num_steps"], r["values"]["seed"]) for r in rows] == [
+        (2, 0), (2, 1), (4, 0), (4, 1)]
+    assert [r["values"]["size"] for r in rows] == [4000, 4000, 8000, 8000]  # base: 5 -> 10k
+    assert len({r["steps"] for r in rows}) == 1  # 4000 // 50 // 2 = 8000 // 50 // 4 = 40
+
+
+def test_bad_seeds_and_same_updates_are_one_line(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    for extra, why in ((["--seeds", "0"], "seeds: 0 is out of range"),
+                       (["--seeds", "abc"], "seeds: 'abc' is not an integer"),
+                       (["--same-updates"], "same_updates: needs num_steps in the grid")):
+        code = main(["sweep", *TINY, "--runs-dir", str(runs), "--grid", "state_size=2,4",
+                     *extra])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and why in err, err
+    assert not runs.exists()

@@ -258,13 +258,16 @@ def test_same_seed_and_config_give_identical_losses(learned, learned_again):
 
 def test_window_only_lands_on_the_window_floor(window_only, learned):
     """carry_state off, num_steps 5: only positions 3 and 4 of a window can see X[t-3],
-    so the best possible loss is 0.6 * 0.6616 + 0.4 * 0.5192 = 0.6046."""
+    so the best possible loss is 0.6 * 0.6616 + 0.4 * 0.5192 = 0.6046. The verdict scores
+    t-3 against what the window lets a model reach (learned), and leaves t-8, beyond every
+    window, unscored."""
     final, events = window_only
     assert isinstance(final, Finished)
     assert events[0].window_floor == pytest.approx(WINDOW5)
     assert final.val_loss == pytest.approx(WINDOW5, abs=0.02)
     assert of(events, EpochEnd)[-1].train_loss == pytest.approx(WINDOW5, abs=0.02)
-    assert final.verdict.learned == ()
+    assert final.verdict.learned == (3,)
+    assert final.verdict.state(1) == "beyond reach"  # t-8
     # The same data with the state carried does much better.
     assert final.val_loss > learned[0].val_loss + 0.05
 

@@ -1,5 +1,6 @@
-"""Command line: `rnntui` opens the app; `rnntui train|sweep|inspect|export|data|baselines`
-run headless. The parser is in `args`, the commands in `commands`.
+"""Command line: `rnntui` opens the app, `rnntui watch` the live view of another process's
+run; `rnntui train|sweep|stop|inspect|export|data|baselines` run headless. The parser is in
+`args`, the commands in `commands`.
 
 Nothing here imports TensorFlow or Textual at module load: `rnntui data` and
 `rnntui baselines` are instant, and the app paints before TensorFlow loads.
@@ -31,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         command = {"train": commands.cmd_train, "data": commands.cmd_data,
                    "baselines": commands.cmd_baselines, "sweep": commands.cmd_sweep,
                    "export": commands.cmd_export, "inspect": commands.cmd_inspect,
+                   "watch": commands.cmd_watch, "stop": commands.cmd_stop,
                    "app": commands.cmd_app, None: commands.cmd_app}[args.command]
         return command(args)
     except (BadInput, ConfigError) as err:

@@ -141,7 +141,22 @@ def _training_commands(sub) -> None:
 
 
 def _run_commands(sub) -> None:
-    """export, inspect: read a run folder."""
+    """export, inspect, watch, stop, sample: a run folder."""
+    wa = sub.add_parser("watch", help="the live view of a run another process trains"
+                        " (read-only; quitting it never touches the training)")
+    wa.add_argument("run", metavar="RUN|DIR", nargs="?", default="runs",
+                    help="a run folder, or a runs directory: its newest live run (default:"
+                         " runs)")
+    wa.add_argument("--list", action="store_true",
+                    help="print the runs directory's runs and whether each is live, and exit"
+                         " (default: off)")
+
+    st = sub.add_parser("stop", help="ask a live run's trainer to stop, as F8 does (its"
+                        " checkpoint written)")
+    st.add_argument("run", metavar="RUN", help="a run folder")
+    st.add_argument("--wait", action="store_true",
+                    help="wait until it has stopped (default: return at once)")
+
     ex = sub.add_parser("export", help="export a run's metrics as CSV or its model as .keras")
     ex.add_argument("run", metavar="RUN", help="a run folder")
     ex.add_argument("--csv", action="store_true", help="every metric as CSV (default: off)")

@@ -261,6 +261,68 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_watch(args: argparse.Namespace) -> int:
+    from ..runs.live import runs_with_liveness
+
+    target = Path(args.run)
+    if args.list or not (target / "config.toml").is_file():
+        if not target.is_dir():
+            raise BadInput(f"watch: {target}: no such run folder or runs directory")
+        runs = runs_with_liveness(target)
+        if args.list:
+            for path, live in runs:
+                print(f"{'live' if live.live else live.state:>14}  {path}")
+            return 0
+        if not runs:
+            raise BadInput(f"watch: {target} holds no run folders (nor is it one)")
+        live = [path for path, lv in runs if lv.live]
+        for path in live:
+            print(f"live  {path}")
+        target = live[0] if live else runs[0][0]
+        print(f"watching {target}" + ("" if live else f" (no live run in {args.run}: the newest,"
+                                      f" {runs[0][1].state})"), flush=True)
+    _check_watchable(target)
+    from ..tui.run import run_app
+
+    return run_app(None, watch=target)
+
+
+def _check_watchable(run: Path) -> None:
+    """A run folder whose metrics can be read (BadFile, exit 2, otherwise), before the app
+    takes the screen."""
+    from ..core.files import BadFile
+    from ..runs.folders import METRICS, open_run
+    from ..runs.follow import decode_line
+
+    open_run(run)
+    try:
+        with open(run / METRICS, "rb") as f:
+            head = f.read(1 << 16)
+    except FileNotFoundError:
+        return  # not yet written: the trainer is starting
+    except OSError as err:
+        raise BadFile(run / METRICS, f"cannot be read: {err.strerror or err}") from None
+    if b"\n" in head:  # its first line must be an event (the rest is checked as it is read)
+        decode_line(run / METRICS, head[:head.index(b"\n")])
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    import time
+
+    from ..runs.folders import open_run
+    from ..runs.live import liveness, request_stop
+
+    run = open_run(args.run).path
+    live = request_stop(run)
+    print(f"asked {run} to stop ({live.detail}): it saves its checkpoint at the end of its"
+          " chunk", flush=True)
+    while args.wait and liveness(run).live:
+        time.sleep(0.2)
+    if args.wait:
+        print(liveness(run).detail)
+    return 0
+
+
 def cmd_app(args: argparse.Namespace | None) -> int:
     cfg = config_from_args(args, list(FIELDS)) if args is not None else None
     from ..tui.run import run_app

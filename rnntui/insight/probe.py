@@ -201,12 +201,20 @@ class Probe:
         return self._take(self.vx, first - lead + fresh * np.arange(count), self.effect_len), first
 
     def _effects_of(self, p: np.ndarray) -> tuple[list[float], list[float]]:
-        """(mean effect, its standard error over the rows) for lags 0..K."""
-        r = self.rows
+        """(mean effect, its standard error) for lags 0..K. The rows flip at each offset in
+        the window equally often, by design: the error is taken within each offset
+        (stratified), so what differs between offsets (a reset cutting a lag off) is the
+        measure's, not noise."""
+        r, n = self.rows, self.n
         at = self.flip[:, None] + np.arange(self.k + 1)[None, :]
         rows = np.arange(r)[:, None]
         diff = p[r:2 * r][rows, at].astype(np.float64) - p[:r][rows, at]
-        se = diff.std(axis=0, ddof=1) / math.sqrt(r) if r > 1 else np.zeros(self.k + 1)
+        per = r // n  # rows at each offset (rows is a multiple of n)
+        if per >= 2:
+            by_offset = diff.reshape(per, n, -1)  # row i flips at offset i % n
+            se = np.sqrt((by_offset.var(axis=0, ddof=1) / per).sum(axis=0)) / n
+        else:
+            se = diff.std(axis=0, ddof=1) / math.sqrt(r) if r > 1 else np.zeros(self.k + 1)
         return diff.mean(axis=0).tolist(), se.tolist()
 
     def effects(self) -> tuple[list[float], list[float]]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..core.files import BadFile
 from .folders import CHECKPOINT, open_run, read_metrics
+from .follow import curve_points
 
 COLUMNS = ["step", "epoch", "train_loss", "val_loss", "learning_rate", "grad_norm",
            "steps_per_sec"]
@@ -19,12 +20,13 @@ def metrics_csv(run: str | Path) -> str:
     rows: dict[int, dict] = {}
     for m in read_metrics(Path(run)):
         if m.get("event") == "progress":
-            first = m["step"] - len(m["losses"]) + 1
-            for i, loss in enumerate(m["losses"]):
-                rows[first + i] = {"step": first + i, "epoch": m["epoch"], "train_loss": loss,
-                                   "learning_rate": m["learning_rate"],
-                                   "grad_norm": m["grad_norm"],
-                                   "steps_per_sec": m["steps_per_sec"]}
+            # Past the keep-every-step limit a line stands for `span` steps: its first,
+            # least, greatest and last losses, spread over them.
+            for step, loss in curve_points(m["step"], m["losses"], m.get("span")):
+                rows[step] = {"step": step, "epoch": m["epoch"], "train_loss": loss,
+                              "learning_rate": m["learning_rate"],
+                              "grad_norm": m["grad_norm"],
+                              "steps_per_sec": m["steps_per_sec"]}
         elif m.get("event") == "epoch_end":
             rows.setdefault(m["step"], {"step": m["step"], "epoch": m["epoch"]})
             rows[m["step"]]["val_loss"] = m["val_loss"]

@@ -1,11 +1,13 @@
 """Run folders: every training, from the app or the command line, becomes one.
 
     runs/<time>-<name>/config.toml       the config, written atomically
-                      metrics.jsonl      one line per chunk and per epoch (the JSON events)
+                      metrics.jsonl      one line per event (runs.recorder)
+                      look.json          the newest predictions and insight
+                      live.json          who trains it, the heartbeat, how it ended (runs.live)
                       checkpoint.npz     every epoch end and on stop (engine.checkpoint)
                       tb/                TensorBoard: train and validation loss, the floors
 
-`Recorder` is an event listener; nothing in the trainer knows about files but the
+The recorder is an event listener; nothing in the trainer knows about files but the
 checkpoint path it is given.
 """
 
@@ -25,6 +27,7 @@ from ..engine.checkpoint import Checkpoint, load
 from .report import dumps
 
 CONFIG, METRICS, CHECKPOINT, TB = "config.toml", "metrics.jsonl", "checkpoint.npz", "tb"
+LOOK = "look.json"  # the newest Predictions and Insight (runs.recorder)
 DEFAULT_RUNS_DIR = "runs"
 
 

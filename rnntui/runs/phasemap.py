@@ -124,19 +124,20 @@ def shade(fraction: float) -> str:
 
 
 def spread(cell: Cell) -> str:
-    """'62-97': the seeds' least and greatest fractions, in percent ('' for one seed)."""
+    """'62..97': the seeds' least and greatest fractions, in percent ('' for one seed)."""
     if cell.low is None or cell.high is None:
         return ""
-    return f"{100 * cell.low:.0f}-{100 * cell.high:.0f}"
+    low, high = (round(100 * v) + 0 for v in (cell.low, cell.high))  # (+ 0: no "-0")
+    return f"{low}..{high}"
 
 
 def _body(cell: Cell) -> str:
-    """A cell's words: "97%", or with several seeds "88% 62-97"."""
+    """A cell's words: "97%", or with several seeds "88% 62..97"."""
     return f"{cell.fraction:.0%}" + (f" {spread(cell)}" if spread(cell) else "")
 
 
 def cell_text(cell: Cell, width: int = CELL) -> str:
-    """What a cell reads as, without colour: "  97%▓", "   div", " 88% 62-97▓"."""
+    """What a cell reads as, without colour: "  97%▓", "   div", " 88% 62..97▓"."""
     if cell.fraction is None:
         return f"{MARKS[cell.mark]:>{width}}"
     return f"{_body(cell):>{max(1, width - 1)}}{shade(cell.fraction)}"

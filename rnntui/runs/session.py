@@ -3,10 +3,12 @@ all call to train. It runs in the engine's thread (rnntui.engine), which owns Te
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from .. import engine as engines
 from ..config import Config
+from ..core.control import Control
 from ..core.events import Event
 from ..engine import Engine
 from .datarecord import check_unchanged
@@ -18,6 +20,7 @@ from .folders import (
     owed_epoch_end,
     truncate_metrics,
 )
+from .live import stop_requested
 from .recorder import Recorder
 
 
@@ -40,6 +43,21 @@ def train_into_run(config: Config, on_event, *, engine: Engine | None = None,
                        folder, opened, control, jit, strategy)
 
 
+class StopRequests:
+    """Stops the training when someone asks through the run folder (`rnntui stop RUN`, F8 on
+    a detached run): looked for at most twice a second, between events."""
+
+    def __init__(self, run: Path, control: Control):
+        self.run, self.control, self.last = run, control, 0.0
+
+    def check(self) -> None:
+        now = time.monotonic()
+        if now - self.last >= 0.5:
+            self.last = now
+            if stop_requested(self.run):
+                self.control.stop()
+
+
 def _train_into_run(engine: Engine, config: Config, on_event, runs_dir, name, resume,
                     folder, opened, control, jit, strategy) -> Event:
     from ..engine.trainer import Trainer
@@ -59,10 +77,13 @@ def _train_into_run(engine: Engine, config: Config, on_event, runs_dir, name, re
     if opened is not None:
         opened(path)
     recorder = Recorder(path)
+    control = control or Control()
+    asked = StopRequests(path, control)
 
     def both(event) -> None:
         recorder.on_event(event)
         on_event(event)
+        asked.check()
 
     try:
         return Trainer(config, engine, both, control, checkpoint_path=path / CHECKPOINT,

@@ -1,11 +1,8 @@
 """The rnntui app: wires the form, the engine and the widgets, and little else.
 
-Flow, one direction: form -> validated Config -> the engine's thread (rnntui.engine, through
-tui.jobs) -> Bridge (events as messages, ~10 a second) -> widgets, which repaint on their
-own timers. TensorFlow loads in the engine's thread after the first paint, never here.
-Every training writes a run folder under `runs_dir`; the runs screen (F3) compares and
-resumes them, the race screen (F4) trains a grid of configs.
-"""
+Flow, one direction: form -> validated Config -> the engine's thread (through tui.jobs) ->
+Bridge (events as messages, ~10 a second) -> widgets, which repaint on their own timers.
+TensorFlow loads in the engine's thread after the first paint, never here."""
 
 from __future__ import annotations
 
@@ -23,10 +20,10 @@ from textual.screen import Screen
 from .. import engine as engines
 from ..config import Config
 from ..core.control import Control
-from ..core.events import Started
+from ..core.events import Failed, Started
 from ..engine import Engine
 from ..runs.folders import Run
-from . import saving
+from . import detached, saving
 from .bridge import Bridge, Tick, TrainerEvent
 from .jobs import Exported, Jobs, RunOpened, TensorFlowLoaded, TrainJob
 from .runstate import RunState, floors_of
@@ -34,6 +31,7 @@ from .runview import PROGRESS_PAINT_S, RunView
 from .screens.dialogs import ConfirmScreen, HelpScreen
 from .screens.race import RaceScreen
 from .screens.runs import RunsScreen
+from .watching import WATCH_POLL_S, StopAsked, Watch, WatchFailed, WatchLive, WatchRestart
 from .widgets.deck import WIDE, PanelDeck
 from .widgets.footer import QuietFooter
 from .widgets.form import ConfigForm
@@ -64,11 +62,15 @@ class RnnTui(App):
         Binding("f2", "panel", "Panel", priority=True),
         Binding("f7", "gates", "Gates", priority=True, show=False),
         Binding("f9", "timeline", "Timeline", priority=True, show=False),
+        Binding("ctrl+t", "train_detached", "Detached", priority=True, show=False),
     ]
 
     def __init__(self, config: Config | None = None, preload_tf: bool = True,
-                 runs_dir: str | Path = "runs", engine: Engine | None = None):
+                 runs_dir: str | Path = "runs", engine: Engine | None = None,
+                 watch: Path | None = None):
         super().__init__()
+        self.watch_first = watch  # a run to watch from the start (rnntui watch)
+        self.watch: Watch | None = None
         self.initial = config or Config()
         self.preload_tf = preload_tf
         self.runs_dir = Path(runs_dir)
@@ -102,6 +104,9 @@ class RnnTui(App):
         self.install_screen(self.race, "race")
         self.show_form_config(self.initial)
         self.set_interval(PROGRESS_PAINT_S, self._paint_progress)
+        self.set_interval(WATCH_POLL_S, self._poll_watch)
+        if self.watch_first is not None:
+            self.watch_run(self.watch_first)
         if self.preload_tf:
             self._advance(self.run_state.tensorflow_loading())
 
@@ -204,7 +209,8 @@ class RnnTui(App):
     # ---- training ---------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self.run_state.active
+        """A training of this app's own is going (not one it watches)."""
+        return self.run_state.active and not self.run_state.watching
 
     @property
     def busy(self) -> bool:
@@ -254,6 +260,10 @@ class RnnTui(App):
         if self.race.racing:
             self.race.toggle_pause()
             return
+        if self.run_state.watching and self.run_state.active:
+            self.notify("a watched run cannot be paused from here: F8 asks a detached one to"
+                        " stop", severity="warning", timeout=3)
+            return
         if not self.running or self.control is None:
             return
         if self.control.paused:
@@ -266,17 +276,20 @@ class RnnTui(App):
     def action_stop(self) -> None:
         if self.race.racing:
             self.race.stop()
+        elif self.run_state.watching:
+            self._stop_watched()
         elif self.running and self.control is not None:
             self.control.stop()
             self._advance(self.run_state.stopping())
 
-    def _controls(self) -> list[Control]:
+    def controls(self) -> list[Control]:
+        """The controls of what this app trains (a training, a race)."""
         race = getattr(self, "race", None)
         return [c for c in (self.control, race.control if race else None) if c is not None]
 
     async def action_quit(self) -> None:
         """Stop what trains and wait, at most QUIT_WAIT_S, for its stop checkpoint."""
-        going = [c for c in self._controls() if not c.done.is_set()]
+        going = [c for c in self.controls() if not c.done.is_set()]
         for control in going:
             control.stop()
         if going:
@@ -294,8 +307,80 @@ class RnnTui(App):
 
     def on_unmount(self) -> None:
         """However the app ends (ctrl+q, a test's context, an error), its trainings stop."""
-        for control in self._controls():
+        for control in self.controls():
             control.stop()
+
+    # ---- a run another process trains (tui.watching, tui.detached) ---------------
+    def watch_run(self, path: Path, detached: bool = False) -> None:
+        """Follow the run folder `path` (read-only): its events replay, then go on live."""
+        if self.running:
+            self.notify("a training is running here: F8 stops it first", severity="warning",
+                        timeout=4)
+            return
+        self._advance(self.run_state.watch(detached))
+        bridge = Bridge(self, self.run_id)
+        self.view.begin(bridge)
+        self.run_path, self.status.run = Path(path), Path(path).name
+        self.watch = Watch(Path(path), bridge, self.post_message, self.jobs.background)
+        self.watch.poll()
+
+    def _poll_watch(self) -> None:
+        if self.watch is not None and self.watch.run_id == self.run_id:
+            self.watch.poll()
+
+    def on_watch_live(self, message: WatchLive) -> None:
+        if message.run_id == self.run_id:
+            self._advance(self.run_state.live(message.live))
+
+    def on_watch_failed(self, message: WatchFailed) -> None:
+        if message.run_id == self.run_id:
+            self._advance(self.run_state.on_event(Failed(message.error)))
+
+    def on_watch_restart(self, message: WatchRestart) -> None:
+        if message.run_id == self.run_id and self.watch is not None:
+            self.watch_run(self.watch.path, self.run_state.detached)  # a resume cut it back
+
+    def action_train_detached(self) -> None:
+        """ctrl+t: the form's config as its own `rnntui train` process, watched here."""
+        config = self.form.config
+        if config is None or self.running:
+            self.notify("cannot train detached: " + ("a training is running here" if
+                        self.running else "the form has errors"), severity="error", timeout=4)
+            return
+        try:
+            proc, log = detached.launch(config, self.runs_dir)
+        except OSError as err:
+            self.notify(f"cannot train detached: {err}", severity="error", timeout=6)
+            return
+        self.notify(f"starting a detached training (pid {proc.pid})…", timeout=3)
+        self.jobs.background(detached.announce, proc, log, self.post_message, run="detached")
+
+    def on_detached_started(self, message: detached.DetachedStarted) -> None:
+        if message.path is None:
+            self.notify(f"detached training failed: {message.error}", severity="error",
+                        timeout=8)
+            return
+        self.notify(f"training detached (pid {message.pid}, log {message.log}): it goes on "
+                    "when the app quits; F8 asks it to stop", timeout=6)
+        self.watch_run(message.path, detached=True)
+
+    def _stop_watched(self) -> None:
+        state, path = self.run_state, self.run_path
+        if not state.active or path is None:
+            return
+        if not state.detached:
+            self.notify(f"read-only: `rnntui stop {path}` stops it", severity="warning",
+                        timeout=4)
+        elif state.halting:
+            self.notify("asked already: it stops at the end of its chunk, checkpoint saved",
+                        timeout=4)
+        else:
+            self._advance(state.stopping("asked the trainer to stop: at the end of its chunk"))
+            self.jobs.background(StopAsked.ask, path, self.run_id, self.post_message)
+
+    def on_stop_asked(self, message: StopAsked) -> None:
+        if message.error:
+            self.notify(f"cannot stop it: {message.error}", severity="error", timeout=6)
 
     # ---- other screens and keys -------------------------------------------------
     def action_help(self) -> None:
@@ -313,9 +398,12 @@ class RnnTui(App):
             self.push_screen(RunsScreen(self.runs_dir, self.run_path, lambda: self.busy,
                                         self.jobs), self._resume)
 
-    def _resume(self, run: Run | None) -> None:
-        if run is not None:
-            self.start_training(resume=run)
+    def _resume(self, picked: Run | Path | None) -> None:
+        """The runs screen's choice: a Run to resume, or a run folder to watch."""
+        if isinstance(picked, Run):
+            self.start_training(resume=picked)
+        elif picked is not None:
+            self.watch_run(picked)
 
     def action_race(self) -> None:
         """F4: the race screen, from the main screen or the runs; F4 again goes back."""
@@ -335,17 +423,19 @@ class RnnTui(App):
 
     def action_panel(self, panel: str = "") -> None:
         """F2: the next panel of the deck, or `panel` (an id of deck.PANELS)."""
-        if text := self.deck.show_panel(panel):
-            self.notify(text, timeout=2)
+        self._say(self.deck.show_panel(panel))
 
     def action_gates(self) -> None:
-        """F7: the hidden state, then each of its gates in turn (LSTM, GRU)."""
-        if text := self.deck.step_gates():
-            self.notify(text, timeout=2)
+        """F7: the hidden state, then the LSTM's cell state and each gate in turn."""
+        self._say(self.deck.step_gates())
 
     def action_timeline(self) -> None:
         """F9: the lag effects now, or their learning timeline over the epoch ends."""
-        self.notify(self.deck.toggle_timeline(), timeout=1)
+        self._say(self.deck.toggle_timeline())
+
+    def _say(self, text: str) -> None:
+        if text:
+            self.notify(text, timeout=2)
 
     def action_save_chart(self) -> None:
         """The chart on show, as an SVG: into the run folder, or runs_dir for a comparison."""
@@ -362,10 +452,9 @@ class RnnTui(App):
         self.jobs.export(run)
 
     def on_exported(self, message: Exported) -> None:
-        if message.path is None:
-            self.notify(f"export failed: {message.error}", severity="error", timeout=6)
-        else:
-            self.notify(f"wrote {message.path}", timeout=5)
+        failed = message.path is None
+        self.notify(f"export failed: {message.error}" if failed else f"wrote {message.path}",
+                    severity="error" if failed else "information", timeout=6)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -398,8 +487,11 @@ class RnnTui(App):
 
 
 def make_app(config: Config | None = None, preload_tf: bool = True,
-             runs_dir: str | Path = "runs", engine: Engine | None = None) -> RnnTui:
+             runs_dir: str | Path = "runs", engine: Engine | None = None,
+             watch: str | Path | None = None) -> RnnTui:
     """The app the CLI runs and the tests drive; `preload_tf=False` keeps a test's status
     free of the background TensorFlow load, `runs_dir` is where run folders go, `engine`
-    the engine it trains in (this process's by default)."""
-    return RnnTui(config, preload_tf=preload_tf, runs_dir=runs_dir, engine=engine)
+    the engine it trains in (this process's by default), `watch` a run folder another
+    process trains, followed from the start (rnntui watch)."""
+    return RnnTui(config, preload_tf=preload_tf, runs_dir=runs_dir, engine=engine,
+                  watch=Path(watch) if watch is not None else None)

@@ -32,6 +32,8 @@ class Drained:
     rates: list[float] = field(default_factory=list)
     last_losses: list[float] = field(default_factory=list)  # per Progress: its chunk's last
     lr_changes: list[tuple[int, float]] = field(default_factory=list)
+    # After `losses`: points at steps of their own (a watched run's aggregate lines)
+    points: tuple[list[int], list[float]] = field(default_factory=lambda: ([], []))
 
 
 class Tick(Message):
@@ -70,24 +72,37 @@ class Bridge:
 
     def on_event(self, event: Event) -> None:
         if isinstance(event, Progress):
-            with self._lock:
-                p = self._pending
-                if not p.losses:
-                    p.first_step = event.step - len(event.losses) + 1
-                p.losses.extend(event.losses)
-                p.latest = event
-                p.grad_norms.append(event.grad_norm)
-                p.rates.append(event.steps_per_sec)
-                p.last_losses.append(event.losses[-1] if event.losses else float("nan"))
-                if self._last_lr is not None and event.learning_rate != self._last_lr:
-                    p.lr_changes.append((event.step - len(event.losses) + 1, event.learning_rate))
-                self._last_lr = event.learning_rate
-            now = self.clock()
-            if now - self._last_post >= INTERVAL:
-                self._last_post = now
-                self.target.post_message(Tick(self.run_id))
+            self._progress(event, event.losses)
             return
         self.target.post_message(TrainerEvent(self.run_id, event))
+
+    def on_points(self, event: Progress, steps: list[int], losses: list[float]) -> None:
+        """A progress line that stands for many steps (a watched run past its metrics'
+        keep-every-step limit): its losses at their own steps."""
+        self._progress(event, [], (steps, losses))
+
+    def _progress(self, event: Progress, losses: list[float],
+                  points: tuple[list[int], list[float]] | None = None) -> None:
+        with self._lock:
+            p = self._pending
+            if losses and not p.losses:
+                p.first_step = event.step - len(losses) + 1
+            if points is not None:
+                p.points[0].extend(points[0])
+                p.points[1].extend(points[1])
+            else:
+                p.losses.extend(losses)
+            p.latest = event
+            p.grad_norms.append(event.grad_norm)
+            p.rates.append(event.steps_per_sec)
+            p.last_losses.append(event.losses[-1] if event.losses else float("nan"))
+            if self._last_lr is not None and event.learning_rate != self._last_lr:
+                p.lr_changes.append((event.step - len(event.losses) + 1, event.learning_rate))
+            self._last_lr = event.learning_rate
+        now = self.clock()
+        if now - self._last_post >= INTERVAL:
+            self._last_post = now
+            self.target.post_message(Tick(self.run_id))
 
     def drain(self) -> Drained:
         with self._lock:

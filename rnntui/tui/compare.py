@@ -15,6 +15,7 @@ import numpy as np
 from ..config import FIELDS, Config, format_value
 from ..core.files import BadFile
 from ..runs.folders import METRICS, read_metrics
+from ..runs.follow import curve_points
 
 
 @dataclass
@@ -33,10 +34,11 @@ def read_curve(run: str | Path) -> Curve:
     for i, m in enumerate(read_metrics(run)):
         try:
             if m.get("event") == "progress":
-                # JSON has no NaN: a non-finite loss was written as "nan" or "inf".
-                chunk = np.array([float(x) for x in m["losses"]], dtype=np.float32)
-                steps.append(np.arange(m["step"] - chunk.size + 1, m["step"] + 1))
-                losses.append(chunk)
+                # JSON has no NaN: a non-finite loss was written as "nan" or "inf"; past the
+                # metrics' keep-every-step limit a line stands for `span` steps.
+                points = curve_points(m["step"], m["losses"], m.get("span"))
+                steps.append(np.array([s for s, _ in points], dtype=np.int64))
+                losses.append(np.array([x for _, x in points], dtype=np.float32))
             elif m.get("event") == "epoch_end":
                 val.append((int(m["step"]), float(m["val_loss"])))
         except (KeyError, TypeError, ValueError, AttributeError):

@@ -14,7 +14,7 @@ from ..core.events import Compiled, Diverged, Event, Failed, Finished, Started
 from ..data import baselines
 
 PHASES = ("idle", "loading", "compiling", "training", "paused", "stopped", "finished",
-          "diverged", "failed")
+          "diverged", "failed", "not responding")
 ACTIVE = ("compiling", "training", "paused")  # a run is going: F6 and F8 apply to it
 LABELS = {"loading": "loading TensorFlow"}  # how a phase reads in the status
 
@@ -39,6 +39,11 @@ class RunState:
     bad_field: str = ""  # a failed run's field at fault (a setting this machine cannot have)
     compiled: bool = False  # its first program is compiled: a resume goes back to training
     halting: bool = False  # stopped by the user and winding down: its detail says how
+    # A run another process trains, followed through its folder (tui.watching): read-only,
+    # its phase from the events written there and the trainer's live record. `detached`:
+    # this app started that process, so F8 may ask it to stop.
+    watching: bool = False
+    detached: bool = False
 
     @property
     def active(self) -> bool:
@@ -46,13 +51,34 @@ class RunState:
 
     @property
     def label(self) -> str:
-        return LABELS.get(self.phase, self.phase)
+        label = LABELS.get(self.phase, self.phase)
+        return f"{label} · {'detached' if self.detached else 'watching'}" if self.watching \
+            else label
 
     # ---- user actions ---------------------------------------------------------
     def start(self, config: Config, floors: tuple[tuple[str, float], ...]) -> RunState:
         """F5 (or a resume, a restart): a new run, compiling until its first chunk; its
         floors as the form drew them until its Started event brings its own."""
         return RunState("compiling", self.run_id + 1, config, floors, "building the model")
+
+    def watch(self, detached: bool = False) -> RunState:
+        """Follow a run folder another process writes: its events replay from the start."""
+        return RunState("compiling", self.run_id + 1, None, (), "reading the run folder",
+                        watching=True, detached=detached)
+
+    def live(self, live) -> RunState:
+        """A watched run's trainer, as its live record tells (runs.live.Live): gone without
+        an ending event is "not responding"; back again (resumed) is training."""
+        if not self.watching:
+            return self
+        if live.state == "not responding" and (self.active or self.phase == "not responding"):
+            return replace(self, phase="not responding", detail=live.detail)
+        if live.state == "training" and self.phase == "not responding":
+            return replace(self, phase="training" if self.compiled else "compiling",
+                           detail=live.detail)
+        if live.state == "training" and self.started is None:  # no events yet
+            return replace(self, detail=f"waiting for its first event: {live.detail}")
+        return self
 
     def pause(self) -> RunState:
         return replace(self, phase="paused") if self.phase in ("compiling", "training") else self
@@ -82,9 +108,10 @@ class RunState:
     # ---- trainer events -------------------------------------------------------
     def on_event(self, event: Event) -> RunState:
         """The state after one of this run's events (Progress and the rest change nothing)."""
-        if isinstance(event, Started):
-            return replace(self, started=event, floors=tuple((f.name, f.loss)
-                                                             for f in event.floors),
+        if isinstance(event, Started):  # (a watched run's config comes with it)
+            return replace(self, started=event,
+                           config=event.config if self.watching else self.config,
+                           floors=tuple((f.name, f.loss) for f in event.floors),
                            detail=f"compiling (chunks of {event.chunk} batches)")
         if isinstance(event, Compiled):
             phase = "paused" if self.phase == "paused" else "training"

@@ -57,8 +57,9 @@ class RunView:
         if self.bridge is None:
             return
         d = self.bridge.drain()
-        if d.losses:
+        if d.losses or d.points[0]:
             self.chart.add_losses(d.first_step, d.losses)
+            self.chart.add_points(*d.points)
             for step, lr in d.lr_changes:
                 self.chart.mark_lr(step, lr)
             # One sparkline point per Progress, however many a drain holds.

@@ -2,7 +2,8 @@
 
 Up and down move; space selects; enter or o overlays the selected runs' curves on one chart,
 each in its own colour, next to a table of the config fields that differ; r resumes the
-highlighted run from its checkpoint; c copies its config string. A folder that cannot be
+highlighted run from its checkpoint; w watches it (a run another process trains, marked
+live, follows as it grows: tui.watching); c copies its config string. A folder that cannot be
 read is listed with the reason, never a traceback. The files are read in the engine's
 helper (tui.jobs); each answer carries the number of its ask, so a late one never
 overwrites a newer one.
@@ -28,6 +29,7 @@ from textual.widgets import DataTable, Static
 from ...config import ConfigError, config_string
 from ...data import source
 from ...runs.folders import Run, RunSummary, list_runs, open_run, read_metrics
+from ...runs.live import Live, liveness
 from ..compare import Curve, config_diff, fmt_loss, read_curve, shared_task
 from ..jobs import Jobs
 from ..widgets.footer import QuietFooter
@@ -43,6 +45,7 @@ class RunRow:
     path: Path
     summary: RunSummary | None  # None when the folder cannot be read
     problem: str = ""  # why not, in one line
+    live: Live | None = None  # its trainer's live record (runs.live), for a readable run
 
 
 def scan(runs_dir: Path) -> list[RunRow]:
@@ -55,7 +58,7 @@ def scan(runs_dir: Path) -> list[RunRow]:
     rows = []
     for path in sorted((p for p in root.iterdir() if p.is_dir()), reverse=True):
         if path.name in readable:
-            rows.append(RunRow(path, readable[path.name]))
+            rows.append(RunRow(path, readable[path.name], live=liveness(path)))
             continue
         try:  # list_runs skipped it: find out why
             open_run(path)
@@ -67,13 +70,14 @@ def scan(runs_dir: Path) -> list[RunRow]:
     return rows
 
 
-class RunsScreen(Screen[Run | None]):
-    """Dismisses with a Run to resume, or None."""
+class RunsScreen(Screen[Run | Path | None]):
+    """Dismisses with a Run to resume, a run folder to watch, or None."""
 
     BINDINGS = [
         Binding("space", "toggle", "Select"),
         Binding("o", "overlay", "Overlay"),
         Binding("r", "resume", "Resume"),
+        Binding("w", "watch", "Watch"),
         Binding("c", "copy", "Copy config string", show=False),
         Binding("escape", "close", "Back", show=False),
     ]
@@ -133,11 +137,17 @@ class RunsScreen(Screen[Run | None]):
         self.query_one("#runs-title", Static).update(Text.assemble(
             ("Runs", "bold"), f" in {self.runs_dir}: {len(self.rows) - bad} runs",
             f", {bad} unreadable" if bad else "",
-            ("   space select · enter overlay · r resume · c copy config string", "dim")))
+            ("   space select · enter overlay · r resume · w watch · c copy config string",
+              "dim")))
         for key, row in self.rows.items():
             self.table.add_row(*self._cells(row), key=key)
         if not self.rows:
             self._say(f"no runs in {self.runs_dir} yet: train one (F5) or race (F4)")
+        live = [k for k, r in self.rows.items() if r.live is not None and r.live.live
+                and not (r.path == self.current and self.busy())]
+        if live:  # the newest live run under the cursor: w watches it
+            self.table.move_cursor(row=self.table.get_row_index(live[0]))
+            self._say(f"{len(live)} live: w watches the highlighted one")
 
     def _cells(self, row: RunRow) -> list:
         mark = self._mark(str(row.path))
@@ -145,7 +155,13 @@ class RunsScreen(Screen[Run | None]):
         if s is None:
             return [mark, Text(row.path.name, style="dim"), "-", "-", "-", "-", "-",
                     Text("unreadable", style="red")]
-        status = "training" if row.path == self.current and self.busy() else s.status
+        status: str | Text = s.status
+        if row.path == self.current and self.busy():
+            status = "training"
+        elif row.live is not None and row.live.state == "training":
+            status = Text("● live", style="bold green")  # another process trains it: w
+        elif row.live is not None and row.live.state == "not responding":
+            status = Text("not responding", style="bold red")
         learned = " ".join(f"{k} {v:.0%}" for k, v in s.fractions.items()) or "-"
         return [mark, row.path.name, s.config.model.cell, str(s.config.train.num_steps),
                 str(s.config.model.state_size), fmt_loss(s.val_loss), learned, status]
@@ -288,6 +304,20 @@ class RunsScreen(Screen[Run | None]):
                       "nothing left to resume", error=True)
         else:
             self.dismiss(run)
+
+    def action_watch(self) -> None:
+        """Follow the highlighted run as its trainer writes it (read-only)."""
+        row = self._row()
+        if row is None:
+            return
+        if row.summary is None:
+            self._say(f"cannot watch: {row.path.name} cannot be read: {row.problem}", True)
+        elif row.path == self.current and self.busy():
+            self._say("this app trains it: it is on the main screen already", True)
+        elif self.busy():
+            self._say("a training or race is running: stop it (F8) before watching", True)
+        else:
+            self.dismiss(row.path)
 
     def action_copy(self) -> None:
         row = self._row()

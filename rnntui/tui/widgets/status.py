@@ -21,6 +21,7 @@ STATE_STYLE = {
     "idle": "dim", "loading TensorFlow": "yellow", "compiling": "yellow",
     "training": "bold green", "paused": "bold yellow", "finished": "bold cyan",
     "stopped": "cyan", "diverged": "bold red", "failed": "bold red",
+    "not responding": "bold red",
 }
 
 
@@ -146,7 +147,7 @@ class StatusPanel(Vertical):
     # update repaints without a layout pass.
     def watch_state(self) -> None:
         if hasattr(self, "_boxes"):
-            style = STATE_STYLE.get(self.state, "")
+            style = STATE_STYLE.get(self.state.split(" · ")[0], "")  # "training · watching"
             self._boxes["state"].update(f"[{style}]● {self.state}[/]",
                                                            layout=False)
 

@@ -1,0 +1,115 @@
+"""Watching a run that another process trains: `rnntui watch RUN`, w in the runs screen, and
+a detached training this app started (tui.detached).
+
+The app's timer asks `Watch.poll` every WATCH_POLL_S; each poll reads what the trainer
+wrote since the last one (runs.follow) in the engine's helper, one read at a time, and feeds
+its events through the run's Bridge, exactly as a training in this process does: the view
+cannot tell the two apart. About once a second it also reads the trainer's live record
+(runs.live), posted when what it says changes. Nothing here writes to the run folder.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+
+from textual.message import Message
+
+from ..core.files import BadFile
+from ..runs.follow import Follower, Span
+from ..runs.live import Live, liveness, request_stop
+from .bridge import Bridge
+
+WATCH_POLL_S = 0.25  # a line the trainer writes is on screen within about this (+ a paint)
+LIVE_CHECK_S = 1.0
+
+
+class WatchLive(Message):
+    """What the watched run's live record says, when it changes."""
+
+    def __init__(self, run_id: int, live: Live):
+        super().__init__()
+        self.run_id, self.live = run_id, live
+
+
+class WatchFailed(Message):
+    """The watched run's metrics cannot be read (one line naming the file)."""
+
+    def __init__(self, run_id: int, error: str):
+        super().__init__()
+        self.run_id, self.error = run_id, error
+
+
+class WatchRestart(Message):
+    """The watched run's metrics were cut back (a resume): read it again from the start."""
+
+    def __init__(self, run_id: int):
+        super().__init__()
+        self.run_id = run_id
+
+
+class StopAsked(Message):
+    """F8 on a detached run: its trainer was asked to stop (or `error` says why not)."""
+
+    def __init__(self, run_id: int, error: str = ""):
+        super().__init__()
+        self.run_id, self.error = run_id, error
+
+    @staticmethod
+    def ask(path: Path, run_id: int, post: Callable[[Message], object]) -> None:
+        """In the helper: write the stop request into the run folder (runs.live)."""
+        try:
+            request_stop(path)
+            post(StopAsked(run_id))
+        except (BadFile, OSError) as err:
+            post(StopAsked(run_id, str(err)))
+
+
+class Watch:
+    """One watched run; `background` runs a function in the helper (tui.jobs.Jobs)."""
+
+    def __init__(self, path: Path, bridge: Bridge, post: Callable[[Message], object],
+                 background: Callable[..., Future]):
+        self.path, self.bridge, self.post, self.background = Path(path), bridge, post, background
+        self.follower = Follower(path)
+        self._reading: Future | None = None
+        self._live_at = 0.0
+        self._said: tuple[str, str] | None = None
+        self.failed = False
+
+    @property
+    def run_id(self) -> int:
+        return self.bridge.run_id
+
+    def poll(self) -> None:
+        """Read what is new, unless a read is still going (or the metrics proved bad)."""
+        if self.failed or (self._reading is not None and not self._reading.done()):
+            return
+        self._reading = self.background(self._read, run=("watch", str(self.path)))
+
+    def _read(self) -> None:
+        """In the helper: the new events through the bridge; the live record now and then."""
+        try:
+            items = self.follower.read()
+        except BadFile as err:
+            self.failed = True
+            self.post(WatchFailed(self.run_id, str(err)))
+            return
+        if self.follower.restarted:
+            self.failed = True  # this watch is over: the app starts a new one
+            self.post(WatchRestart(self.run_id))
+            return
+        for item in items:
+            if isinstance(item, Span):
+                self.bridge.on_points(item.progress, item.steps, item.losses)
+            else:
+                self.bridge.on_event(item)
+        now = time.monotonic()
+        if now - self._live_at >= LIVE_CHECK_S:
+            self._live_at = now
+            live = liveness(self.path)
+            if (live.state, live.detail) != self._said:
+                self._said = (live.state, live.detail)
+                self.post(WatchLive(self.run_id, live))
