@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
                    "baselines": commands.cmd_baselines, "sweep": commands.cmd_sweep,
                    "export": commands.cmd_export, "inspect": commands.cmd_inspect,
                    "watch": commands.cmd_watch, "stop": commands.cmd_stop,
+                   "serve": commands.cmd_serve,
                    "app": commands.cmd_app, None: commands.cmd_app}[args.command]
         return command(args)
     except (BadInput, ConfigError) as err:

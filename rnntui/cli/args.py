@@ -109,6 +109,18 @@ def _training_commands(sub) -> None:
     add_threads_flag(app)
     add_config_flags(app, list(FIELDS))
 
+    se = sub.add_parser("serve", help="serve the app to a web browser (textual-serve); each"
+                        " browser tab runs its own app on this machine")
+    se.add_argument("--host", default="127.0.0.1", help="the address to listen on; one that"
+                    " is not a loopback address needs --public (default: 127.0.0.1)")
+    se.add_argument("--port", default="8000", help="the port, 1 to 65535 (default: 8000)")
+    se.add_argument("--public", action="store_true", help="allow a host that is not a"
+                    " loopback address: anyone who can reach the port can use the app and"
+                    " train on this machine (default: off)")
+    se.add_argument("--preset", choices=PRESET_CHOICES, metavar=PRESET_METAVAR, help=PRE)
+    se.add_argument("--config", metavar="FILE.toml", help="a config file the app opens with"
+                    " (default: none)")
+
     tr = sub.add_parser("train", help="train headless and report")
     add_run_flags(tr, PRE)
     tr.add_argument("--json", action="store_true",

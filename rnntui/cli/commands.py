@@ -323,6 +323,12 @@ def cmd_stop(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serve import cmd_serve as serve
+
+    return serve(args)
+
+
 def cmd_app(args: argparse.Namespace | None) -> int:
     cfg = config_from_args(args, list(FIELDS)) if args is not None else None
     from ..tui.run import run_app

@@ -23,15 +23,16 @@ from ..core.control import Control
 from ..core.events import Failed, Started
 from ..engine import Engine
 from ..runs.folders import Run
-from . import detached, saving
+from . import saving
 from .bridge import Bridge, Tick, TrainerEvent
+from .detached import DetachedStarted
 from .jobs import Exported, Jobs, RunOpened, TensorFlowLoaded, TrainJob
 from .runstate import RunState, floors_of
 from .runview import PROGRESS_PAINT_S, RunView
 from .screens.dialogs import ConfirmScreen, HelpScreen
 from .screens.race import RaceScreen
 from .screens.runs import RunsScreen
-from .watching import WATCH_POLL_S, StopAsked, Watch, WatchFailed, WatchLive, WatchRestart
+from .watching import WATCH_POLL_S, Desk, StopAsked, WatchFailed, WatchLive, WatchRestart
 from .widgets.deck import WIDE, PanelDeck
 from .widgets.footer import QuietFooter
 from .widgets.form import ConfigForm
@@ -69,12 +70,12 @@ class RnnTui(App):
                  runs_dir: str | Path = "runs", engine: Engine | None = None,
                  watch: Path | None = None):
         super().__init__()
-        self.watch_first = watch  # a run to watch from the start (rnntui watch)
-        self.watch: Watch | None = None
         self.initial = config or Config()
         self.preload_tf = preload_tf
         self.runs_dir = Path(runs_dir)
         self.jobs = Jobs(engine or engines.get(), self.post_message)
+        self.watch_first = watch  # a run to watch from the start (rnntui watch)
+        self.desk = Desk(self.runs_dir, self.notify, self.jobs.background, self.post_message)
         self.run_path: Path | None = None  # the current or last training's run folder
         self.run_state = RunState()  # the one run state: changed only by _advance
         self.control: Control | None = None
@@ -104,7 +105,7 @@ class RnnTui(App):
         self.install_screen(self.race, "race")
         self.show_form_config(self.initial)
         self.set_interval(PROGRESS_PAINT_S, self._paint_progress)
-        self.set_interval(WATCH_POLL_S, self._poll_watch)
+        self.set_interval(WATCH_POLL_S, lambda: self.desk.poll(self.run_id))
         if self.watch_first is not None:
             self.watch_run(self.watch_first)
         if self.preload_tf:
@@ -277,7 +278,7 @@ class RnnTui(App):
         if self.race.racing:
             self.race.stop()
         elif self.run_state.watching:
-            self._stop_watched()
+            self._advance(self.desk.stop(self.run_state, self.run_path))
         elif self.running and self.control is not None:
             self.control.stop()
             self._advance(self.run_state.stopping())
@@ -321,12 +322,7 @@ class RnnTui(App):
         bridge = Bridge(self, self.run_id)
         self.view.begin(bridge)
         self.run_path, self.status.run = Path(path), Path(path).name
-        self.watch = Watch(Path(path), bridge, self.post_message, self.jobs.background)
-        self.watch.poll()
-
-    def _poll_watch(self) -> None:
-        if self.watch is not None and self.watch.run_id == self.run_id:
-            self.watch.poll()
+        self.desk.follow(Path(path), bridge)
 
     def on_watch_live(self, message: WatchLive) -> None:
         if message.run_id == self.run_id:
@@ -337,46 +333,17 @@ class RnnTui(App):
             self._advance(self.run_state.on_event(Failed(message.error)))
 
     def on_watch_restart(self, message: WatchRestart) -> None:
-        if message.run_id == self.run_id and self.watch is not None:
-            self.watch_run(self.watch.path, self.run_state.detached)  # a resume cut it back
+        if message.run_id == self.run_id and self.run_path is not None:
+            self.watch_run(self.run_path, self.run_state.detached)  # a resume cut it back
 
     def action_train_detached(self) -> None:
         """ctrl+t: the form's config as its own `rnntui train` process, watched here."""
-        config = self.form.config
-        if config is None or self.running:
-            self.notify("cannot train detached: " + ("a training is running here" if
-                        self.running else "the form has errors"), severity="error", timeout=4)
-            return
-        try:
-            proc, log = detached.launch(config, self.runs_dir)
-        except OSError as err:
-            self.notify(f"cannot train detached: {err}", severity="error", timeout=6)
-            return
-        self.notify(f"starting a detached training (pid {proc.pid})…", timeout=3)
-        self.jobs.background(detached.announce, proc, log, self.post_message, run="detached")
+        self.desk.train_detached(self.form.config, self.running)
 
-    def on_detached_started(self, message: detached.DetachedStarted) -> None:
-        if message.path is None:
-            self.notify(f"detached training failed: {message.error}", severity="error",
-                        timeout=8)
-            return
-        self.notify(f"training detached (pid {message.pid}, log {message.log}): it goes on "
-                    "when the app quits; F8 asks it to stop", timeout=6)
-        self.watch_run(message.path, detached=True)
-
-    def _stop_watched(self) -> None:
-        state, path = self.run_state, self.run_path
-        if not state.active or path is None:
-            return
-        if not state.detached:
-            self.notify(f"read-only: `rnntui stop {path}` stops it", severity="warning",
-                        timeout=4)
-        elif state.halting:
-            self.notify("asked already: it stops at the end of its chunk, checkpoint saved",
-                        timeout=4)
-        else:
-            self._advance(state.stopping("asked the trainer to stop: at the end of its chunk"))
-            self.jobs.background(StopAsked.ask, path, self.run_id, self.post_message)
+    def on_detached_started(self, message: DetachedStarted) -> None:
+        path = self.desk.started(message)
+        if path is not None:
+            self.watch_run(path, detached=True)
 
     def on_stop_asked(self, message: StopAsked) -> None:
         if message.error:
@@ -443,18 +410,12 @@ class RnnTui(App):
         self.notify(text, severity=severity, timeout=4)
 
     def action_export_model(self) -> None:
-        run = saving.export_target(self.screen, self.run_path)
-        if run is None:
-            self.notify("no run yet: train first (F5) or pick a run in the runs screen (F3)",
-                        severity="warning", timeout=4)
-            return
-        self.notify(f"exporting {run.name} to .keras…", timeout=2)
-        self.jobs.export(run)
+        saving.export_model(saving.export_target(self.screen, self.run_path), self.jobs,
+                            self.notify)
 
     def on_exported(self, message: Exported) -> None:
-        failed = message.path is None
-        self.notify(f"export failed: {message.error}" if failed else f"wrote {message.path}",
-                    severity="error" if failed else "information", timeout=6)
+        text, severity = saving.exported_text(message.path, message.error)
+        self.notify(text, severity=severity, timeout=6)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

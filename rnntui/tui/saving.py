@@ -27,6 +27,8 @@ COMMANDS = (
     ("Export model", "The run's model as a .keras file (ctrl+e)", "export_model"),
     ("Hidden state / gates", "The state, then each gate in turn (F7)", "gates"),
     ("Learning timeline", "The lag effects at every epoch end, or now (F9)", "timeline"),
+    ("Train detached", "The form's config as its own process, which outlives the app and"
+     " the connection; watched here (ctrl+t)", "train_detached"),
 )
 
 
@@ -42,6 +44,22 @@ def commands(app) -> Iterator[SystemCommand]:
 def export_target(screen: Screen, run_path: Path | None) -> Path | None:
     """The run ctrl+e exports: the one highlighted in the runs screen, else the app's."""
     return screen.highlighted_path if isinstance(screen, RunsScreen) else run_path
+
+
+def export_model(run: Path | None, jobs, notify) -> None:
+    """ctrl+e: export `run`'s model in the helper (tui.jobs: Exported comes back)."""
+    if run is None:
+        notify("no run yet: train first (F5) or pick a run in the runs screen (F3)",
+               severity="warning", timeout=4)
+        return
+    notify(f"exporting {run.name} to .keras…", timeout=2)
+    jobs.export(run)
+
+
+def exported_text(path: Path | None, error: str) -> tuple[str, str]:
+    """What to tell the user of an export: the file written, or why not; and its severity."""
+    return (f"export failed: {error}", "error") if path is None else (f"wrote {path}",
+                                                                        "information")
 
 
 def save_chart(screen: Screen, race: RaceScreen, runs_dir: Path,

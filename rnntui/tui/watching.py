@@ -1,5 +1,6 @@
 """Watching a run that another process trains: `rnntui watch RUN`, w in the runs screen, and
-a detached training this app started (tui.detached).
+a detached training this app started (tui.detached). `Desk` is the app's side of it: which
+run it follows, the detached trainings it starts and F8 on them.
 
 The app's timer asks `Watch.poll` every WATCH_POLL_S; each poll reads what the trainer
 wrote since the last one (runs.follow) in the engine's helper, one read at a time, and feeds
@@ -17,10 +18,13 @@ from pathlib import Path
 
 from textual.message import Message
 
+from ..config import Config
 from ..core.files import BadFile
 from ..runs.follow import Follower, Span
 from ..runs.live import Live, liveness, request_stop
+from . import detached
 from .bridge import Bridge
+from .runstate import RunState
 
 WATCH_POLL_S = 0.25  # a line the trainer writes is on screen within about this (+ a paint)
 LIVE_CHECK_S = 1.0
@@ -113,3 +117,66 @@ class Watch:
             if (live.state, live.detail) != self._said:
                 self._said = (live.state, live.detail)
                 self.post(WatchLive(self.run_id, live))
+
+
+Notify = Callable[..., object]
+
+
+class Desk:
+    """What the app does about runs trained elsewhere. `notify` is the app's; `background`
+    runs a function in the engine's helper (tui.jobs.Jobs.background); `post` is the app's
+    post_message."""
+
+    def __init__(self, runs_dir: Path, notify: Notify, background: Callable[..., Future],
+                 post: Callable[[Message], object]):
+        self.runs_dir, self.notify, self.background, self.post = runs_dir, notify, background, post
+        self.watch: Watch | None = None
+
+    def follow(self, path: Path, bridge: Bridge) -> None:
+        """Follow `path` through `bridge` (a new run id): the old watch is dropped."""
+        self.watch = Watch(path, bridge, self.post, self.background)
+        self.watch.poll()
+
+    def poll(self, run_id: int) -> None:
+        if self.watch is not None and self.watch.run_id == run_id:
+            self.watch.poll()
+
+    def train_detached(self, config: Config | None, running: bool) -> None:
+        """The form's config as its own `rnntui train` process: DetachedStarted, posted."""
+        if config is None or running:
+            self.notify("cannot train detached: " + ("a training is running here" if running
+                        else "the form has errors"), severity="error", timeout=4)
+            return
+        try:
+            proc, log = detached.launch(config, self.runs_dir)
+        except OSError as err:
+            self.notify(f"cannot train detached: {err}", severity="error", timeout=6)
+            return
+        self.notify(f"starting a detached training (pid {proc.pid})…", timeout=3)
+        self.background(detached.announce, proc, log, self.post, run="detached")
+
+    def started(self, message: detached.DetachedStarted) -> Path | None:
+        """The detached training's run folder to watch, or None (said why)."""
+        if message.path is None:
+            self.notify(f"detached training failed: {message.error}", severity="error",
+                        timeout=8)
+        else:
+            self.notify(f"training detached (pid {message.pid}, log {message.log}): it goes"
+                        " on when the app quits; F8 asks it to stop", timeout=6)
+        return message.path
+
+    def stop(self, state: RunState, path: Path | None) -> RunState:
+        """F8 on a watched run: a detached one of this app's is asked to stop (once; it is
+        never killed); any other is read-only."""
+        if not state.active or path is None:
+            return state
+        if not state.detached:
+            self.notify(f"read-only: `rnntui stop {path}` stops it", severity="warning",
+                        timeout=4)
+            return state
+        if state.halting:
+            self.notify("asked already: it stops at the end of its chunk, checkpoint saved",
+                        timeout=4)
+            return state
+        self.background(StopAsked.ask, path, state.run_id, self.post)
+        return state.stopping("asked the trainer to stop: at the end of its chunk")
