@@ -1,5 +1,5 @@
 """Command line: `rnntui` opens the app, `rnntui watch` the live view of another process's
-run; `rnntui train|sweep|stop|inspect|export|data|baselines` run headless. The parser is in
+run; `rnntui train|sweep|stop|inspect|sample|export|data|baselines` run headless. The parser is in
 `args`, the commands in `commands`.
 
 Nothing here imports TensorFlow or Textual at module load: `rnntui data` and
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
                    "baselines": commands.cmd_baselines, "sweep": commands.cmd_sweep,
                    "export": commands.cmd_export, "inspect": commands.cmd_inspect,
                    "watch": commands.cmd_watch, "stop": commands.cmd_stop,
-                   "serve": commands.cmd_serve,
+                   "serve": commands.cmd_serve, "sample": commands.cmd_sample,
                    "app": commands.cmd_app, None: commands.cmd_app}[args.command]
         return command(args)
     except (BadInput, ConfigError) as err:

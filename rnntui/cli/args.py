@@ -181,6 +181,19 @@ def _run_commands(sub) -> None:
     ins.add_argument("run", metavar="RUN", help="a run folder")
     ins.add_argument("--json", action="store_true", help="one JSON object (default: a table)")
 
+    sa = sub.add_parser("sample", help="symbols drawn from a text run's checkpoint, one after"
+                        " another (the same seed gives the same sample)")
+    sa.add_argument("run", metavar="RUN", help="a run folder trained on a text or symbol file")
+    sa.add_argument("--length", default="200", metavar="N",
+                    help="symbols to draw after the prime (default: 200)")
+    sa.add_argument("--temperature", default="1.0", metavar="T",
+                    help="above 0: 1 draws from the model as it is, lower is surer, higher"
+                         " wilder (default: 1.0)")
+    sa.add_argument("--seed", default="0", metavar="S", help="the random draw (default: 0)")
+    sa.add_argument("--prime", metavar="TEXT",
+                    help="what the model reads first (default: the start of the stretch the"
+                         " run last showed)")
+
 
 def _task_commands(sub) -> None:
     """data, baselines: the task itself, no TensorFlow."""

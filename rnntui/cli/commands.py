@@ -20,6 +20,7 @@ from .args import (
     BadInput,
     check_writable,
     config_from_args,
+    count,
     cpu_threads,
     job_count,
 )
@@ -258,6 +259,26 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
     inspection = inspect_run(args.run)
     print(dumps(to_json(inspection)) if args.json else text(inspection))
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from ..runs.sampling import MOST, BadSample, sample_run
+
+    length = count("--length", args.length, MOST)
+    try:
+        temperature = float(args.temperature)
+    except ValueError:
+        raise BadInput(f"--temperature: {args.temperature!r} is not a number above 0") from None
+    try:
+        seed = int(args.seed)
+    except ValueError:
+        raise BadInput(f"--seed: {args.seed!r} is not an integer") from None
+    try:
+        prime, drawn = sample_run(args.run, length, temperature, seed, args.prime)
+    except BadSample as err:
+        raise BadInput(str(err)) from None
+    sys.stdout.write(prime + drawn + "\n")
     return 0
 
 

@@ -40,6 +40,10 @@ class Started(Event):
     # `floors` are realised on the validation sample the run is scored on (the last: the
     # true P's own loss there); these are their expected values (rnntui baselines)
     analytic: list[Floor] = field(default_factory=list)
+    # A data file's symbols, which the codes in other events index: its targets' and its
+    # inputs' ([] for the generator's 0/1)
+    symbols: list[str] = field(default_factory=list)
+    input_symbols: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -86,8 +90,14 @@ class Predictions(Event):
     step: int
     x: list[int]  # a window of the validation series
     y: list[int]
-    p: list[float]  # predicted P(Y=1) at each position
+    p: list[float]  # predicted P(Y=1) at each position (more classes: P(the true one))
     combos: list[tuple[tuple[int, ...], float, float]]  # (X at each rule lag, predicted, true)
+    # A file shown as text (Started.symbols): per position its most likely next symbols,
+    # [[code, probability], ...] best first; samples drawn from the model at each
+    # temperature ({"1": codes, ...}) after reading `prime` (codes: the stretch's start)
+    top: list[list[list[float]]] = field(default_factory=list)
+    samples: dict[str, list[int]] = field(default_factory=dict)
+    prime: list[int] = field(default_factory=list)
 
 
 @dataclass

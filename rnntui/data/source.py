@@ -87,6 +87,30 @@ def io_sizes(d: DataConfig) -> tuple[int, int]:
     return len(data.x_symbols), len(data.y_symbols)
 
 
+def symbols(d: DataConfig) -> tuple[list[str], list[str]]:
+    """A file's symbols, (targets, inputs), which its codes index; ([], []) for the
+    generator's 0/1."""
+    if not d.data_file:
+        return [], []
+    data = datafile.load(d.data_file)
+    return list(data.y_symbols), list(data.x_symbols)
+
+
+def shows_text(d: DataConfig) -> bool:
+    """Whether a file's series shows as its own symbols (text, with samples) rather than
+    0/1: a file whose inputs or targets are anything but 0 and 1."""
+    if not d.data_file:
+        return False
+    data = datafile.load(d.data_file)
+    return not (data.x_symbols == ("0", "1") and data.y_symbols == ("0", "1"))
+
+
+def samples(d: DataConfig) -> bool:
+    """Whether a model of the file can be sampled: it predicts the next symbol of one series
+    (a text), so what it draws can be fed back as its input."""
+    return shows_text(d) and datafile.load(d.data_file).kind == "next symbol"
+
+
 def binary_inputs(d: DataConfig) -> bool:
     """Whether the inputs are 0/1 (the generator's are): what the memory readout needs."""
     return not d.data_file or datafile.load(d.data_file).x_symbols == ("0", "1")

@@ -190,13 +190,20 @@ def build_plain_model(config: Config, trained: keras.Model) -> keras.Model:
                             name=f"{m.cell}{layer}")
         out = rnn(h, initial_state=state_in[layer * per:(layer + 1) * per])
         h, state_out = out[0], state_out + list(out[1:])
+    logits = keras.layers.Dense(n_out, name="logits")(h)
+    plain = keras.Model([x_in, *state_in], [logits, *state_out], name="rnntui_plain")
+    load_plain(plain, trained, config)
+    return plain
+
+
+def load_plain(plain: keras.Model, trained: keras.Model, config: Config) -> None:
+    """Copy `trained`'s weights into its plain twin (build_plain_model's)."""
+    m = config.model
+    for layer in range(m.num_layers):
         src = trained.get_layer(f"{m.cell}{layer}").get_weights()
         if m.cell == "basic":
             kernel, bias = src
-            n_in = kernel.shape[0] - units
+            n_in = kernel.shape[0] - m.state_size
             src = [kernel[:n_in], kernel[n_in:], bias]
-        rnn.set_weights(src)
-    dense = keras.layers.Dense(n_out, name="logits")
-    logits = dense(h)
-    dense.set_weights(trained.get_layer("logits").get_weights())
-    return keras.Model([x_in, *state_in], [logits, *state_out], name="rnntui_plain")
+        plain.get_layer(f"{m.cell}{layer}").set_weights(src)
+    plain.get_layer("logits").set_weights(trained.get_layer("logits").get_weights())

@@ -24,6 +24,7 @@ from ..core.verdict import Verdict
 from ..insight.combos import ComboTable
 from ..insight.measures import by_lag, lag_effects
 from .executor import RUN, Executor
+from .sampling import panel_samples
 
 # A loss this large (nats) is divergence even while finite: the model gives the true class a
 # probability below e^-50. A huge learning rate grows the loss to ~1e6 without any NaN.
@@ -92,9 +93,10 @@ class ShadowJobs:
         steps = self.steps
 
         def job():
-            loss, probs = steps.shadow_evaluate(xs, ys)
+            loss, probs, top = steps.shadow_evaluate_top(xs, ys)
             seen = measure(step, combos.window) if measure is not None else None
-            return loss, combos.event(step, probs, ys), seen
+            samples = panel_samples(steps, combos.prime, step) if combos.sampled else None
+            return loss, combos.event(step, probs, ys, top, samples), seen
 
         held = sum(w.nbytes for w in weights)
         self.out.append(Pending(step, self.submit(weights, job), held, epoch, train_loss))

@@ -33,6 +33,9 @@ def make_forward(tf, model, carry: bool):
     return forward
 
 
+TOP = 3  # a symbol model's most likely next symbols, shown per position
+
+
 def _shown_probability(tf, logits, y):
     """P(Y=1) for two classes; with more, the probability given to the true symbol."""
     p = tf.nn.softmax(logits)
@@ -94,7 +97,7 @@ class Steps:
 
     def __init__(self, tf, model, optimizer, config: Config, chunk: int, jit: bool = True,
                  mixed: bool = False):
-        self.tf = tf
+        self.tf, self.config = tf, config
         self.k = chunk
         t, m = config.train, config.model
         self.batch, self.num_steps = t.batch_size, t.num_steps
@@ -124,8 +127,9 @@ class Steps:
 
         self.jit, self.carry = jit, t.carry_state
         self._train = tf.function(train_chunk, jit_compile=jit)
-        self._eval = self._evaluation(forward)
         self.model = model
+        self.model_classes = int(model.outputs[0].shape[-1])
+        self._eval = self._evaluation(forward)
         # The device the program was built on: the shadow's jobs run in the engine's helper
         # thread, and a thread starts outside its creator's device scope.
         self.device = tf.constant(0).device
@@ -141,21 +145,27 @@ class Steps:
         self._zero: list | None = None  # zero_state's tensors
 
     def _evaluation(self, forward):
-        """The compiled evaluation over windows through `forward` (a model's)."""
+        """The compiled evaluation over windows through `forward` (a model's): per window its
+        loss, per position the probability shown (_shown_probability) and, for a model of
+        more than two classes, its TOP most likely classes (probabilities, classes)."""
         tf = self.tf
+        classes = self.model_classes
 
         def evaluate(xs, ys, n):
-            def body(i, state, losses, probs):
+            def body(i, state, losses, probs, *tops):
                 loss, logits, new = forward(xs[i], ys[i], state, False)
                 p1 = _shown_probability(tf, logits, ys[i])
-                return i + 1, new, losses.write(i, loss), probs.write(i, p1)
+                if tops:
+                    best = tf.math.top_k(tf.nn.softmax(logits), min(TOP, classes))
+                    tops = (tops[0].write(i, best.values), tops[1].write(i, best.indices))
+                return (i + 1, new, losses.write(i, loss), probs.write(i, p1), *tops)
 
             size = tf.shape(xs)[0]
-            losses = tf.TensorArray(tf.float32, size=size)
-            probs = tf.TensorArray(tf.float32, size=size)
-            _, _, losses, probs = tf.while_loop(
-                lambda i, *_: i < n, body, (tf.constant(0), self._zeros(), losses, probs))
-            return losses.stack(), probs.stack()
+            dtypes = (tf.float32, tf.float32) + ((tf.float32, tf.int32) if classes > 2 else ())
+            arrays = [tf.TensorArray(dtype, size=size) for dtype in dtypes]
+            _, _, *out = tf.while_loop(lambda i, *_: i < n, body,
+                                       (tf.constant(0), self._zeros(), *arrays))
+            return tuple(a.stack() for a in out)
 
         return tf.function(evaluate, jit_compile=self.jit)
 
@@ -205,10 +215,16 @@ class Steps:
     def shadow_evaluate(self, xs: np.ndarray, ys: np.ndarray) -> tuple[float, np.ndarray]:
         """`evaluate` for the shadow model's weights (for DistSteps, which has no shadow: the
         model's)."""
+        return self.shadow_evaluate_top(xs, ys)[:2]
+
+    def shadow_evaluate_top(self, xs: np.ndarray, ys: np.ndarray):
+        """`shadow_evaluate`, and for more than two classes the TOP classes per position as
+        (probabilities, classes) laid out as the windows plus one axis (else None)."""
         fn = self._shadow_eval if self.shadow is not None else self._eval
         with self._on_eval_device():
-            losses, probs = fn(xs, ys, self.tf.constant(len(xs)))
-        return float(np.mean(losses.numpy())), probs.numpy()
+            losses, probs, *top = fn(xs, ys, self.tf.constant(len(xs)))
+        top = (top[0].numpy(), top[1].numpy()) if top else None
+        return float(np.mean(losses.numpy())), probs.numpy(), top
 
     def shadow_job(self, weights: list[np.ndarray] | None, fn, *args):
         """fn(*args) on the shadow model given these weights (model.get_weights()' order;

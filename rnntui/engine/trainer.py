@@ -146,9 +146,10 @@ class Trainer:
         plan = plan_for(cfg, on_gpu, strategy is not None, self.chunk)
         per_epoch = steps_per_epoch(cfg)
         notices = (notice, *plan.notices, threads_notice(cfg, on_gpu))
+        targets, inputs = source.symbols(d)
         self.emit(Started(cfg, device_name, fl, source.window_floor(d, t.num_steps),
                           per_epoch, per_epoch * t.epochs, plan.chunk,
-                          "; ".join(n for n in notices if n), source.floors(d)))
+                          "; ".join(n for n in notices if n), source.floors(d), targets, inputs))
         return fl, plan
 
     def _build(self, tf, strategy, k: int, kernel: str, mixed: bool):
@@ -224,8 +225,9 @@ class Trainer:
         self._feed = EpochFeed(cfg, plan.chunk)
         part = len(vx) // cfg.train.batch_size
         rules = () if d.data_file else d.rules  # a file has no rules: no combination table
-        combos = ComboTable(vx, rules, d.base, vxw.shape, part, not d.data_file)
-        look_combos = (ComboTable(vx, rules, d.base, vxw[:looked].shape, part, not d.data_file)
+        text = (not d.data_file, source.shows_text(d), source.samples(d))
+        combos = ComboTable(vx, rules, d.base, vxw.shape, part, *text)
+        look_combos = (ComboTable(vx, rules, d.base, vxw[:looked].shape, part, *text)
                        if looked < len(vxw) else combos)
         shadow = ShadowJobs(steps, self.engine.executor, self.run_id, self.emit,
                             lambda loss, seen: source.verdict(loss, cfg, fl, seen))

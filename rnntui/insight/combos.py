@@ -14,6 +14,7 @@ from ..core.events import Predictions
 from ..data.generator import rule_combinations, unwindow, windows
 
 PREDICTION_WINDOW = 120  # positions of the validation series in a predictions event
+PRIME = 40  # its first inputs prime a text's samples (engine.sampling)
 
 
 def prediction_window(windows: int, num_steps: int) -> tuple[int, int]:
@@ -28,8 +29,11 @@ class ComboTable:
     per combination of the rule lags' X values, mean predicted vs true P(Y=1)."""
 
     def __init__(self, vx: np.ndarray, rules, base: float, shape: tuple, part: int,
-                 known: bool = True):
+                 known: bool = True, text: bool = False, sampled: bool = False):
+        """`text`: the series is a file's symbols, shown as text: each event also holds the
+        top classes per position; `sampled`: and samples primed with the stretch's start."""
         n, b, t = shape
+        self.text, self.sampled = text, text and sampled
         self.rules, self.base, self.known = rules, base, known  # known: the true P(Y=1)
         codes = rule_combinations(vx, rules)
         pos = np.arange(b)[:, None] * part + np.arange(n * t)[None, :]
@@ -44,9 +48,16 @@ class ComboTable:
         self.x = unwindow(windows(vx, b, t))
         self.window = self.start, self.stop = prediction_window(n, t)
 
-    def event(self, step: int, probs: np.ndarray, yw: np.ndarray) -> Predictions:
+    @property
+    def prime(self) -> list[int]:
+        """The codes a sample of this stretch is primed with: its first PRIME inputs."""
+        return self.x[0, self.start:self.start + PRIME].tolist() if self.sampled else []
+
+    def event(self, step: int, probs: np.ndarray, yw: np.ndarray, top=None,
+              samples: dict[str, list[int]] | None = None) -> Predictions:
         """The event for the evaluation's P(Y=1) `probs` and targets `yw`, both laid out as
-        the windows (windows, batch_size, num_steps)."""
+        the windows (windows, batch_size, num_steps); `top` (probabilities, classes) laid out
+        as they are plus one axis, and `samples` ({temperature: codes}) for text."""
         sums = np.bincount(self.codes, weights=probs.ravel(), minlength=len(self.count) + 1)
         combos = []
         for c in range(len(self.count) if self.known else 0):
@@ -58,5 +69,12 @@ class ComboTable:
         row0 = slice(s.start // yw.shape[2], -(-s.stop // yw.shape[2]))  # the windows shown
         first = row0.start * yw.shape[2]
         y, p = (a[row0, 0].ravel()[s.start - first:s.stop - first] for a in (yw, probs))
+        shown = []
+        if top is not None and self.text:
+            tp, tc = (a[row0, 0].reshape(-1, a.shape[-1])[s.start - first:s.stop - first]
+                      for a in top)
+            shown = [[[int(c), round(float(q), 4)] for c, q in zip(cs, qs, strict=True)]
+                     for cs, qs in zip(tc, tp, strict=True)]
         return Predictions(step, self.x[0, s].tolist(), y.tolist(), np.round(p, 4).tolist(),
-                           combos)
+                           combos, top=shown, samples=samples or {},
+                           prime=self.prime if samples else [])

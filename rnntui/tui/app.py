@@ -61,8 +61,10 @@ class RnnTui(App):
         Binding("ctrl+e", "export_model", "Keras", priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("f2", "panel", "Panel", priority=True),
-        Binding("f7", "gates", "Gates", priority=True, show=False),
-        Binding("f9", "timeline", "Timeline", priority=True, show=False),
+        Binding("f7", "deck('gates')", "Gates", priority=True, show=False),
+        Binding("f9", "deck('timeline')", "Timeline", priority=True, show=False),
+        Binding("ctrl+up", "deck('warmer')", "Warmer", priority=True, show=False),
+        Binding("ctrl+down", "deck('cooler')", "Cooler", priority=True, show=False),
         Binding("ctrl+t", "train_detached", "Detached", priority=True, show=False),
     ]
 
@@ -392,13 +394,15 @@ class RnnTui(App):
         """F2: the next panel of the deck, or `panel` (an id of deck.PANELS)."""
         self._say(self.deck.show_panel(panel))
 
-    def action_gates(self) -> None:
-        """F7: the hidden state, then the LSTM's cell state and each gate in turn."""
-        self._say(self.deck.step_gates())
-
-    def action_timeline(self) -> None:
-        """F9: the lag effects now, or their learning timeline over the epoch ends."""
-        self._say(self.deck.toggle_timeline())
+    def action_deck(self, key: str) -> None:
+        """A key of the deck's panels: F7 the hidden state, then the LSTM's cell state and
+        each gate in turn ('gates'); F9 the lag effects now or their learning timeline
+        ('timeline'); ctrl+up/down a text's sample warmer or cooler."""
+        deck = self.deck
+        text = {"gates": deck.step_gates, "timeline": deck.toggle_timeline,
+                "warmer": lambda: deck.temperature(1),
+                "cooler": lambda: deck.temperature(-1)}[key]()
+        self._say(text)
 
     def _say(self, text: str) -> None:
         if text:

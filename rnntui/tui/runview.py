@@ -94,8 +94,11 @@ class RunView:
             status.verdict = e.verdict
             self.deck.show_epoch_end(e)
         elif isinstance(e, Predictions):
-            lags = [lag for lag, _ in state.started.config.data.rules] if state.started else []
-            self.deck.show_predictions(e, lags)
+            started = state.started
+            data = started.config.data if started else None
+            lags = [lag for lag, _ in data.rules] if data and not data.data_file else []
+            self.deck.show_predictions(e, lags, *((started.symbols, started.input_symbols)
+                                                  if started else ()))
         elif isinstance(e, Insight):
             self.deck.show_insight(e)
         elif isinstance(e, Finished):

@@ -25,8 +25,12 @@ COMMANDS = (
     ("Race", "Train a grid of configs on one chart (F4)", "race"),
     ("Save chart SVG", "The chart on show, as SVG (ctrl+s)", "save_chart"),
     ("Export model", "The run's model as a .keras file (ctrl+e)", "export_model"),
-    ("Hidden state / gates", "The state, then each gate in turn (F7)", "gates"),
-    ("Learning timeline", "The lag effects at every epoch end, or now (F9)", "timeline"),
+    ("Hidden state / gates", "The state, then each gate in turn (F7)", "deck:gates"),
+    ("Learning timeline", "The lag effects at every epoch end, or now (F9)", "deck:timeline"),
+    ("Sample warmer", "A text's sample at the next higher temperature (ctrl+up)",
+     "deck:warmer"),
+    ("Sample cooler", "A text's sample at the next lower temperature (ctrl+down)",
+     "deck:cooler"),
     ("Train detached", "The form's config as its own process, which outlives the app and"
      " the connection; watched here (ctrl+t)", "train_detached"),
 )
@@ -35,7 +39,9 @@ COMMANDS = (
 def commands(app) -> Iterator[SystemCommand]:
     """The palette's commands for the app's own actions (COMMANDS) and each deck panel."""
     for name, help_text, action in COMMANDS:
-        yield SystemCommand(name, help_text, getattr(app, f"action_{action}"))
+        action, _, key = action.partition(":")  # "deck:gates": app.action_deck("gates")
+        fn = getattr(app, f"action_{action}")
+        yield SystemCommand(name, help_text, (lambda fn=fn, key=key: fn(key)) if key else fn)
     for panel, name in PANELS.items():
         yield SystemCommand(f"Show {name}", "In the lower-right panel (F2 cycles them)",
                             lambda panel=panel: app.action_panel(panel))

@@ -18,6 +18,7 @@ KEYS = [
     ("F2", "panel: predictions, lag effects, gradient reach, hidden"),
     ("F7", "the hidden state, then the LSTM's cell state and each gate"),
     ("F9", "lag effects: now, or the learning timeline over the epochs"),
+    ("ctrl+up / down", "a text file's sample: warmer / cooler temperature"),
     ("ctrl+t", "train detached: its own process, which outlives the app; F8 stops it"),
     ("ctrl+s", "save the chart on show as SVG"),
     ("ctrl+e", "export the run's model as model.keras"),

@@ -75,6 +75,13 @@ class PanelDeck(Vertical):
             return True
         return self.hidden.next_view()
 
+    def temperature(self, step: int) -> str:
+        """ctrl+up/down: the predictions' sample one temperature warmer (+1) or cooler (-1),
+        brought on show; returns what to tell the user."""
+        if not self.screen.has_class("-wide"):
+            self.current = "predictions"
+        return self.predictions.cool_or_warm(step)
+
     def toggle_timeline(self) -> str:
         """F9: the lag-effects panel between the effects now and the learning timeline
         (brought on show); returns what it shows."""
@@ -85,8 +92,9 @@ class PanelDeck(Vertical):
     def show_epoch_end(self, event: EpochEnd) -> None:
         self.effects.add_epoch(event.epoch, event.lag_effects)
 
-    def show_predictions(self, event: Predictions, lags: list[int]) -> None:
-        self.predictions.show(event, lags)
+    def show_predictions(self, event: Predictions, lags: list[int], targets: list[str] = (),
+                         inputs: list[str] = ()) -> None:
+        self.predictions.show(event, lags, targets, inputs)
         self.hidden.show_predictions(event)
 
     def show_insight(self, event: Insight) -> None:

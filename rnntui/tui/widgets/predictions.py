@@ -1,5 +1,6 @@
 """Predictions: a stretch of the validation series (x, y, predicted P(Y=1) shaded) and,
-for each combination of the rule lags' X values, the mean predicted P(Y=1) beside the true."""
+for each combination of the rule lags' X values, the mean predicted P(Y=1) beside the true;
+a file of symbols shows as text instead (text_view)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from textual.containers import Horizontal
 from textual.widgets import Static
 
 from ...core.events import Predictions
+from . import text_view
 
 SHADES = " ░▒▓█"
 MAX_COMBOS = 4  # rows of the combination table that fit its fixed box (2^rules can be 1024)
@@ -60,28 +62,61 @@ def combo_table(event: Predictions, lags: list[int]) -> Table:
 
 
 class PredictionsPanel(Horizontal):
-    """Updated by the app with the newest Predictions event."""
+    """Updated by the app with the newest Predictions event. A file of more symbols than 0
+    and 1 shows as text (text_view): the stretch, the top next symbols and a sample, whose
+    temperature `cool_or_warm` picks."""
 
     def compose(self) -> ComposeResult:
         yield Static("predictions show during training", id="pred-series")
         yield Static("", id="pred-combos")
 
     _last: Predictions | None = None
+    inputs: list[str] = []  # the run's symbols (Started), [] for 0/1
+    targets: list[str] = []
+    temperature = "0.8"  # the sample on show (engine.sampling.TEMPERATURES)
 
-    def show(self, event: Predictions, lags: list[int]) -> None:
-        self._last = event
-        self.query_one("#pred-combos", Static).update(combo_table(event, lags), layout=False)
+    def show(self, event: Predictions, lags: list[int], targets: list[str] = (),
+             inputs: list[str] = ()) -> None:
+        self._last, self.targets, self.inputs = event, list(targets), list(inputs)
+        text = bool(self.targets) and not (self.targets == self.inputs == ["0", "1"])
+        self.set_class(text, "-text")
+        combos = self.query_one("#pred-combos", Static)
+        combos.display = bool(lags and event.combos) and not text
+        if combos.display:
+            combos.update(combo_table(event, lags), layout=False)
         self._paint_series()
+
+    def cool_or_warm(self, step: int) -> str:
+        """ctrl+down/up: the sample at the next cooler (-1) or warmer (+1) temperature."""
+        shown = text_view.temperatures(self._last) if self._last is not None else []
+        if not shown:
+            return "samples show for a text file's run, at each look"
+        at = shown.index(self.temperature) if self.temperature in shown else 0
+        self.temperature = shown[max(0, min(len(shown) - 1, at + step))]
+        self._paint_series()
+        return f"sample temperature {self.temperature}"
 
     def _paint_series(self) -> None:
         series = self.query_one("#pred-series", Static)
-        if self._last is not None and series.size.width:
-            series.update(series_rows(self._last, series.size.width), layout=False)
+        width = series.size.width
+        if self._last is None or not width:
+            return
+        if not self.has_class("-text"):
+            series.update(series_rows(self._last, width), layout=False)
+            return
+        parts = [text_view.text_rows(self._last, self.inputs or self.targets, self.targets,
+                                     width),
+                 text_view.detail_line(self._last, self.targets)]
+        if self._last.samples:
+            parts.append(text_view.sample_text(self._last, self.targets, self.temperature,
+                                               width))
+        series.update(Text("\n").join(parts), layout=False)
 
     def on_resize(self) -> None:
         self.call_after_refresh(self._paint_series)
 
     def clear(self) -> None:
         self._last = None
+        self.remove_class("-text")
         self.query_one("#pred-series", Static).update("predictions show during training")
         self.query_one("#pred-combos", Static).update("")
