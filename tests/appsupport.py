@@ -9,6 +9,7 @@ import numpy as np
 
 from rnntui.config import Config
 from rnntui.core.events import Compiled, EpochEnd, Insight, Predictions, Progress, Started
+from rnntui.core.verdict import Floor
 from rnntui.data import baselines
 from rnntui.tui.bridge import Bridge
 from rnntui.tui.runstate import floors_of
@@ -130,3 +131,34 @@ async def feed(pilot, events) -> None:
     for event in events:
         app.view.bridge.on_event(event)
         await pilot.pause()
+
+
+TEXT = "the cat sat on the mat.\nthe dog sat on the log.\n\tthe end.\n"
+
+
+def fixed_text_events(config: Config, steps: int = 600, seed: int = 3) -> list:
+    """A seeded, made-up run of a char model on TEXT (its symbols, the stretch, the model's
+    top 3 next symbols and the samples), as the trainer reports it: the picture the text
+    panel draws, the same on every machine."""
+    rng = np.random.default_rng(seed)
+    symbols = sorted(set(TEXT))
+    floors = [Floor("window 0", 2.6), Floor("window 1", 1.7), Floor("window 3", 1.1)]
+    events = [Started(config, "CPU", floors, 2.0, 200, 200 * config.train.epochs, 100,
+                      symbols=symbols, input_symbols=symbols), Compiled(1.0, "XLA")]
+    for c0 in range(0, steps, 100):
+        chunk = (2.8 * np.exp(-np.arange(c0, c0 + 100) / 300) + 0.6).round(4).tolist()
+        events.append(Progress(c0 + 100, c0 // 200, chunk, 0.5, 900.0, 9000.0, 1.0, 0.01))
+    codes = [symbols.index(c) for c in TEXT * 2][:120]
+    x, y = codes[:-1], codes[1:]
+    p = np.round(rng.uniform(0.05, 0.95, len(y)), 3).tolist()
+    top = []
+    for truth, q in zip(y, p, strict=True):
+        others = [c for c in rng.permutation(len(symbols)).tolist() if c != truth][:2]
+        rest = (1 - q) * np.array([0.6, 0.3])
+        top.append(sorted([[truth, q], [others[0], float(rest[0])], [others[1], float(rest[1])]],
+                          key=lambda g: -g[1]))
+    samples = {t: [symbols.index(c) for c in text] for t, text in
+               (("0.5", "the cat sat on the log."), ("0.8", "the dog sat on tht mat.\n"),
+                ("1", "the cag end.\n\tthe"), ("1.5", "thd mot.\tsa dhe"))}
+    events.append(Predictions(steps, x, y, p, [], top=top, samples=samples, prime=x[:40]))
+    return events

@@ -110,27 +110,6 @@ async def test_changing_a_rule_moves_the_floors():
         assert app.chart.floor_labels() == labels_for(0.5, ((3, 0.5),))
 
 
-async def test_pause_resume_and_stop(tmp_path):
-    app = make_app(LONG, preload_tf=False, runs_dir=tmp_path)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("f5")
-        await wait_for(pilot, lambda: app.status.state == "training" and app.chart.num_points)
-        await pilot.press("f6")
-        assert app.status.state == "paused"
-        # The chunk in flight lands, and reaches the chart.
-        await wait_for(pilot, lambda: app.control.paused_between_chunks.is_set()
-                       and not app.view.bridge._pending.losses)
-        held = app.chart.num_points
-        await pilot.pause(0.6)
-        assert app.chart.num_points == held
-        await pilot.press("f6")
-        await wait_for(pilot, lambda: app.chart.num_points > held)
-        assert app.status.state == "training"
-        await pilot.press("f8")
-        await wait_for(pilot, lambda: app.status.state == "stopped")
-        assert app.chart.num_points < 100_000_000 // 50 // 5
-
-
 async def test_help_screen_and_palette_commands():
     app = make_app(preload_tf=False)
     async with app.run_test(size=(80, 24)) as pilot:

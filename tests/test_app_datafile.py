@@ -6,6 +6,7 @@ import numpy as np
 from appsupport import type_into, wait_for
 from textual.widgets import Select, Static
 
+from rnntui.config import Config
 from rnntui.data.generator import generate
 from rnntui.tui.app import make_app
 
@@ -13,10 +14,9 @@ from rnntui.tui.app import make_app
 async def test_choose_a_file_see_its_floors_and_train_it(tmp_path):
     x, y = generate(20_000, 5)
     np.savez("s.npz", x=x, y=y)
-    app = make_app(preload_tf=False, runs_dir=tmp_path / "runs")
+    config = Config().with_values(batch_size=50, num_steps=5, state_size=8)
+    app = make_app(config, preload_tf=False, runs_dir=tmp_path / "runs")
     async with app.run_test(size=(120, 40)) as pilot:
-        for field, text in dict(batch_size="50", num_steps="5", state_size="8").items():
-            await type_into(pilot, field, text)
         assert not app.query_one("#row-data_file").display  # the generator's fields show
         app.query_one("#source", Select).focus()
         await pilot.press("enter", "down", "enter")

@@ -6,7 +6,12 @@ from __future__ import annotations
 from appsupport import TINY, type_into, wait_for
 from textual.widgets import Static
 
+from rnntui.config import Config
 from rnntui.tui.app import make_app
+
+# A tiny run on the CPU, one epoch; the form opens with it (typing is tested in test_app).
+CPU_TINY = Config().with_values(**{k: int(v) for k, v in TINY.items()}).with_values(
+    epochs=1, device="cpu")
 
 
 async def choose(pilot, field: str, downs: int) -> None:
@@ -22,10 +27,9 @@ def device_line(app) -> str:
 
 
 async def test_train_mirrored_over_two_cpu_devices_from_the_form(tmp_path):
-    app = make_app(preload_tf=False, runs_dir=tmp_path)
+    app = make_app(CPU_TINY, preload_tf=False, runs_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        for field, text in {**TINY, "epochs": "1", "replicas": "2", "device": "cpu"}.items():
-            await type_into(pilot, field, text)
+        await type_into(pilot, "replicas", "2")
         # Replicas without a strategy: said inline, and F5 cannot start.
         assert app.form.errors["replicas"].startswith("replicas: 2 needs strategy mirrored")
         assert app.form.config is None
@@ -40,10 +44,8 @@ async def test_train_mirrored_over_two_cpu_devices_from_the_form(tmp_path):
 
 
 async def test_a_single_device_run_shows_its_kernel(tmp_path):
-    app = make_app(preload_tf=False, runs_dir=tmp_path)
+    app = make_app(CPU_TINY, preload_tf=False, runs_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        for field, text in {**TINY, "epochs": "1", "device": "cpu"}.items():
-            await type_into(pilot, field, text)
         await choose(pilot, "cudnn", 1)  # auto -> on: there is no GPU here
         await pilot.press("f5")
         await wait_for(pilot, lambda: app.status.state in ("finished", "failed", "diverged"))
@@ -61,12 +63,10 @@ async def test_replicas_the_machine_lacks_are_flagged_on_the_field(tmp_path):
 
     have = len(quiet_tensorflow().config.list_logical_devices("CPU"))
     want = have + 1
-    app = make_app(preload_tf=False, runs_dir=tmp_path)
+    app = make_app(CPU_TINY.with_values(batch_size=10 * want), preload_tf=False,
+                   runs_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        values = {**TINY, "epochs": "1", "batch_size": str(10 * want), "replicas": str(want),
-                  "device": "cpu"}
-        for field, text in values.items():
-            await type_into(pilot, field, text)
+        await type_into(pilot, "replicas", str(want))
         await choose(pilot, "strategy", 1)
         assert app.form.config is not None, app.form.errors
         await pilot.press("f5")

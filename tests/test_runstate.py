@@ -83,7 +83,7 @@ async def test_keys_move_a_real_run_through_its_phases_and_a_declined_restart_ke
         # either way, and it stays paused once compiled (the unit test above covers both).
         assert app.run_state.phase in ("compiling", "training")
         await pilot.press("f6")
-        assert app.run_state.phase == "paused"
+        assert app.run_state.phase == "paused" and app.status.state == "paused"
         await wait_for(pilot, lambda: app.run_state.compiled
                        and app.control.paused_between_chunks.is_set()
                        and not app.view.bridge._pending.losses)
@@ -93,6 +93,8 @@ async def test_keys_move_a_real_run_through_its_phases_and_a_declined_restart_ke
         assert [name for name, _ in app.run_state.floors] == ["nothing", "t-3", "t-3,t-8"]
         assert app.run_state.floors == tuple((f.name, f.loss) for f in app.started.floors)
         held = app.chart.num_points
+        await pilot.pause(0.6)
+        assert app.chart.num_points == held  # nothing trains while paused
         await pilot.press("f6")
         await wait_for(pilot, lambda: app.chart.num_points > held)
         assert app.run_state.phase == "training"

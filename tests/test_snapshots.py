@@ -8,7 +8,7 @@ the picture is the same on every machine. Update with `pytest --snapshot-update`
 
 from __future__ import annotations
 
-from appsupport import feed, fixed_events, type_into, wait_for
+from appsupport import TEXT, feed, fixed_events, fixed_text_events, type_into, wait_for
 
 from rnntui.config import Config
 from rnntui.tui.app import make_app
@@ -96,4 +96,24 @@ def test_invalid_form(snap_compare):
         await pilot.pause(0.3)
 
     assert snap_compare(make_app(CONFIG, preload_tf=False), terminal_size=(120, 40),
+                        run_before=run_before)
+
+
+def test_text_predictions_panel(snap_compare, tmp_path, monkeypatch):
+    """A char model's panel: the stretch as text (⏎, →), shaded by surprise, its top 3 next
+    symbols, the most surprising position, and a sample at the temperature ctrl+up picked.
+    The file is named relative to a fixed folder, so the form shows the same path."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.txt").write_text(TEXT * 40, encoding="utf-8")
+    config = Config().with_values(data_file="tiny.txt", state_size=32, num_steps=20, batch_size=8,
+                                  epochs=3)
+
+    async def run_before(pilot):
+        form = pilot.app.form
+        await wait_for(pilot, lambda: form.config and form.floors_of(form.config))  # read
+        await feed(pilot, fixed_text_events(config))
+        await pilot.press("ctrl+up")
+        await settle(pilot)
+
+    assert snap_compare(make_app(config, preload_tf=False), terminal_size=(120, 40),
                         run_before=run_before)

@@ -60,7 +60,8 @@ async def test_a_char_model_shows_text_top_symbols_and_samples_in_the_app(tmp_pa
     config = Config().with_values(data_file=write_text(tmp_path), **TINY)
     app = make_app(config, preload_tf=False, runs_dir=tmp_path / "runs")
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.form.config is not None)  # the file is read
+        form = app.form  # the file is read: its floors are known
+        await wait_for(pilot, lambda: form.config and form.floors_of(form.config))
         await pilot.press("f5")
         panel = app.deck.predictions
         await wait_for(pilot, lambda: panel._last is not None and panel._last.samples)

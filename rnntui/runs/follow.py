@@ -1,13 +1,16 @@
 """Following a run folder as another process writes it: its metrics' new lines, and its
 latest look, as the events its trainer emitted (what `rnntui watch` draws).
 
-A partly written last line waits for its end; a metrics file that shrank (a resume cut it
-back to its checkpoint) starts the reading over. Nothing here writes to the folder.
+A partly written last line waits for its end; a metrics file that was replaced or shrank (a
+resume cuts it back to its checkpoint and renames the new file over it, which may be longer
+than what was read by the time it is looked at) starts the reading over. Nothing here
+writes to the folder.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +39,8 @@ class Follower:
         self.offset = 0
         self.partial = b""
         self.look_seen = 0  # look.json's mtime_ns when last read
-        self.restarted = False  # the metrics shrank: what was read before is gone
+        self.restarted = False  # the metrics were replaced: what was read before is gone
+        self.inode: int | None = None  # the metrics file read so far
 
     def read(self) -> list[Event | Span]:
         """New events: the metrics' complete lines, then the look if it changed. BadFile
@@ -44,10 +48,11 @@ class Follower:
         self.restarted = False
         path = self.run / METRICS
         try:
-            size = path.stat().st_size
-            if size < self.offset:
-                self.offset, self.partial, self.restarted = 0, b"", True
             with open(path, "rb") as f:
+                st = os.fstat(f.fileno())
+                if st.st_size < self.offset or self.inode not in (None, st.st_ino):
+                    self.offset, self.partial, self.restarted = 0, b"", True
+                self.inode = st.st_ino
                 f.seek(self.offset)
                 data = f.read()
         except FileNotFoundError:
