@@ -127,7 +127,9 @@ async def test_quitting_during_training_leaves_no_thread(tmp_path):
         await pilot.press("f5")
         await wait_for(pilot, lambda: app.status.state == "training" and app.chart.num_points)
         await pilot.press("ctrl+q")
-    assert app.return_code == 0
+    # The app waits QUIT_WAIT_S for the stop; a loaded machine may take longer to get there
+    # (then the engine finishes the stop on its own): wait for it, not for a time.
+    assert app.control.done.wait(120)
     # Quitting waited for the stop: the trainer has returned, its data thread and its
     # checkpoint writer are gone, and the engine is idle (its threads stay: they are the
     # process's, docs/architecture.md).
