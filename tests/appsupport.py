@@ -16,6 +16,7 @@ from rnntui.tui.runstate import floors_of
 
 TINY = dict(size="20000", val_size="5000", batch_size="50", num_steps="5", epochs="2",
             state_size="8")
+TINY_CONFIG = Config().with_values(**{k: int(v) for k, v in TINY.items()})  # the same, typed
 # A run that outlasts any test on any machine (400k steps an epoch, 1,000 epochs): a test that
 # needs a run in progress starts this and stops it, never hoping a short run is still going.
 LONG = Config().with_values(size=100_000_000, val_size=5000, batch_size=50, epochs=1000)

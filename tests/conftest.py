@@ -42,12 +42,3 @@ def pytest_collection_modifyitems(config, items):
         if item.get_closest_marker("gpu"):
             item.add_marker(skip)
 
-
-def pytest_configure(config):
-    """Each test worker gets its share of the cores for TensorFlow's CPU threads, as a
-    sweep's worker processes do (tfload.ask_cpu_threads): workers that each spread over
-    every core only wait on one another."""
-    from rnntui.engine.tfload import ask_cpu_threads
-
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    ask_cpu_threads(cap=max(1, (os.cpu_count() or 1) // workers))

@@ -3,15 +3,13 @@ On the CPU, and typed so (device cpu), so the same holds on a GPU box."""
 
 from __future__ import annotations
 
-from appsupport import TINY, type_into, wait_for
+from appsupport import TINY_CONFIG, type_into, wait_for
 from textual.widgets import Static
 
-from rnntui.config import Config
 from rnntui.tui.app import make_app
 
 # A tiny run on the CPU, one epoch; the form opens with it (typing is tested in test_app).
-CPU_TINY = Config().with_values(**{k: int(v) for k, v in TINY.items()}).with_values(
-    epochs=1, device="cpu")
+CPU_TINY = TINY_CONFIG.with_values(epochs=1, device="cpu")
 
 
 async def choose(pilot, field: str, downs: int) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from appsupport import TINY, feed, fixed_events, wait_for
+from appsupport import TINY_CONFIG, feed, fixed_events, wait_for
 from rich.color import Color, ColorSystem
 from textual.widgets import Static
 
@@ -176,7 +176,7 @@ async def test_help_and_palette_name_every_panel_and_a_basic_cell_has_no_gates(t
 
 
 async def test_a_tiny_run_updates_the_panels(tmp_path):
-    config = Config().with_values(**{k: int(v) for k, v in TINY.items()})
+    config = TINY_CONFIG
     seen: list[Insight] = []
 
     def hook(message) -> None:

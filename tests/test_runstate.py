@@ -97,7 +97,7 @@ async def test_keys_move_a_real_run_through_its_phases_and_a_declined_restart_ke
         assert app.chart.num_points == held  # nothing trains while paused
         await pilot.press("f6")
         await wait_for(pilot, lambda: app.chart.num_points > held)
-        assert app.run_state.phase == "training"
+        assert app.run_state.phase == "training" and app.status.state == "training"
         await pilot.press("f6")
         assert app.run_state.phase == "paused"
         # A rule edit asks to restart; declined, the chart keeps the run's own floors while

@@ -255,6 +255,7 @@ async def test_a_detached_run_stops_by_f8_or_outlives_the_app(tmp_path, capsys):
     assert main(["stop", str(second), "--wait"]) == 0
     assert liveness(second).state == "stopped"
     assert open_run(second).checkpoint is not None
+    assert read_metrics(second)[-1]["stopped"] is True
 
 
 def test_a_hang_up_stops_the_apps_training_as_f8_does(tmp_path):
