@@ -4,7 +4,8 @@ run; `rnntui train|sweep|stop|inspect|sample|export|data|baselines` run headless
 
 Nothing here imports TensorFlow or Textual at module load: `rnntui data` and
 `rnntui baselines` are instant, and the app paints before TensorFlow loads.
-Exit codes: 0 finished, 1 diverged or failed, 2 bad input (one line naming the field).
+Exit codes: 0 finished, 1 diverged or failed (a file that cannot be written too, in one
+line naming it), 2 bad input (one line naming the field).
 """
 
 from __future__ import annotations
@@ -45,4 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader went away (`rnntui train | head`): stop quietly, as other tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as err:  # a write that failed (a full disk, a read-only folder)
+        print(f"error: {err}", file=sys.stderr)
         return 1

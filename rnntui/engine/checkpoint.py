@@ -8,7 +8,6 @@ takes its Keras objects but imports nothing itself.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import zipfile
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.files import BadFile
+from ..core.files import BadFile, failed_write, write_atomic_with
 
 FORMAT = "rnntui-checkpoint-1"
 
@@ -100,12 +99,9 @@ def save(path: str | Path, ckpt: Checkpoint) -> None:
     for prefix, items in (("w", ckpt.weights), ("o", ckpt.optimizer), ("s", ckpt.state),
                           ("l", ckpt.loss_scale)):
         arrays.update({f"{prefix}{i}": a for i, a in enumerate(items)})
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    # A name of its own, synced, renamed into place: WriteFailed naming the file if the
+    # disk is full or the folder read-only, and no temporary left behind.
+    write_atomic_with(path, lambda f: np.savez(f, **arrays))
 
 
 def load(path: str | Path) -> Checkpoint:
@@ -134,44 +130,67 @@ def load(path: str | Path) -> Checkpoint:
 
 class Writer:
     """Writes checkpoints in a thread, so training goes on while one is written and synced
-    (an fsync takes tens of milliseconds, at every epoch end). Checkpoints are written in order; one
-    waiting when a newer comes is skipped (the newer holds everything it did). A write that
-    failed raises at the next `put` or at `flush`, in the trainer's thread."""
+    (an fsync takes tens of milliseconds, at every epoch end). Checkpoints are written in
+    order; one waiting when a newer comes is skipped (the newer holds everything it did).
 
-    def __init__(self, path: str | Path):
+    A write that failed is raised, as WriteFailed naming the file and the last good
+    checkpoint, at the next `put` (after that put's checkpoint is queued: the stop
+    checkpoint is still tried) or at `flush`, in the trainer's thread. `close` waits at
+    most `timeout` s and never abandons a file half written: the thread is left to end."""
+
+    def __init__(self, path: str | Path, writing: threading.Event | None = None):
+        """`writing`: set while a file is being written (a quitting app waits on it)."""
         self.path = Path(path)
+        self.writing = writing or threading.Event()
         self._cond = threading.Condition()
         self._waiting: Checkpoint | None = None
         self._busy = False
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
+        self.last_good: Checkpoint | None = None  # the newest on disk (weights dropped)
+        self.failed = False  # a write failed at least once (the run's end says so)
 
     def put(self, ckpt: Checkpoint) -> None:
         with self._cond:
-            self._raise()
             self._waiting = ckpt
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="rnntui-checkpoint",
                                                 daemon=True)
                 self._thread.start()
             self._cond.notify_all()
-
-    def flush(self) -> None:
-        """Wait until every checkpoint put is on disk; raises a write's error."""
-        with self._cond:
-            while self._waiting is not None or self._busy:
-                self._cond.wait()
             self._raise()
 
-    def close(self) -> None:
-        """Flush, then end the thread (errors are left to `flush`)."""
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every checkpoint put is on disk; raises a write's error. False if
+        `timeout` s passed first (still writing)."""
         with self._cond:
-            while self._waiting is not None or self._busy:
-                self._cond.wait()
+            if not self._cond.wait_for(lambda: self._waiting is None and not self._busy,
+                                       timeout):
+                return False
+            self._raise()
+        return True
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Flush, then end the thread (errors are left to `flush`). False if the write in
+        hand outlasted `timeout` s: its thread goes on to finish the file."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._waiting is None and not self._busy,
+                                       timeout):
+                return False
             thread, self._thread = self._thread, None
             self._cond.notify_all()
         if thread is not None:
             thread.join()
+        return True
+
+    def describe_last_good(self) -> str:
+        """Where the run can go on from, for a failure's one line."""
+        ck = self.last_good
+        if ck is None:
+            if self.path.exists():
+                return f"the checkpoint on disk ({self.path}) is the one from before"
+            return "no checkpoint was saved"
+        return f"the last good checkpoint is {self.path} at step {ck.step:,}"
 
     def _raise(self) -> None:
         if self._error is not None:
@@ -187,12 +206,22 @@ class Writer:
                 if self._waiting is None:  # closed
                     return
                 ckpt, self._waiting, self._busy = self._waiting, None, True
+            self.writing.set()
             try:
                 save(self.path, ckpt)
-            except BaseException as err:  # reported in the trainer's thread
+                good = Checkpoint(ckpt.epoch, ckpt.batch, ckpt.step)
                 with self._cond:
+                    self.last_good = good
+            except OSError as err:  # reported in the trainer's thread
+                with self._cond:
+                    self.failed = True
+                    self._error = failed_write(self.path, err)
+            except BaseException as err:  # noqa: BLE001 (reported in the trainer's thread)
+                with self._cond:
+                    self.failed = True
                     self._error = err
             finally:
+                self.writing.clear()
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()

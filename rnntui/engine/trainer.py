@@ -27,11 +27,12 @@ from ..insight.combos import ComboTable
 from ..insight.measures import by_lag, lag_effects
 from ..insight.probe import Probe
 from ..insight.schedule import Insights
-from .checkpoint import Checkpoint, Writer
+from .checkpoint import Checkpoint
 from .executor import LATER
 from .plan import Plan, jit_for, plan_for, steps_per_epoch, validation_windows
+from .saves import Saves
 from .shadow import DIVERGED_LOSS, ShadowJobs, on_shadow
-from .training import Training, failed, first_line, read_lr
+from .training import Training, first_line, read_lr
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -71,22 +72,27 @@ class Trainer:
         self.strategy = strategy
         self.insight = insight
         self.run_id = next(_RUN_IDS)
+        self._saves: Saves | None = None  # the run's checkpoints, made when it runs
 
     def emit(self, event: Event | None) -> Event | None:
-        """Hand an event to the callback (None, a measurement not taken: nothing)."""
-        if event is not None:
-            self.callback(event)
+        """Hand an event to the callback (None, a measurement not taken: nothing). A run
+        that ends diverged or failed first waits for its checkpoints (engine.saves)."""
+        if event is None:
+            return None
+        if event.kind in ("diverged", "failed") and self._saves is not None:
+            event = self._saves.ending(event)
+        self.callback(event)
         return event
 
     def run(self) -> Event:
         self.engine.check_thread()
         self._feed: EpochFeed | None = None
         self._program = None
-        self._writer = Writer(self.checkpoint_path) if self.checkpoint_path else None
+        self._saves = Saves(self.checkpoint_path, self.control)
         try:
             event = self._run()
         except Exception as exc:  # reported, never raised: the app and the CLI show it
-            return self.emit(failed(exc))
+            return self.emit(self._saves.failure(exc))
         finally:
             self._let_go()
         if self._program is not None:  # not after a failure: its state is unknown
@@ -101,8 +107,7 @@ class Trainer:
         executor.drain(self.run_id)
         if self._feed is not None:
             self._feed.close()
-        if self._writer is not None:
-            self._writer.close()
+        self._saves.close()
 
     def _run(self) -> Event:
         from .tfload import claim_gpus, pick_device, quiet_tensorflow, set_determinism
@@ -130,7 +135,8 @@ class Trainer:
             ended = self._epoch(tf, r, epoch)
             if ended is not None:  # diverged
                 return ended
-            if self.control.stopped:
+            if self.control.stopped:  # (the epoch's end was its checkpoint)
+                self._saves.stop_saved()
                 break
         return self._finish(r)
 
@@ -343,16 +349,9 @@ class Trainer:
             raise
 
     def _save(self, r: Training, epoch: int, batch: int, state) -> list[np.ndarray]:
-        """A checkpoint of now, written and synced in the writer's thread while training
-        goes on (written in line, the epoch ends of a short-epoch run took much of its
-        time, bench/between_chunks.py). Returns the
-        weights it holds (read once: the shadow job gets the same)."""
-        if self._writer is None:
-            return r.model.get_weights()
-        ckpt = Checkpoint.capture(epoch, batch, r.step, r.model, r.optimizer,
-                                  r.steps.export_state(state))
-        self._writer.put(ckpt)
-        return ckpt.weights
+        """A checkpoint of now (engine.saves); returns the weights it holds."""
+        return self._saves.put(epoch, batch, r.step, r.model, r.optimizer,
+                               r.steps.export_state(state))
 
     def _epoch_end(self, r: Training, epoch: int) -> Event | None:
         """An epoch's end: its checkpoint now, and its validation (and a measurement, within
@@ -372,6 +371,7 @@ class Trainer:
         first (quitting waits for it); the looks not started are dropped; the epoch ends
         out land."""
         self._save(r, epoch, done, state)
+        self._saves.stop_saved()
         r.shadow.drop_looks()
         r.stopped_mid_epoch = True
         return r.shadow.land()
@@ -389,8 +389,7 @@ class Trainer:
             val = self._on_shadow(r.steps, weights, r.steps.shadow_evaluate, r.vxw, r.vyw)[0]
         seen = (self._on_shadow(r.steps, weights, r.insights.final, r.step)
                 if math.isfinite(val) else None)
-        if self._writer is not None:
-            self._writer.flush()  # "finished" means its checkpoint is on disk
+        self._saves.flush()  # "finished" means its checkpoint is on disk
         wall = time.perf_counter() - r.start
         trained = r.step - (self.resume.step if self.resume else 0)
         return self.emit(Finished(

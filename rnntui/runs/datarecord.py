@@ -13,8 +13,9 @@ RECORD = "data_file.json"  # in a run folder: the fingerprint of the file it tra
 
 
 def record(path: str | Path, run: Path) -> None:
-    """Write the file's fingerprint into a run folder."""
-    write_atomic(run / RECORD, json.dumps(fingerprint(path), indent=1) + "\n")
+    """Write the file's fingerprint into a run folder, with its path as the user gave it."""
+    write_atomic(run / RECORD, json.dumps({**fingerprint(path), "given": str(path)},
+                                          indent=1) + "\n")
 
 
 def check_unchanged(path: str | Path, run: Path) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config, ConfigError, load_toml, to_toml
-from ..core.files import BadFile, write_atomic
+from ..core.files import BadFile, make_private_dir, write_atomic
 from ..engine.checkpoint import Checkpoint, load
 from .report import dumps
 
@@ -38,7 +38,9 @@ def default_name(config: Config) -> str:
 
 def new_run(config: Config, runs_dir: str | Path = DEFAULT_RUNS_DIR,
             name: str | None = None) -> Path:
-    """Make a fresh run folder holding config.toml; returns its path."""
+    """Make a fresh run folder (0700: its files can hold the user's data) holding
+    config.toml, whose data file is recorded absolute (a resume or a sample from another
+    folder finds it); returns its path."""
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", name or default_name(config)).strip("-") or "run"
     root = Path(runs_dir)
     try:
@@ -47,15 +49,18 @@ def new_run(config: Config, runs_dir: str | Path = DEFAULT_RUNS_DIR,
         for n in range(1, 1000):
             path = root / (f"{stamp}-{name}" + (f"-{n}" if n > 1 else ""))
             try:
-                path.mkdir()
+                make_private_dir(path)
                 break
             except FileExistsError:
                 continue
+        given = config.data.data_file
+        if given:
+            config = config.with_values(data_file=str(Path(given).expanduser().absolute()))
         write_atomic(path / CONFIG, to_toml(config))
-        if config.data.data_file:
+        if given:
             from .datarecord import record
 
-            record(config.data.data_file, path)
+            record(given, path)
     except OSError as err:
         raise BadFile(root, f"cannot make a run folder there: {err.strerror or err}") from None
     return path
@@ -103,10 +108,15 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
         raise BadFile(p, f"cannot be read: {err}") from None
     for i, line in enumerate(lines):
         try:
-            out.append(json.loads(line))
+            d = json.loads(line)
         except json.JSONDecodeError:
             if i != len(lines) - 1:
                 raise BadFile(p, f"line {i + 1} is not JSON") from None
+            continue  # a torn last line: the writer was killed mid-line
+        if not isinstance(d, dict) or not isinstance(d.get("event"), str):
+            raise BadFile(p, f"line {i + 1} is not a metrics event (a JSON object with an"
+                             " \"event\")")
+        out.append(d)
     return out
 
 

@@ -54,6 +54,12 @@ class Heartbeat:
             self._write("training")
             self.last = time.monotonic()
 
+    def paused(self) -> None:
+        """While the trainer waits in a pause: alive, and saying so."""
+        if time.monotonic() - self.last >= BEAT_S:
+            self._write("paused")
+            self.last = time.monotonic()
+
     def end(self, state: str) -> None:
         self._write(state)
 
@@ -62,14 +68,14 @@ class Heartbeat:
 class Live:
     """A run's state as a viewer tells it."""
 
-    state: str  # training, not responding, finished, stopped, diverged, failed, or
+    state: str  # training, paused, not responding, finished, stopped, diverged, failed, or
     # unknown (no live record: a run of an older version, or one not started yet)
     step: int = 0
     detail: str = ""  # one line for the status
 
     @property
     def live(self) -> bool:
-        return self.state == "training"
+        return self.state in ("training", "paused")
 
 
 def _alive(pid: int) -> bool:
@@ -107,20 +113,22 @@ def liveness(run: Path, now: float | None = None) -> Live:
     else:
         alive = age < STALE_S
     if alive:
-        quiet = f" (no heartbeat for {age:.0f} s: compiling, paused or busy)" if age > STALE_S \
+        quiet = f" (no heartbeat for {age:.0f} s: compiling or busy)" if age > STALE_S \
             else ""
-        return Live("training", step, f"training: pid {pid} on {host}{quiet}")
+        state = "paused" if state == "paused" else "training"
+        return Live(state, step, f"{state}: pid {pid} on {host}{quiet}")
     return Live("not responding", step,
                 f"not responding since step {step:,} (the trainer is gone: `rnntui train"
                 f" --resume {run}` continues it)")
 
 
 def request_stop(run: Path) -> Live:
-    """Ask the run's trainer to stop (as F8): BadFile, naming the run, if it is not live."""
+    """Ask the run's trainer to stop (as F8; a paused one too): BadFile, naming the run, if
+    it is not live; WriteFailed if the request cannot be written."""
     live = liveness(run)
     if not live.live:
         raise BadFile(run, f"is not live ({live.state}): there is nothing to stop")
-    (Path(run) / STOP).write_text(f"{time.time()}\n", encoding="utf-8")
+    write_atomic(Path(run) / STOP, f"{time.time()}\n")
     return live
 
 

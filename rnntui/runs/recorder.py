@@ -9,16 +9,23 @@ TensorBoard events.
   a 10M-step run stays tens of MB, and its curve draws the same at any zoom the chart has.
 - look.json: the newest Predictions and Insight, rewritten whole at most once a second
   (they are large, and only the latest matters to a viewer).
+
+A write that fails (a full disk, a read-only folder) raises WriteFailed naming the file,
+which ends the training as Failed; a metrics line is written whole or cut back, never
+torn; once one write failed, the recorder writes nothing more but the live record's
+"failed", where it can.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import time
 from pathlib import Path
 
 from ..core.events import EpochEnd, Event, Insight, Predictions, Progress, Started
-from ..core.files import write_atomic
+from ..core.files import WriteFailed, failed_write, open_private, write_atomic
 from .folders import LOOK, METRICS, TB
 from .live import Heartbeat
 from .report import dumps
@@ -35,7 +42,12 @@ class Recorder:
     def __init__(self, run: Path, keep_steps: int | None = None):
         self.run = run
         self.keep_steps = KEEP_STEPS if keep_steps is None else keep_steps
-        self._f = open(run / METRICS, "a", encoding="utf-8")  # noqa: SIM115 (closed on finish)
+        try:
+            self._f = open_private(run / METRICS)
+            self._size = os.fstat(self._f.fileno()).st_size
+        except OSError as err:
+            raise failed_write(run / METRICS, err) from None
+        self.broken: WriteFailed | None = None  # the write that failed, if one did
         self._tb = None
         self._floors: list = []
         self._t0 = time.perf_counter()
@@ -48,6 +60,22 @@ class Recorder:
         self._ended = False
 
     def on_event(self, event: Event) -> None:
+        if self.broken is not None:  # the training is ending with the failure
+            if event.kind in ("finished", "diverged", "failed"):
+                self.close()
+            return
+        try:
+            self._record(event)
+        except OSError as err:
+            self.broken = failed_write(getattr(err, "filename", None) or self.run, err)
+            raise self.broken from None
+
+    def paused(self) -> None:
+        """The trainer waits in a pause: the live record says so (runs.live)."""
+        if self.broken is None:
+            self.heart.paused()
+
+    def _record(self, event: Event) -> None:
         if isinstance(event, Started):
             self._floors = event.floors
             self._open_tensorboard()
@@ -70,9 +98,19 @@ class Recorder:
             self.close()
 
     def _line(self, d: dict) -> None:
+        """One metrics line, whole or not at all (a short write is cut back)."""
         d["wall_s"] = round(time.perf_counter() - self._t0, 3)
-        self._f.write(dumps(d) + "\n")
-        self._f.flush()
+        data = (dumps(d) + "\n").encode("utf-8")
+        fd = self._f.fileno()
+        try:
+            done = 0
+            while done < len(data):
+                done += os.write(fd, data[done:])
+        except OSError as err:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, self._size)
+            raise failed_write(self.run / METRICS, err) from None
+        self._size += len(data)
 
     def _progress(self, e: Progress) -> None:
         self.heart.beat(e.step)
@@ -107,7 +145,7 @@ class Recorder:
         self._look[event.kind] = event.to_json()
         if time.perf_counter() - self._look_at >= LOOK_S:
             self._look_at = time.perf_counter()
-            write_atomic(self.run / LOOK, dumps(self._look) + "\n")
+            write_atomic(self.run / LOOK, dumps(self._look) + "\n")  # WriteFailed names it
 
     def _open_tensorboard(self) -> None:
         try:
@@ -123,26 +161,46 @@ class Recorder:
             return
         import tensorflow as tf
 
-        with self._tb.as_default(step=step):
-            if train is not None and math.isfinite(train):
-                tf.summary.scalar("loss/train", train)
-            if val is not None and math.isfinite(val):
-                tf.summary.scalar("loss/val", val)
-            if floors:  # one point per epoch draws each floor as a flat line
-                for f in self._floors:
-                    tf.summary.scalar(f"floor/{f.name}", f.loss)
+        try:
+            with self._tb.as_default(step=step):
+                if train is not None and math.isfinite(train):
+                    tf.summary.scalar("loss/train", train)
+                if val is not None and math.isfinite(val):
+                    tf.summary.scalar("loss/val", val)
+                if floors:  # one point per epoch draws each floor as a flat line
+                    for f in self._floors:
+                        tf.summary.scalar(f"floor/{f.name}", f.loss)
+                    self._tb.flush()  # (a full disk shows at a flush, not at a scalar)
+        except tf.errors.OpError as err:
+            self._tb = None
+            raise _tb_failed(self.run / TB, err) from None
 
     def close(self) -> None:
-        """The session is over (its last event, or an error that ended it without one)."""
+        """The session is over (its last event, or an error that ended it without one).
+        Never raises: what cannot be written now is left (the failure was said)."""
         if not self._ended:  # no ending event came: the training broke off
             self._ended = True
-            self.heart.end("failed")
-        self._flush_held()
-        if self._look:  # the last look, whatever its time
-            write_atomic(self.run / LOOK, dumps(self._look) + "\n")
+            with contextlib.suppress(OSError):
+                self.heart.end("failed")
+        if self.broken is None:
+            with contextlib.suppress(OSError):
+                self._flush_held()
+                if self._look:  # the last look, whatever its time
+                    write_atomic(self.run / LOOK, dumps(self._look) + "\n")
         if not self._f.closed:
-            self._f.close()
+            with contextlib.suppress(OSError):
+                self._f.close()
         if self._tb is not None:
-            self._tb.flush()
-            self._tb.close()
-            self._tb = None
+            tb, self._tb = self._tb, None
+            with contextlib.suppress(Exception):  # TensorFlow's own errors: said already
+                tb.flush()
+                tb.close()
+
+
+def _tb_failed(path: Path, err) -> WriteFailed:
+    """TensorFlow's error writing the TensorBoard events, as one line naming the folder."""
+    import errno
+
+    text = str(getattr(err, "message", err)).splitlines()[0] if str(err) else "error"
+    code = errno.ENOSPC if "space" in text.lower() else errno.EIO
+    return WriteFailed(path, OSError(code, text))

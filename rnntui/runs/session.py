@@ -10,8 +10,8 @@ from .. import engine as engines
 from ..config import Config
 from ..core.control import Control
 from ..core.events import Event
+from ..core.files import clear_stale_temps
 from ..engine import Engine
-from .datarecord import check_unchanged
 from .folders import (
     CHECKPOINT,
     DEFAULT_RUNS_DIR,
@@ -21,7 +21,9 @@ from .folders import (
     truncate_metrics,
 )
 from .live import stop_requested
+from .lock import RunLock
 from .recorder import Recorder
+from .resume import check_fits, resumable
 
 
 def train_into_run(config: Config, on_event, *, engine: Engine | None = None,
@@ -31,11 +33,14 @@ def train_into_run(config: Config, on_event, *, engine: Engine | None = None,
     """Open a run's folder and train `config` into it: every event recorded (metrics,
     TensorBoard) and passed to `on_event`, a checkpoint at every epoch end and on stop.
 
-    The folder: `resume`'s (its metrics cut back to its checkpoint, which the training
-    continues from; a data file that changed since is refused), else `folder` as it is (a
-    multiworker's scratch), else a new one under `runs_dir`. `opened(path)` hears it before
-    the training starts. A folder that cannot be made or read raises ConfigError (BadFile)
-    or OSError before anything trains; the training itself never raises (Trainer.run).
+    The folder, locked for as long as the training writes it (runs.lock: one writer):
+    `resume`'s (checked whole first by runs.resume, then its metrics cut back to its
+    checkpoint, which the training continues from), else `folder` as it is (a multiworker's
+    scratch), else a new one under `runs_dir`. `opened(path)` hears it before the training
+    starts. A run that may not be resumed (RunBusy for a live one), or a folder that cannot
+    be made or read, raises ConfigError (BadFile) before anything changes; one that cannot
+    be written raises WriteFailed (an OSError naming the file). The training itself never
+    raises (Trainer.run).
     In `engine`'s thread (this process's engine by default): called from another thread,
     it is queued there and waited for."""
     engine = engine or engines.get()
@@ -58,25 +63,43 @@ class StopRequests:
                 self.control.stop()
 
 
+def _open_folder(config: Config, runs_dir, name, resume: Run | None,
+                 folder) -> tuple[RunLock, Run | None, tuple | None]:
+    """The folder to train into, locked: (its lock, the run to resume as read under the
+    lock, the epoch end it owes). A resume is checked whole before it changes a byte."""
+    if resume is None:
+        path = Path(folder) if folder is not None else new_run(config, runs_dir, name)
+    else:
+        path = resume.path
+    lock = RunLock(path).acquire()  # then nobody else writes it while we look and cut
+    try:
+        clear_stale_temps(path)  # a killed writer's; ours are all to come
+        if resume is None:
+            return lock, None, None
+        run = resumable(path, config.train.epochs, locked=True)  # again: it may have moved on
+        check_fits(run)
+        truncate_metrics(path, run.checkpoint.step)  # what came after it goes
+        return lock, run, owed_epoch_end(path, run.checkpoint)
+    except BaseException:
+        lock.release()
+        raise
+
+
 def _train_into_run(engine: Engine, config: Config, on_event, runs_dir, name, resume,
                     folder, opened, control, jit, strategy) -> Event:
     from ..engine.trainer import Trainer
 
-    owed = None
-    if resume is not None:
-        path = resume.path
-        if config.data.data_file:  # the same data, or no resume
-            check_unchanged(config.data.data_file, path)
-        if resume.checkpoint is not None:
-            truncate_metrics(path, resume.checkpoint.step)  # what came after it goes
-            owed = owed_epoch_end(path, resume.checkpoint)
-    elif folder is not None:
-        path = Path(folder)
-    else:
-        path = new_run(config, runs_dir, name)
-    if opened is not None:
-        opened(path)
-    recorder = Recorder(path)
+    lock, resume, owed = _open_folder(config, runs_dir, name, resume, folder)
+    path = lock.run
+    if resume is not None:  # as read under the lock: validated, its data file read
+        config = resume.config
+    try:
+        if opened is not None:
+            opened(path)
+        recorder = Recorder(path)
+    except BaseException:
+        lock.release()
+        raise
     control = control or Control()
     asked = StopRequests(path, control)
 
@@ -85,9 +108,16 @@ def _train_into_run(engine: Engine, config: Config, on_event, runs_dir, name, re
         on_event(event)
         asked.check()
 
+    def while_paused() -> None:  # the trainer waits in a pause: still alive, still asked
+        recorder.paused()
+        asked.check()
+
+    control.while_paused = while_paused
     try:
         return Trainer(config, engine, both, control, checkpoint_path=path / CHECKPOINT,
                        resume=resume.checkpoint if resume else None, owed=owed, jit=jit,
                        strategy=strategy).run()
     finally:
+        control.while_paused = None
         recorder.close()
+        lock.release()

@@ -43,7 +43,8 @@ def launch(config: Config, runs_dir: Path) -> tuple[subprocess.Popen, Path]:
     helper's threads run below it: core.priority). OSError if it cannot start."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     log = Path(tempfile.gettempdir()) / f"rnntui-detached-{stamp}-{os.getpid()}.log"
-    with open(log, "ab") as out:
+    # The log can hold what the run prints of the user's data: the owner's alone.
+    with os.fdopen(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as out:
         proc = subprocess.Popen(command(config, runs_dir), stdin=subprocess.DEVNULL,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     return proc, log

@@ -52,7 +52,7 @@ def run_app(config: Config | None, watch: Path | None = None) -> int:
             os.close(saved_fd)
     for control in app.controls():  # however it ended (its terminal gone): the stop checkpoint
         control.stop()
-        control.done.wait(QUIT_WAIT_S)
+        control.wait_to_leave(QUIT_WAIT_S)
     code = 128 + hung_up[0] if hung_up else app.return_code or 0
     if engines.get().busy:
         # Still in a command after the app's bounded wait (an XLA compile sees no stop):
@@ -83,7 +83,7 @@ def _quit_on_hang_up(app, wait_s: float) -> list[int]:
         for control in app.controls():
             control.stop()
         for control in app.controls():
-            control.done.wait(wait_s)
+            control.wait_to_leave(wait_s)
         os._exit(128 + signum)
 
     def terminate(signum, frame) -> None:

@@ -73,7 +73,10 @@ class RunState:
             return self
         if live.state == "not responding" and (self.active or self.phase == "not responding"):
             return replace(self, phase="not responding", detail=live.detail)
-        if live.state == "training" and self.phase == "not responding":
+        if live.state == "paused" and self.phase in ("compiling", "training",
+                                                     "not responding"):
+            return replace(self, phase="paused", detail=live.detail)
+        if live.state == "training" and self.phase in ("not responding", "paused"):
             return replace(self, phase="training" if self.compiled else "compiling",
                            detail=live.detail)
         if live.state == "training" and self.started is None:  # no events yet

@@ -30,6 +30,7 @@ from ...config import ConfigError, config_string
 from ...data import source
 from ...runs.folders import Run, RunSummary, list_runs, open_run, read_metrics
 from ...runs.live import Live, liveness
+from ...runs.resume import resumable
 from ..compare import Curve, config_diff, fmt_loss, read_curve, shared_task
 from ..jobs import Jobs
 from ..widgets.footer import QuietFooter
@@ -285,25 +286,38 @@ class RunsScreen(Screen[Run | Path | None]):
         self._say("; ".join(message.problems) if message.problems
                   else f"{len(configs)} runs overlaid", error=bool(message.problems))
 
+    class Resumable(Message):
+        """The helper's answer to r: the run, ready to resume, or why not."""
+
+        def __init__(self, run: Run | None, error: str = ""):
+            super().__init__()
+            self.run, self.error = run, error
+
     def action_resume(self) -> None:
+        """r: the highlighted run, if runs.resume says it may be resumed (checked in the
+        helper: it reads the checkpoint and the data file)."""
         row = self._row()
         if row is None:
             return
         if self.busy():
             self._say("a training or race is running: stop it (F8) before resuming", True)
             return
+        self._say(f"checking {row.path.name}…")
+        self.jobs.background(self._check_resume, row.path)
+
+    def _check_resume(self, path: Path) -> None:
         try:
-            run = open_run(row.path)
+            self.post_message(self.Resumable(resumable(path)))
         except ConfigError as err:
-            self._say(f"cannot resume: {err}", error=True)
-            return
-        if run.checkpoint is None:
-            self._say(f"{run.name} has no checkpoint yet: nothing to resume", error=True)
-        elif run.checkpoint.epoch >= run.config.train.epochs:
-            self._say(f"{run.name} has trained all its {run.config.train.epochs} epochs: "
-                      "nothing left to resume", error=True)
+            self.post_message(self.Resumable(None, f"cannot resume: {err}"))
+
+    def on_runs_screen_resumable(self, message: Resumable) -> None:
+        if message.run is None:
+            self._say(message.error, error=True)
+        elif self.busy():
+            self._say("a training or race is running: stop it (F8) before resuming", True)
         else:
-            self.dismiss(run)
+            self.dismiss(message.run)
 
     def action_watch(self) -> None:
         """Follow the highlighted run as its trainer writes it (read-only)."""
