@@ -14,6 +14,8 @@ from ..config import ConfigError
 
 PRIVATE_FILE, PRIVATE_DIR = 0o600, 0o700  # a run's files can hold the user's data
 TMP_SUFFIX = ".tmp"  # every temporary name ends so (a new trainer clears a dead one's)
+# Errors of the machine, not of what the user asked: a full disk, a read-only or broken one.
+FAULTS = (errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EIO)
 
 
 class BadFile(ConfigError):

@@ -21,6 +21,7 @@ class Saves:
     def __init__(self, path: Path | None, control: Control):
         self.control = control
         self.writer = Writer(path, control.writing) if path is not None else None
+        self._say_where = False  # the run failed writing a file: its end says where it stands
 
     def put(self, epoch: int, batch: int, step: int, model, optimizer,
             state: list[np.ndarray]) -> list[np.ndarray]:
@@ -46,7 +47,8 @@ class Saves:
         self.control.saved.set()
 
     def ending(self, event: Diverged | Failed) -> Event:
-        """A run ending diverged or failed, once its checkpoints are on disk: Failed naming
+        """A run ending diverged or failed, once its checkpoints are on disk (a stop's,
+        queued before an earlier write's error was raised, is tried here): Failed naming
         the file and the last good checkpoint if one could not be written."""
         if self.writer is None:
             return event
@@ -57,15 +59,15 @@ class Saves:
                     else f"diverged at step {event.step:,}")
             return Failed(f"{said}; {first_line(exc)}; {self.writer.describe_last_good()}",
                           traceback.format_exc())
+        if isinstance(event, Failed) and self._say_where:
+            event.message = f"{event.message}; {self.writer.describe_last_good()}"
         return event
 
     def failure(self, exc: Exception) -> Failed:
-        """The Failed event for `exc`; a file that could not be written says where the run
-        can go on from."""
-        event = failed(exc)
-        if isinstance(exc, OSError) and self.writer is not None:
-            event.message = f"{event.message}; {self.writer.describe_last_good()}"
-        return event
+        """The Failed event for `exc`; a file that could not be written will say where the
+        run can go on from (at `ending`, once what was queued is written)."""
+        self._say_where = isinstance(exc, OSError)
+        return failed(exc)
 
     def close(self) -> None:
         """Every checkpoint on disk and the writer's thread ended (the run's lock is let go

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config, ConfigError, load_toml, to_toml
-from ..core.files import BadFile, make_private_dir, write_atomic
+from ..core.files import FAULTS, BadFile, failed_write, make_private_dir, write_atomic
 from ..engine.checkpoint import Checkpoint, load
 from .report import dumps
 
@@ -62,6 +62,8 @@ def new_run(config: Config, runs_dir: str | Path = DEFAULT_RUNS_DIR,
 
             record(given, path)
     except OSError as err:
+        if err.errno in FAULTS:  # the machine's fault, not the user's input: exit 1
+            raise failed_write(getattr(err, "filename", None) or root, err) from None
         raise BadFile(root, f"cannot make a run folder there: {err.strerror or err}") from None
     return path
 
@@ -135,10 +137,28 @@ def owed_epoch_end(run: Path, ckpt: Checkpoint) -> tuple[int, float] | None:
     return epoch, (sum(losses) / len(losses) if losses else math.nan)
 
 
-def truncate_metrics(run: Path, step: int) -> None:
-    """Drop what was logged after `step` (the checkpoint), so a resumed curve continues."""
-    keep = [m for m in read_metrics(run) if m.get("step", 0) <= step
+LOST = "epoch_lost"  # a metrics line: an epoch whose validation never landed, and why
+
+
+def truncate_metrics(run: Path, ckpt: Checkpoint) -> None:
+    """Drop what was logged after the checkpoint, so a resumed curve continues; mark each
+    epoch the checkpoint went past whose validation never landed (a killed trainer: the
+    validations run behind the training) as lost, with why, after its last line. The
+    checkpoint's own epoch end is not marked: the resume validates it (owed_epoch_end)."""
+    keep = [m for m in read_metrics(run) if m.get("step", 0) <= ckpt.step
             and m.get("event") not in ("finished", "summary")]
+    ended = {m.get("epoch") for m in keep if m.get("event") in ("epoch_end", LOST)}
+    owed = ckpt.epoch - 1 if ckpt.batch == 0 else None
+    for epoch in range(ckpt.epoch):
+        if epoch in ended or epoch == owed:
+            continue
+        at = max((i for i, m in enumerate(keep)
+                  if isinstance(m.get("epoch"), int) and m["epoch"] <= epoch),
+                 default=len(keep) - 1)
+        step = keep[at].get("step", 0) if at >= 0 else 0
+        keep.insert(at + 1, {"event": LOST, "epoch": epoch, "step": step, "reason":
+                             "its validation never landed (the trainer ended first) and its"
+                             " weights were not kept"})
     write_atomic(run / METRICS, "".join(dumps(m) + "\n" for m in keep))
 
 

@@ -38,9 +38,12 @@ class Heartbeat:
         self.step = 0
 
     def _write(self, state: str) -> None:
-        write_atomic(self.path, json.dumps({
-            "pid": os.getpid(), "host": socket.gethostname(), "started": self.started,
-            "beat": time.time(), "step": self.step, "state": state}) + "\n")
+        write_atomic(self.path, self._record(state))
+
+    def _record(self, state: str) -> str:
+        return json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                           "started": self.started, "beat": time.time(), "step": self.step,
+                           "state": state}) + "\n"
 
     def start(self, step: int = 0) -> None:
         self.step = step
@@ -61,7 +64,19 @@ class Heartbeat:
             self.last = time.monotonic()
 
     def end(self, state: str) -> None:
-        self._write(state)
+        """How the run ended. On a disk too full for a new file, written over the old one in
+        place (its blocks are there; padded, so no old byte shows): viewers must not read
+        "training" of a run that failed for want of space."""
+        try:
+            self._write(state)
+        except OSError:
+            text = self._record(state).encode()
+            with open(self.path, "r+b") as f:
+                old = len(f.read())
+                f.seek(0)
+                f.write(text.rstrip(b"\n").ljust(max(old, len(text)) - 1) + b"\n")
+                f.flush()
+                os.fsync(f.fileno())
 
 
 @dataclass

@@ -53,7 +53,7 @@ class RunLock:
     def held(self) -> bool:
         return self._fd is not None
 
-    def acquire(self) -> RunLock:
+    def acquire(self, note: bool = True) -> RunLock:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
         except FileNotFoundError:
@@ -69,12 +69,18 @@ class RunLock:
             os.close(fd)
             raise failed_write(self.path, err) from None
         self._fd = fd
-        with contextlib.suppress(OSError):  # who holds it: a convenience for the refused
-            os.fchmod(fd, PRIVATE_FILE)
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                      "since": time.time()}).encode() + b"\n", 0)
+        if note:
+            self.note()
         return self
+
+    def note(self) -> None:
+        """Write who holds it (a convenience for the refused; a refused resume, which
+        writes nothing, notes it only once its checks pass)."""
+        with contextlib.suppress(OSError):
+            os.fchmod(self._fd, PRIVATE_FILE)
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                            "since": time.time()}).encode() + b"\n", 0)
 
     def release(self) -> None:
         fd, self._fd = self._fd, None

@@ -71,15 +71,17 @@ def _open_folder(config: Config, runs_dir, name, resume: Run | None,
         path = Path(folder) if folder is not None else new_run(config, runs_dir, name)
     else:
         path = resume.path
-    lock = RunLock(path).acquire()  # then nobody else writes it while we look and cut
+    lock = RunLock(path).acquire(note=False)  # nobody else writes it while we look and cut
     try:
+        if resume is not None:  # again, under the lock: it may have moved on
+            resume = resumable(path, config.train.epochs, locked=True)
+            check_fits(resume)
+        lock.note()
         clear_stale_temps(path)  # a killed writer's; ours are all to come
         if resume is None:
             return lock, None, None
-        run = resumable(path, config.train.epochs, locked=True)  # again: it may have moved on
-        check_fits(run)
-        truncate_metrics(path, run.checkpoint.step)  # what came after it goes
-        return lock, run, owed_epoch_end(path, run.checkpoint)
+        truncate_metrics(path, resume.checkpoint)  # what came after it goes
+        return lock, resume, owed_epoch_end(path, resume.checkpoint)
     except BaseException:
         lock.release()
         raise
