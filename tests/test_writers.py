@@ -28,8 +28,9 @@ from rnntui.runs.session import train_into_run
 TINY = Config().with_values(size=20_000, val_size=5_000, batch_size=50, num_steps=5,
                             epochs=2, state_size=4)  # 80 steps an epoch
 HOLD = ("import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600);"
-        " fcntl.flock(fd, fcntl.LOCK_EX); os.ftruncate(fd, 0); os.write(fd, b'{\"pid\": %d, \"host\": \"box\"}'"
-        " % os.getpid()); print('held', flush=True); sys.stdin.read()")
+        " fcntl.flock(fd, fcntl.LOCK_EX); os.ftruncate(fd, 0);"
+        " os.write(fd, b'{\"pid\": %d, \"host\": \"box\"}' % os.getpid());"
+        " print('held', flush=True); sys.stdin.read()")
 
 
 def snapshot(run: Path) -> dict[str, str]:
