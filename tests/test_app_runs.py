@@ -140,12 +140,14 @@ async def test_runs_screen_overlays_and_diffs_and_survives_a_corrupt_folder(tmp_
         await pilot.press("space", "enter")
         message = text_of(screen.query_one("#runs-message", Static))
         assert message.startswith(f"{broken.name} cannot be read: {broken / CONFIG}: cell:")
-        await pilot.press("r")
-        assert "cannot resume" in text_of(screen.query_one("#runs-message", Static))
+        await pilot.press("r")  # (checked in the helper: runs.resume)
+        await wait_for(pilot, lambda: "cannot resume" in text_of(
+            screen.query_one("#runs-message", Static)), 20)
         assert app.screen is screen
         # A finished run has nothing left to resume.
         await pilot.press("up", "r")
-        assert "nothing left to resume" in text_of(screen.query_one("#runs-message", Static))
+        await wait_for(pilot, lambda: "nothing left to resume" in text_of(
+            screen.query_one("#runs-message", Static)), 20)
         await pilot.press("escape")
         assert not isinstance(app.screen, RunsScreen)
 

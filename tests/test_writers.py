@@ -195,3 +195,37 @@ def test_a_paused_trainer_keeps_its_heartbeat_and_stop_reaches_it(tmp_path):
     t.join(120)
     assert ended and ended[0].kind == "finished" and ended[0].stopped
     assert liveness(run).state == "stopped"
+
+
+async def test_the_apps_resume_refuses_a_live_run(finished, tmp_path):
+    from appsupport import wait_for
+    from textual.widgets import Static
+
+    from rnntui.tui.app import make_app
+    from rnntui.tui.screens.runs import RunsScreen
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    run = copy_run(finished, runs)
+    (run / CHECKPOINT).write_bytes((finished / CHECKPOINT).read_bytes())
+    text = (run / CONFIG).read_text()  # epochs left, so that only the lock refuses it
+    (run / CONFIG).write_text(text.replace("epochs = 2", "epochs = 5"))
+    proc = holder_process(run)
+    before = snapshot(run)
+    try:
+        app = make_app(preload_tf=False, runs_dir=runs)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("f3")
+            screen = app.screen
+            assert isinstance(screen, RunsScreen)
+            await wait_for(pilot, lambda: screen.table.row_count == 1, 20)
+            await pilot.press("r")
+            message = screen.query_one("#runs-message", Static)
+            await wait_for(pilot, lambda: "being trained" in str(message.render()), 20)
+            said = str(message.render())
+            assert f"pid {proc.pid} on box" in said and "rnntui stop" in said
+            assert app.screen is screen  # nothing started
+        assert snapshot(run) == before
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
