@@ -1,17 +1,25 @@
 """`rnntui serve`: the app in a web browser, through textual-serve. Each browser tab runs
-its own `rnntui app` process on this machine; the server listens on a loopback address
-unless told otherwise (--public), and its first line says the `ssh -L` that reaches it."""
+its own `rnntui app` process on this machine, at most --max-connections at once; the server
+listens on a loopback address unless told otherwise (--public), every request needs the
+token it makes at start (or --token; see gate.py), and its first line says the URL with the
+token and the `ssh -L` that reaches it."""
 
 from __future__ import annotations
 
 import argparse
 import ipaddress
+import re
+import secrets
 import shlex
 import socket
 import sys
 from pathlib import Path
 
 from .args import BadInput, count
+
+MIN_TOKEN = 16
+TOKEN_CHARS = re.compile(r"[A-Za-z0-9._~-]+")  # URL-safe: as it is in the URL and cookie
+APP_MB = 650  # one `rnntui app` process's memory, about what issue 23 measured (645 MB)
 
 
 def loopback(host: str) -> bool:
@@ -50,8 +58,20 @@ def app_command(args: argparse.Namespace) -> str:
     return shlex.join(argv)
 
 
+def serve_token(text: str | None) -> str:
+    """--token, checked (at least MIN_TOKEN URL-safe characters), or a new random one."""
+    if text is None:
+        return secrets.token_urlsafe(32)
+    if len(text) < MIN_TOKEN or not TOKEN_CHARS.fullmatch(text):
+        raise BadInput(f"--token: needs at least {MIN_TOKEN} characters, each a letter, a"
+                       f" digit or one of - _ . ~ (got {len(text)} characters)")
+    return text
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     port = count("--port", args.port, 65535)
+    limit = count("--max-connections", args.max_connections, 64)
+    token = serve_token(args.token)
     host = args.host
     if not loopback(host) and not args.public:
         raise BadInput(f"--host: {host} is not a loopback address: anyone who can reach it"
@@ -59,13 +79,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     check_port_free(host, port)
     command = app_command(args)
     where = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
-    print(f"rnntui serve: {where} · from your machine: ssh -L {port}:localhost:{port}"
-          f" {socket.gethostname()}, then open http://localhost:{port}", flush=True)
+    print(f"rnntui serve: {where}/?token={token} · from your machine: ssh -L"
+          f" {port}:localhost:{port} {socket.gethostname()}, then open"
+          f" http://localhost:{port}/?token={token}", flush=True)
+    print(f"rnntui serve: each connection runs its own app process, ~{APP_MB} MB; at most"
+          f" {limit} at once (--max-connections). Ctrl+C ends them all", flush=True)
     if args.public:
         print(f"warning: serving on {host}, which is not only this machine: anyone who can"
               f" reach port {port} can use the app and run training here", file=sys.stderr,
               flush=True)
-    from textual_serve.server import Server
+    from .gate import Gate, GatedServer
 
-    Server(command, host=host, port=port, title="rnntui").serve()
+    GatedServer(command, Gate(token, port, limit), host=host, port=port,
+                title="rnntui").serve()
     return 0
