@@ -16,7 +16,10 @@ TINY = dict(size=20_000, val_size=2_000, batch_size=20, epochs=1, learning_rate=
 
 
 def warm(config):
-    return engines.get().warm(config).result()
+    from rnntui.engine.warm import warm as make_ahead
+
+    engine = engines.get()
+    return engine.submit("warm", make_ahead, engine, config).result()
 
 
 def test_a_training_takes_the_program_made_ahead_and_trains_as_a_fresh_build():

@@ -11,15 +11,17 @@ from ..config import Config
 from ..core.control import Control
 from ..core.events import Event
 from .engine import Engine, configure, get
+from .executor import WaitTimeout
 
-__all__ = ["Engine", "configure", "get", "train"]
+__all__ = ["Engine", "WaitTimeout", "configure", "get", "train"]
 
 
 def train(config: Config, callback: Callable[[Event], None] | None = None,
           control: Control | None = None, **options: Any) -> Event:
     """Train `config` in this process's engine, into no run folder, and return the final
-    event (the run folder's session is rnntui.runs.session.train_into_run). `options` are
-    the Trainer's (checkpoint_path, resume, jit, chunk, strategy, insight)."""
+    event, waited for however long it trains (the run folder's session is
+    rnntui.runs.session.train_into_run). `options` are the Trainer's (checkpoint_path,
+    resume, jit, chunk, strategy, insight)."""
     from .trainer import Trainer
 
     engine = get()

@@ -104,7 +104,8 @@ class Trainer:
         may rebind its probe), the data thread ends, and every checkpoint is on disk."""
         executor = self.engine.executor
         executor.cancel(self.run_id)
-        executor.drain(self.run_id)
+        if not executor.drain(self.run_id):  # a job still holds the shadow: not reusable
+            self._program = None
         if self._feed is not None:
             self._feed.close()
         self._saves.close()

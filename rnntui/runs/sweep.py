@@ -6,6 +6,12 @@ For each config: the final validation loss, the per-lag fractions, the steps to 
 floor and the wall time. "Steps to a floor" is the first chunk whose mean training loss
 covers 90% of that floor's step; in fresh mode every chunk is new data, so this is an
 unbiased estimate, and it is far finer than the epoch ends.
+
+A sweep stops as a training does: once its Control is stopped (`rnntui sweep`'s ctrl+c,
+SIGTERM, SIGHUP), each run going stops as on F8, its stop checkpoint written and its
+live.json "stopped", and no config still queued starts. With worker processes the parent
+sets a shared event that each worker's runs look at with every event (and a signal that
+reaches a worker itself, ctrl+c in a terminal, stops its run at once).
 """
 
 from __future__ import annotations
@@ -13,13 +19,15 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import signal
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
 from ..config import FIELDS, Config, ConfigError, parse_value
+from ..core.control import Control
 from ..data import source
 from ..engine.plan import use_xla
 from ..engine.tfload import ask_cpu_threads
@@ -57,6 +65,12 @@ def parse_grid(items: list[str]) -> list[tuple[str, list]]:
 
 
 MAX_SEEDS = 100
+STOP_POLL_S = 0.1  # the parent looks at its Control this often, as a trainer does
+
+
+def grid_size(grid: list[tuple[str, list]], seeds: int = 1) -> int:
+    """How many configs grid_configs makes of `grid` (before checking any)."""
+    return math.prod(len(values) for _, values in grid) * seeds
 
 
 def grid_configs(base: Config, grid: list[tuple[str, list]], check=source.resolve,
@@ -143,31 +157,100 @@ def run_one(values: dict, config: Config, runs_dir: str, control=None,
 
 
 def sweep(items: list[tuple[dict, Config]], runs_dir: str | Path, jobs: int = 1,
-          on_result=None, xla: bool | None = None, threads: int = 0) -> list[SweepResult]:
+          on_result=None, xla: bool | None = None, threads: int = 0,
+          control: Control | None = None) -> list[SweepResult | None]:
     """Run every config; `on_result` hears each result as it lands. Order is the grid's.
     `jobs` > 1: that many worker processes, each living for the whole sweep (TensorFlow is
     imported once per worker, not once per config), each with its share of the CPU threads.
-    `threads`: TensorFlow's CPU threads in each (0: tfload chooses)."""
+    `threads`: TensorFlow's CPU threads in each (0: tfload chooses). `control` stopped: the
+    runs going stop with their checkpoints, and the configs not started have None."""
+    control = control or Control()
     results: list[SweepResult | None] = [None] * len(items)
     if jobs <= 1:
         ask_cpu_threads(threads)
         for i, (values, cfg) in enumerate(items):
-            results[i] = run_one(values, cfg, str(runs_dir), xla=xla)
+            if control.stopped:
+                break
+            results[i] = run_one(values, cfg, str(runs_dir), control, xla=xla)
             if on_result:
                 on_result(results[i])
-        return results  # type: ignore[return-value]
+        return results
     # Separate processes: TensorFlow state is per process, and "spawn" keeps each clean.
+    context = get_context("spawn")
+    stop = context.Event()
     share = max(1, (os.cpu_count() or 1) // jobs)
-    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=ask_cpu_threads,
-                             initargs=(threads, share)) as pool:
-        futures = {pool.submit(run_one, v, c, str(runs_dir), xla=xla): i
-                   for i, (v, c) in enumerate(items)}
-        for fut in futures:
-            i = futures[fut]
-            results[i] = fut.result()
-            if on_result:
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_start,
+                             initargs=(threads, share, stop)) as pool:
+        futures = [pool.submit(_work, v, c, str(runs_dir), xla) for v, c in items]
+        for i, fut in enumerate(futures):
+            results[i] = _waited(fut, futures, control, stop)
+            if on_result and results[i] is not None:
                 on_result(results[i])
-    return results  # type: ignore[return-value]
+    return results
+
+
+def _waited(fut: Future, futures: list[Future], control: Control, stop) -> SweepResult | None:
+    """A worker's result (None: never started), looking at `control` meanwhile: once it is
+    stopped, the workers are told (`stop`) and the configs still queued are cancelled."""
+    while True:
+        if control.stopped and not stop.is_set():
+            stop.set()
+            for queued in futures:
+                queued.cancel()  # (those a worker holds already see `stop` first)
+        try:
+            return fut.result(STOP_POLL_S)
+        except CancelledError:
+            return None
+        except TimeoutError:
+            if fut.done():
+                raise  # the worker's own
+
+
+# In a worker process: the sweep's shared stop event, whether a signal reached this worker
+# itself, and the Control of the run going.
+_stop = None
+_signalled = False
+_going: Control | None = None
+
+
+def _worker_start(threads: int, share: int, stop) -> None:
+    global _stop
+    ask_cpu_threads(threads, share)
+    _stop = stop
+    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            signal.signal(sig, _worker_signal)
+
+
+def _worker_signal(signum, frame) -> None:
+    """ctrl+c and a hang-up reach the whole process group: the worker's run stops as on F8,
+    and none starts after it (the parent tells the others through the event)."""
+    global _signalled
+    _signalled = True
+    if _going is not None:
+        _going.stop()
+
+
+def _told_to_stop() -> bool:
+    return _signalled or (_stop is not None and _stop.is_set())
+
+
+def _work(values: dict, config: Config, runs_dir: str, xla: bool | None) -> SweepResult | None:
+    """In a worker: run_one, unless the sweep was stopped (None: not started, no folder);
+    the parent's stop reaches the run with its next event, within a chunk."""
+    global _going
+    if _told_to_stop():
+        return None
+    control = _going = Control()
+
+    def heard(event) -> None:
+        if _told_to_stop():
+            control.stop()
+
+    try:
+        return run_one(values, config, runs_dir, control, heard, xla=xla)
+    finally:
+        _going = None
 
 
 def _step_number(label: str) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from textual import on
@@ -26,7 +27,7 @@ from ..runs.folders import Run
 from . import saving
 from .bridge import Bridge, Tick, TrainerEvent
 from .detached import DetachedStarted
-from .jobs import Exported, Jobs, RunOpened, TensorFlowLoaded, TrainJob
+from .jobs import Exported, Jobs, RunOpened, TensorFlowLoaded, TrainingDropped, TrainJob
 from .runstate import RunState, floors_of
 from .runview import PROGRESS_PAINT_S, RunView
 from .screens.dialogs import ConfirmScreen, HelpScreen
@@ -259,6 +260,11 @@ class RnnTui(App):
         self.run_path, self.status.run = message.path, message.path.name
         self.view.resumed(message.history)
 
+    def on_training_dropped(self, message: TrainingDropped) -> None:
+        if message.run_id == self.run_id:  # stopped while queued behind the old one's stop
+            self._advance(replace(self.run_state, phase="stopped", halting=False,
+                                  detail="stopped before it started: nothing trained"))
+
     def action_pause(self) -> None:
         if self.race.racing:
             self.race.toggle_pause()
@@ -303,8 +309,18 @@ class RnnTui(App):
             self.exit()
 
     async def _exit_when_saved(self, going: list[Control]) -> None:
-        deadline = time.monotonic() + QUIT_WAIT_S
-        while any(not c.done.is_set() for c in going) and time.monotonic() < deadline:
+        """Leave once the trainings ended, or QUIT_WAIT_S passed; never while a checkpoint
+        file is being written (the status says so)."""
+        deadline, said = time.monotonic() + QUIT_WAIT_S, False
+        while any(not c.done.is_set() for c in going):
+            writing = any(c.writing.is_set() for c in going)
+            if time.monotonic() >= deadline:
+                if not writing:
+                    break
+                if not said:
+                    said = True
+                    self._advance(self.run_state.stopping("quitting: still writing the"
+                                                          " checkpoint"))
             await asyncio.sleep(0.02)
         self.exit()
 

@@ -26,6 +26,7 @@ from ..data import source
 from ..engine import Engine
 from ..engine.executor import UI
 from ..engine.programs import trim_heap
+from ..engine.warm import warm as warm_program
 from ..runs.folders import METRICS, Run
 from ..runs.session import train_into_run
 from ..runs.sweep import run_one
@@ -62,6 +63,15 @@ class LapDone(Message):
 
 class RaceOver(Message):
     """Every config of the race has run, or the race was stopped."""
+
+
+class TrainingDropped(Message):
+    """A training was stopped while it still waited for the engine (a restart, then F8):
+    it never started, and made no run folder."""
+
+    def __init__(self, run_id: int):
+        super().__init__()
+        self.run_id = run_id
 
 
 class Exported(Message):
@@ -108,22 +118,24 @@ class Jobs:
         self.engine.load(config).add_done_callback(loaded)
 
     def warm(self, config: Config) -> None:
-        """Make the form's program ahead; an invalid config is the form's to say."""
-        self.engine.warm(config)
+        """Make the form's program ahead (engine.warm); an invalid config is the form's to
+        say. A newer warm, or a training, replaces it."""
+        self.engine.submit("warm", warm_program, self.engine, config)
 
     def train(self, job: TrainJob, bridge: Bridge, control: Control) -> None:
         """Train the job into its run folder, after whatever the engine is doing (a restart:
-        the old training's stop): RunOpened, then the events through `bridge`."""
-        future = self.engine.submit("train", _train_in_run, self.engine, job, bridge, control,
-                                    self.post)
-        future.add_done_callback(lambda f: _ended(f, bridge, control))
+        the old training's stop): RunOpened, then the events through `bridge`. Stopped
+        before it starts (a quit or F8 meanwhile), it is dropped: TrainingDropped."""
+        future = self.engine.submit_training("train", control, _train_in_run, self.engine,
+                                             job, bridge, control, self.post)
+        future.add_done_callback(lambda f: _ended(f, bridge, control, self.post))
 
     def race(self, items: list[tuple[dict, Config]], runs_dir: Path, control: Control,
              bridges: list[Bridge], post: Post) -> None:
         """Train each config after the other, each into its own run folder: LapDone for
         each, RaceOver at the end or a stop, both to `post` (the race screen's)."""
-        future = self.engine.submit("race", _race, self.engine, items, runs_dir, control,
-                                    bridges, post)
+        future = self.engine.submit_training("race", control, _race, self.engine, items,
+                                             runs_dir, control, bridges, post)
         future.add_done_callback(lambda f: (control.done.set(), post(RaceOver())))
 
     def export(self, run: Path) -> None:
@@ -135,10 +147,12 @@ class Jobs:
         self.background(_check_file, ask, config, post)
 
 
-def _ended(future: Future, bridge: Bridge, control: Control) -> None:
-    """A training command is over: whatever it raised becomes its Failed event."""
-    error = None if future.cancelled() else future.exception()
-    if error is not None:
+def _ended(future: Future, bridge: Bridge, control: Control, post: Post) -> None:
+    """A training command is over: whatever it raised becomes its Failed event; dropped
+    before it started, TrainingDropped."""
+    if future.cancelled():
+        post(TrainingDropped(bridge.run_id))
+    elif (error := future.exception()) is not None:
         bridge.on_event(Failed(f"{type(error).__name__}: {error}"))
     control.done.set()
 
