@@ -10,6 +10,7 @@ from typing import Any
 from ..config import FIELDS, PRESET_ALIASES, PRESETS, Config, load_toml, parse_value, preset
 
 SERIES_FIELDS = ["size", "seed", "base", "rules"]  # all that `rnntui data` needs
+SWEEP_ASK_OVER = 1000  # configs a sweep runs without --yes: a typo in a grid can ask for days
 
 
 class BadInput(Exception):
@@ -120,6 +121,12 @@ def _training_commands(sub) -> None:
     se.add_argument("--preset", choices=PRESET_CHOICES, metavar=PRESET_METAVAR, help=PRE)
     se.add_argument("--config", metavar="FILE.toml", help="a config file the app opens with"
                     " (default: none)")
+    se.add_argument("--token", help="the token every request needs (in the URL, then a"
+                    " cookie): at least 16 of A-Z a-z 0-9 - _ . ~; a command line is visible"
+                    " to this machine's other users (default: a new random one each start)")
+    se.add_argument("--max-connections", dest="max_connections", default="2", metavar="N",
+                    help="browser connections served at once, 1 to 64; each runs its own app"
+                         " process, ~650 MB (default: 2)")
 
     tr = sub.add_parser("train", help="train headless and report")
     add_run_flags(tr, PRE)
@@ -148,6 +155,9 @@ def _training_commands(sub) -> None:
                     help="scale each cell's series by its num_steps (which the grid must"
                          " vary) so every cell makes the same optimizer updates (default:"
                          " epochs in series steps)")
+    sw.add_argument("--yes", action="store_true",
+                    help=f"run a grid of more than {SWEEP_ASK_OVER:,} configs (default:"
+                         " refused, saying the count)")
     add_threads_flag(sw)
     add_config_flags(sw, list(FIELDS))
 

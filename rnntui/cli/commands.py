@@ -13,10 +13,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..config import FIELDS, Config, check_probabilities, parse_value
+from ..config import FIELDS, Config, ConfigError, check_probabilities, load_toml, parse_value
 from ..core.control import Control
 from .args import (
     SERIES_FIELDS,
+    SWEEP_ASK_OVER,
     BadInput,
     check_writable,
     config_from_args,
@@ -39,16 +40,24 @@ def cmd_data(args: argparse.Namespace) -> int:
         values["rules"] = parse_value("rules", ",".join(args.rules))
     cfg = Config().with_values(**values).data
     check_probabilities(cfg.base, cfg.rules)
+    out = Path(args.out)
+    # numpy would append .npz to any other name and write a file the report did not name.
+    if out.suffix.lower() not in (".npz", ".csv"):
+        raise BadInput(f"--out: {args.out} must end in .npz or .csv (what --data-file reads)")
+    if out.exists() and not out.is_file():  # a directory, a FIFO (which would block)
+        raise BadInput(f"--out: {args.out} is there and is not a regular file")
+    check_writable("--out", out)  # a folder that is not there: before the work, not after
     x, y = generate(cfg.size, cfg.seed, cfg.base, cfg.rules)
     try:
-        if args.out.lower().endswith(".csv"):  # the x,y CSV that --data-file reads
-            np.savetxt(args.out, np.stack([x, y], 1), fmt="%d", delimiter=",", header="x,y",
-                       comments="")
-        else:
-            np.savez(args.out, x=x, y=y)
+        with open(out, "wb") as f:  # a file object: numpy names nothing of its own
+            if out.suffix.lower() == ".csv":  # the x,y CSV that --data-file reads
+                np.savetxt(f, np.stack([x, y], 1), fmt="%d", delimiter=",", header="x,y",
+                           comments="")
+            else:
+                np.savez(f, x=x, y=y)
     except OSError as err:
         raise BadInput(f"--out: cannot write {args.out}: {err.strerror or err}") from None
-    print(f"wrote {cfg.size} steps (seed {cfg.seed}) to {args.out}")
+    print(f"wrote {cfg.size} steps (seed {cfg.seed}) to {out}")
     return 0
 
 
@@ -75,9 +84,8 @@ def cmd_baselines(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .. import engine as engines
-    from ..data.source import resolve
-    from ..runs.folders import open_run
     from ..runs.report import report_for
+    from ..runs.resume import resumable
     from ..runs.session import train_into_run
 
     run = None
@@ -86,16 +94,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         if changed or args.preset or args.config or args.config_string:
             raise BadInput("--resume: the run keeps its own config; only --epochs may change"
                            + (f" (got --{changed[0].replace('_', '-')})" if changed else ""))
-        run = open_run(args.resume)
+        epochs = parse_value("epochs", args.epochs) if args.epochs is not None else None
+        run = resumable(args.resume, epochs)  # the one check (runs.resume), changing nothing
         cfg = run.config
-        if cfg.data.data_file:  # the same data first: nothing else matters if it changed
-            from ..runs.datarecord import check_unchanged
-
-            check_unchanged(cfg.data.data_file, run.path)
-        if run.checkpoint is None:
-            raise BadInput(f"--resume: {run.path} has no checkpoint yet; nothing to resume")
-        if args.epochs is not None:
-            cfg = resolve(cfg.with_values(epochs=parse_value("epochs", args.epochs)))
     else:
         cfg = config_from_args(args, list(FIELDS))
     # Before anything starts TensorFlow's runtime (the run's TensorBoard writer does):
@@ -177,6 +178,8 @@ def _is_chief(cfg: Config) -> bool:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    """Every config of the grid; ctrl+c, SIGTERM and SIGHUP stop the runs going as F8 does
+    (their checkpoints written) and start none after them: exit 128 + the signal."""
     from ..runs.report import dumps
     from ..runs.sweep import grid_configs, parse_grid, parse_seeds, sweep, table, to_json
 
@@ -184,6 +187,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     seeds = parse_seeds(args.seeds)
     base = config_from_args(args, list(FIELDS))
     grid = parse_grid(args.grid)
+    _check_sweep_size(grid, seeds, args.yes)
     items = grid_configs(base, grid, seeds=seeds, same_updates=args.same_updates)
     if args.svg:
         check_writable("--svg", Path(args.svg))  # before any training, not after it
@@ -191,11 +195,31 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"sweep: {len(items)} configs, {jobs} at a time, runs in {args.runs_dir}",
               flush=True)
-    results = sweep(items, args.runs_dir, jobs, on, threads=threads)
+    control = Control()
+    with _stop_on_signals(control) as caught:
+        results = sweep(items, args.runs_dir, jobs, on, threads=threads, control=control)
+    ran = [r for r in results if r is not None]
     if not args.json:
-        print(table(results))
+        print(table(ran))
+    if len(ran) < len(results):
+        print(f"stopped: {len(results) - len(ran)} of {len(results)} configs not started",
+              file=sys.stderr)
     _phase_map(grid, base, results, args, seeds)
-    return 0 if all(r.status == "finished" for r in results) else 1
+    if caught:
+        return 128 + caught[0]
+    return 0 if all(r.status == "finished" for r in ran) else 1
+
+
+def _check_sweep_size(grid, seeds: int, yes: bool) -> None:
+    """A sweep of more than SWEEP_ASK_OVER configs runs only with --yes (BadInput, exit 2),
+    said before any config is checked or a data file read."""
+    from ..runs.sweep import grid_size
+
+    n = grid_size(grid, seeds)
+    if n > SWEEP_ASK_OVER and not yes:
+        raise BadInput(f"sweep: {n:,} configs ({' x '.join(str(len(v)) for _, v in grid)}"
+                       f" values x {seeds} seed{'s' if seeds != 1 else ''}); more than"
+                       f" {SWEEP_ASK_OVER:,} runs only with --yes")
 
 
 def _phase_map(grid, base: Config, results, args: argparse.Namespace, seeds: int) -> None:
@@ -236,6 +260,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     if not args.csv and not args.keras:
         raise BadInput("export: say what to export: --csv and/or --keras FILE.keras")
+    if args.keras and not args.keras.endswith(".keras"):  # before TensorFlow, not after
+        raise BadInput(f"--keras: {args.keras} must end in .keras")
+    for flag, out in (("--keras", args.keras), ("--out", args.out if args.csv else None)):
+        if out and Path(out).exists() and not Path(out).is_file():
+            raise BadInput(f"{flag}: {out} is there and is not a regular file")
     open_run(args.run)  # a clear message for a missing or foreign folder
     if args.csv:
         text = metrics_csv(args.run)
@@ -292,39 +321,48 @@ def cmd_watch(args: argparse.Namespace) -> int:
         runs = runs_with_liveness(target)
         if args.list:
             for path, live in runs:
-                print(f"{'live' if live.live else live.state:>14}  {path}")
+                print(f"{'live' if live.live else live.state:>14}  {path}{_unreadable(path, live)}")
             return 0
         if not runs:
-            raise BadInput(f"watch: {target} holds no run folders (nor is it one)")
+            raise BadInput(f"watch: {target} holds no run folders (nor is it one: no"
+                           " config.toml)")
         live = [path for path, lv in runs if lv.live]
         for path in live:
             print(f"live  {path}")
         target = live[0] if live else runs[0][0]
         print(f"watching {target}" + ("" if live else f" (no live run in {args.run}: the newest,"
                                       f" {runs[0][1].state})"), flush=True)
-    _check_watchable(target)
+    check_watchable(target)
     from ..tui.run import run_app
 
     return run_app(None, watch=target)
 
 
-def _check_watchable(run: Path) -> None:
-    """A run folder whose metrics can be read (BadFile, exit 2, otherwise), before the app
-    takes the screen."""
-    from ..core.files import BadFile
-    from ..runs.folders import METRICS, open_run
-    from ..runs.follow import decode_line
+def _unreadable(run: Path, live) -> str:
+    """What `watch --list` says of a run it cannot read whole: its config, or a live record
+    that is there but says nothing ("" for a run that reads)."""
+    from ..runs.folders import CONFIG
+    from ..runs.live import LIVE
+
+    try:
+        load_toml(run / CONFIG, Config())
+    except ConfigError as err:
+        return f"  (unreadable: {err})"
+    if live.state == "unknown" and (run / LIVE).exists():
+        return f"  (unreadable: {run / LIVE}: not a live record)"
+    return ""
+
+
+def check_watchable(run: Path) -> None:
+    """BadFile (exit 2) unless the run folder reads whole, before the app takes the screen:
+    its config and checkpoint, every metrics line an event of the right shape (a torn last
+    one waits for its end), its look. The live record is the view's to judge."""
+    from ..runs.folders import open_run
+    from ..runs.follow import read_events, read_look
 
     open_run(run)
-    try:
-        with open(run / METRICS, "rb") as f:
-            head = f.read(1 << 16)
-    except FileNotFoundError:
-        return  # not yet written: the trainer is starting
-    except OSError as err:
-        raise BadFile(run / METRICS, f"cannot be read: {err.strerror or err}") from None
-    if b"\n" in head:  # its first line must be an event (the rest is checked as it is read)
-        decode_line(run / METRICS, head[:head.index(b"\n")])
+    read_events(run)
+    read_look(run)
 
 
 def cmd_stop(args: argparse.Namespace) -> int:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from .fields import FIELDS, Config, ConfigError, format_rules, parse_value
+
+MAX_TOML_BYTES = 1_000_000  # a config is a few hundred bytes; anything past this is no config
 
 
 def from_mapping(data: dict[str, Any], base: Config) -> Config:
@@ -21,24 +25,55 @@ def from_mapping(data: dict[str, Any], base: Config) -> Config:
                 values[name] = parse_value(name, v)
         elif key in FIELDS:
             values[key] = parse_value(key, value)
+        elif key in ("data", "model", "train"):
+            raise ConfigError(key, f"must be a table of fields ([{key}] and its lines)")
         else:
-            raise ConfigError(key, "unknown field")
+            raise ConfigError(key, "unknown field" + (
+                " (a section: the sections are [data], [model] and [train])"
+                if isinstance(value, dict) else ""))
     return base.with_values(**values)
 
 
 def load_toml(path: str | Path, base: Config) -> Config:
-    """Read a config.toml; any problem is a ConfigError naming the file."""
+    """Read a config.toml; any problem is a ConfigError naming the file. Only a regular
+    file of at most MAX_TOML_BYTES is read (a FIFO or /dev/zero is refused, not waited on or
+    read without end), and one that holds no setting is refused as empty."""
     p = Path(path)
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        raw = _read_capped(p, MAX_TOML_BYTES)
+        data = tomllib.loads(raw.decode("utf-8"))
     except OSError as err:
         raise ConfigError("config", f"cannot read {p}: {err.strerror or err}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError("config", f"{p} is not valid TOML: {err}") from None
+        raise ConfigError("config", f"{p} is not valid TOML: {_one_line(err)}") from None
+    if not data:  # read as the defaults, silently, it would train what nobody asked for
+        raise ConfigError("config", f"{p} is empty: it sets no field")
     try:
         return from_mapping(data, base)
     except ConfigError as err:
         raise ConfigError(err.field, f"{str(err).split(': ', 1)[1]} (in {p})") from None
+
+
+def _read_capped(p: Path, most: int) -> bytes:
+    """The bytes of a regular file of at most `most` bytes; OSError (with a strerror that
+    says what is wrong) otherwise. Opened without blocking, so a FIFO never hangs here."""
+    fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(0, "not a regular file")
+        with os.fdopen(fd, "rb") as f:
+            fd = -1  # the file object owns it now
+            raw = f.read(most + 1)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    if len(raw) > most:
+        raise OSError(0, f"larger than {most // 1_000_000} MB: not a config file")
+    return raw
+
+
+def _one_line(err: Exception) -> str:
+    return " ".join(str(err).split())
 
 
 def to_toml(config: Config) -> str:

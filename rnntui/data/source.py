@@ -20,7 +20,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ..config import FIELDS, Config, ConfigError, DataConfig, validate
 from ..core.events import Insight
 from ..core.verdict import Floor, Verdict
-from . import baselines, datafile, empirical
+from . import baselines, datafile, empirical, memory
 from .generator import (
     TRAIN_STREAM,
     VAL_STREAM,
@@ -66,17 +66,21 @@ def file_sizes(values: dict[str, Any]) -> dict[str, int]:
     return {"size": n_train, "val_size": n_val}
 
 
-def resolve(config: Config) -> Config:
+def resolve(config: Config, training: bool = True) -> Config:
     """`config` validated, with its data file read and checked and the sizes it gives set:
     what a training trains (ConfigError naming the field otherwise). Reads the file (cached
-    while it is unchanged): never on the app's UI thread."""
+    while it is unchanged): never on the app's UI thread. `training`: also refused if a
+    training of it needs more memory than this machine has available (data.memory);
+    a reader of a run that trains nothing passes False."""
     config = validate(config)
     values = config.flat()
-    if not values["data_file"]:
-        return config
-    for name, message in file_errors(values).items():
-        raise ConfigError(name, message.split(": ", 1)[1])
-    return config.with_values(**file_sizes(values))
+    if values["data_file"]:
+        for name, message in file_errors(values).items():
+            raise ConfigError(name, message.split(": ", 1)[1])
+        config = config.with_values(**file_sizes(values))
+    if training:
+        memory.check_fits(config, *io_sizes(config.data))
+    return config
 
 
 def io_sizes(d: DataConfig) -> tuple[int, int]:

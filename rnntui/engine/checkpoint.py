@@ -110,8 +110,9 @@ def load(path: str | Path) -> Checkpoint:
     try:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(bytes(z["meta"]).decode())
-            if meta.get("format") != FORMAT:
-                raise BadFile(path, f"is not an rnntui checkpoint ({meta.get('format')!r})")
+            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+                got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+                raise BadFile(path, f"is not an rnntui checkpoint ({got!r})")
             legacy = "loss_scale" not in meta  # written before the split
             counts = {**meta, "loss_scale": meta.get("loss_scale", 0)}
             items = {p: [z[f"{p}{i}"] for i in range(int(counts[n]))]

@@ -22,6 +22,8 @@ def check_unchanged(path: str | Path, run: Path) -> None:
     """Raise the one-line error if the file is not the one the run recorded."""
     try:
         was = json.loads((run / RECORD).read_text(encoding="utf-8"))
+        if not isinstance(was, dict):
+            raise ValueError("not an object")
     except (OSError, ValueError):
         raise bad(path, f"the run {run} has no readable {RECORD}; cannot tell whether the"
                         " file changed") from None

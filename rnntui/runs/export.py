@@ -6,9 +6,10 @@ import csv
 import io
 from pathlib import Path
 
+from ..core.events import EpochEnd, Progress
 from ..core.files import BadFile
-from .folders import CHECKPOINT, open_run, read_metrics
-from .follow import curve_points
+from .folders import CHECKPOINT, open_run
+from .follow import Span, curve_points, read_events
 
 COLUMNS = ["step", "epoch", "train_loss", "val_loss", "learning_rate", "grad_norm",
            "steps_per_sec"]
@@ -16,20 +17,23 @@ COLUMNS = ["step", "epoch", "train_loss", "val_loss", "learning_rate", "grad_nor
 
 def metrics_csv(run: str | Path) -> str:
     """One row per training step (its loss, and the chunk's rate, norm and learning rate),
-    with the validation loss on the step each epoch ended."""
+    with the validation loss on the step each epoch ended. BadFile for metrics that do not
+    read back as events."""
     rows: dict[int, dict] = {}
-    for m in read_metrics(Path(run)):
-        if m.get("event") == "progress":
+    for item in read_events(Path(run)):
+        if isinstance(item, (Progress, Span)):
             # Past the keep-every-step limit a line stands for `span` steps: its first,
             # least, greatest and last losses, spread over them.
-            for step, loss in curve_points(m["step"], m["losses"], m.get("span")):
-                rows[step] = {"step": step, "epoch": m["epoch"], "train_loss": loss,
-                              "learning_rate": m["learning_rate"],
-                              "grad_norm": m["grad_norm"],
-                              "steps_per_sec": m["steps_per_sec"]}
-        elif m.get("event") == "epoch_end":
-            rows.setdefault(m["step"], {"step": m["step"], "epoch": m["epoch"]})
-            rows[m["step"]]["val_loss"] = m["val_loss"]
+            m = item.progress if isinstance(item, Span) else item
+            points = (zip(item.steps, item.losses, strict=True) if isinstance(item, Span)
+                      else curve_points(m.step, m.losses, None))
+            for step, loss in points:
+                rows[step] = {"step": step, "epoch": m.epoch, "train_loss": loss,
+                              "learning_rate": m.learning_rate, "grad_norm": m.grad_norm,
+                              "steps_per_sec": m.steps_per_sec}
+        elif isinstance(item, EpochEnd):
+            rows.setdefault(item.step, {"step": item.step, "epoch": item.epoch})
+            rows[item.step]["val_loss"] = item.val_loss
     out = io.StringIO()
     w = csv.DictWriter(out, COLUMNS, lineterminator="\n")
     w.writeheader()

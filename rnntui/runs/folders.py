@@ -133,7 +133,8 @@ def owed_epoch_end(run: Path, ckpt: Checkpoint) -> tuple[int, float] | None:
     if any(m.get("event") == "epoch_end" and m.get("epoch") == epoch for m in metrics):
         return None
     losses = [x for m in metrics if m.get("event") == "progress" and m.get("epoch") == epoch
-              for x in m["losses"] if isinstance(x, float)]
+              and isinstance(m.get("losses"), list) for x in m["losses"]
+              if isinstance(x, float)]
     return epoch, (sum(losses) / len(losses) if losses else math.nan)
 
 
@@ -184,17 +185,21 @@ def list_runs(runs_dir: str | Path = DEFAULT_RUNS_DIR) -> list[RunSummary]:
             continue
         try:
             config = load_toml(path / CONFIG, Config())
-            metrics = read_metrics(path)
-        except ConfigError:
-            continue
-        val, fractions, status = math.nan, {}, "unfinished"
-        for m in metrics:
-            if m.get("event") == "epoch_end":
-                val = m["val_loss"] if isinstance(m["val_loss"], float) else math.nan
-                v = m["verdict"]
-                fractions = {f"t-{lag}": f for lag, f in zip(v["lags"], v["fractions"],
-                                                             strict=False)}
-            elif m.get("event") == "finished":
-                status = "stopped" if m.get("stopped") else "finished"
-        out.append(RunSummary(path, config, val, fractions, status))
+            out.append(_summary(path, config, read_metrics(path)))
+        except (ConfigError, KeyError, TypeError, AttributeError, ValueError):
+            continue  # (the runs screen says why: it opens the folder again)
     return out
+
+
+def _summary(path: Path, config: Config, metrics: list[dict]) -> RunSummary:
+    """A run's row from its metrics (KeyError or TypeError for a line of the wrong shape)."""
+    val, fractions, status = math.nan, {}, "unfinished"
+    for m in metrics:
+        if m.get("event") == "epoch_end":
+            val = m["val_loss"] if isinstance(m["val_loss"], float) else math.nan
+            v = m["verdict"]
+            fractions = {f"t-{lag}": float(f) for lag, f in zip(v["lags"], v["fractions"],
+                                                                strict=False)}
+        elif m.get("event") == "finished":
+            status = "stopped" if m.get("stopped") else "finished"
+    return RunSummary(path, config, val, fractions, status)

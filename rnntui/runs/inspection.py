@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import engine as engines
-from ..core.events import Insight
+from ..core.events import EpochEnd, Insight
 from ..core.files import BadFile
 from ..core.verdict import Floor, Verdict
 from ..data.empirical import verdict as empirical_verdict
@@ -29,7 +29,9 @@ from ..data.source import (
 from ..insight.combos import prediction_window
 from ..insight.measures import by_lag, lag_effects, reach_horizon
 from ..insight.probe import Probe
-from .folders import CHECKPOINT, Run, open_run, read_metrics
+from .datarecord import check_unchanged
+from .folders import CHECKPOINT, Run, open_run
+from .follow import read_events
 
 EXCERPT_STEPS = 60  # time steps of the hidden state printed
 EXCERPT_UNITS = 8
@@ -56,11 +58,12 @@ def inspect_run(path: str | Path) -> Inspection:
     run = open_run(path)
     if run.checkpoint is None:
         raise BadFile(Path(path) / CHECKPOINT, "no checkpoint yet: train at least one epoch")
-    cfg = resolve(run.config)
-    ends = [m for m in read_metrics(run.path) if m.get("event") == "epoch_end"]
-    val = next((float(m["val_loss"]) for m in reversed(ends)
-                if isinstance(m.get("val_loss"), float)), math.nan)
-    timeline = [(int(m["epoch"]), m["lag_effects"]) for m in ends if m.get("lag_effects")]
+    cfg = resolve(run.config, training=False)  # it measures, and holds no training series
+    if cfg.data.data_file:  # measured on another file, it would say what this one learned
+        check_unchanged(cfg.data.data_file, run.path)
+    ends = [e for e in read_events(run.path) if isinstance(e, EpochEnd)]
+    val = next((e.val_loss for e in reversed(ends) if math.isfinite(e.val_loss)), math.nan)
+    timeline = [(e.epoch, e.lag_effects) for e in ends if e.lag_effects]
     vx, vy = val_series(cfg.data)
     floors = realised_floors(cfg, vy)
     note = insight_off(cfg.data)

@@ -113,13 +113,16 @@ def _alive(pid: int) -> bool:
 
 def liveness(run: Path, now: float | None = None) -> Live:
     """What the run's live record says now (its folder must be a run's)."""
-    try:
-        rec = json.loads((Path(run) / LIVE).read_text(encoding="utf-8"))
-        state, step = str(rec.get("state", "")), int(rec.get("step", 0))
-        pid, host, beat = int(rec.get("pid", 0)), str(rec.get("host", "")), float(rec["beat"])
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    path = Path(run) / LIVE
+    if not path.exists():
         return Live("unknown", 0, "no live record: not started yet, or trained by an older"
                                   " version")
+    try:
+        rec = json.loads(path.read_text(encoding="utf-8"))
+        state, step = str(rec.get("state", "")), int(rec.get("step", 0))
+        pid, host, beat = int(rec.get("pid", 0)), str(rec.get("host", "")), float(rec["beat"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
+        return Live("unknown", 0, f"{LIVE} cannot be read (empty, cut or not a live record)")
     if state in ENDED:
         return Live(state, step, f"{state} at step {step:,}")
     age = (time.time() if now is None else now) - beat

@@ -29,16 +29,16 @@ def resumable(path: str | Path, epochs: int | None = None, *, locked: bool = Fal
     taken = None if locked else busy(run.path)
     if taken is not None:
         raise taken
+    config = run.config if epochs is None else run.config.with_values(epochs=epochs)
+    if config.data.data_file:  # the same data first: nothing else matters if it changed
+        check_unchanged(config.data.data_file, run.path)
     if run.checkpoint is None:
         raise BadFile(run.path, "has no checkpoint yet: nothing to resume")
-    config = run.config if epochs is None else run.config.with_values(epochs=epochs)
     done, total = run.checkpoint.epoch, config.train.epochs
     if done >= total:
         raise BadFile(run.path, f"has trained all its {total} epochs: nothing left to resume"
                                 " (`rnntui train --resume RUN --epochs N` with N > "
                                 f"{total} goes on)")
-    if config.data.data_file:  # the same data, or no resume
-        check_unchanged(config.data.data_file, run.path)
     try:
         config = resolve(config)
     except BadFile:

@@ -319,8 +319,9 @@ class RnnTui(App):
                     break
                 if not said:
                     said = True
-                    self._advance(self.run_state.stopping("quitting: still writing the"
-                                                          " checkpoint"))
+                    self._advance(self.run_state.stopping("quitting: still saving the"
+                                                          " checkpoint (its file is being"
+                                                          " written)"))
             await asyncio.sleep(0.02)
         self.exit()
 

@@ -19,9 +19,11 @@ from pathlib import Path
 from textual.message import Message
 
 from ..config import Config
+from ..core.events import Failed
 from ..core.files import BadFile
-from ..runs.follow import Follower, Span
-from ..runs.live import Live, liveness, request_stop
+from ..runs.folders import METRICS
+from ..runs.follow import ENDINGS, Follower, Span, lost_end
+from ..runs.live import LIVE, Live, liveness, request_stop
 from . import detached
 from .bridge import Bridge
 from .runstate import RunState
@@ -82,6 +84,8 @@ class Watch:
         self._live_at = 0.0
         self._said: tuple[str, str] | None = None
         self.failed = False
+        self.ended = False  # an ending event was read (finished, diverged, failed)
+        self._odd = 0  # live checks in a row whose record and metrics disagree
 
     @property
     def run_id(self) -> int:
@@ -110,13 +114,43 @@ class Watch:
                 self.bridge.on_points(item.progress, item.steps, item.losses)
             else:
                 self.bridge.on_event(item)
+                self.ended = self.ended or isinstance(item, (*ENDINGS, Failed))
         now = time.monotonic()
         if now - self._live_at >= LIVE_CHECK_S:
             self._live_at = now
-            live = liveness(self.path)
+            live = self._judged(liveness(self.path))
+            if self.failed:
+                return
             if (live.state, live.detail) != self._said:
                 self._said = (live.state, live.detail)
                 self.post(WatchLive(self.run_id, live))
+
+    def _judged(self, live: Live) -> Live:
+        """The live record against the metrics, which the trainer ends first: a run ended
+        by its record and not by its metrics has lost their end (a cut file: the watch
+        fails, saying so), and one whose record cannot be read cannot be told live (it
+        reads as not responding). Judged so only on a second look in a row (a second
+        apart): a resume cuts the metrics back a moment before it rewrites the record."""
+        problem = _mismatch(self.path, live, self.ended, self.follower.partial)
+        self._odd = self._odd + 1 if problem else 0
+        if self._odd < 2:
+            return live
+        if live.state == "unknown":
+            return Live("not responding", live.step, problem)
+        self.failed = True  # it ended: so does this watch
+        self.post(WatchFailed(self.run_id, problem))
+        return live
+
+
+def _mismatch(run: Path, live: Live, ended: bool, torn: bytes) -> str:
+    """What is wrong when the metrics have no end: "" if nothing is (the run goes on, or
+    has not started), else one line naming the file at fault."""
+    lost = lost_end(run, live, ended, bool(torn))
+    if lost:
+        return f"{run / METRICS}: {lost}, so the curve stops early"
+    if not ended and live.state == "unknown" and (run / LIVE).exists():
+        return f"{run / LIVE}: cannot be read: nothing tells whether this run still trains"
+    return ""
 
 
 Notify = Callable[..., object]
