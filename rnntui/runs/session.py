@@ -11,6 +11,7 @@ from ..config import Config
 from ..core.control import Control
 from ..core.events import Event
 from ..core.files import clear_stale_temps
+from ..data.source import resolve
 from ..engine import Engine
 from .folders import (
     CHECKPOINT,
@@ -68,6 +69,7 @@ def _open_folder(config: Config, runs_dir, name, resume: Run | None,
     """The folder to train into, locked: (its lock, the run to resume as read under the
     lock, the epoch end it owes). A resume is checked whole before it changes a byte."""
     if resume is None:
+        resolve(config)  # a config that cannot train (its file, the memory) makes no folder
         path = Path(folder) if folder is not None else new_run(config, runs_dir, name)
     else:
         path = resume.path

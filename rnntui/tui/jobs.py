@@ -21,6 +21,7 @@ from textual.message import Message
 from ..config import Config, ConfigError
 from ..core.control import Control
 from ..core.events import Failed
+from ..core.files import WriteFailed
 from ..core.verdict import Floor
 from ..data import source
 from ..engine import Engine
@@ -174,6 +175,8 @@ def _train_in_run(engine: Engine, job: TrainJob, bridge: Bridge, control: Contro
                        resume=job.resume, opened=opened, control=control)
     except ConfigError as err:  # BadFile: the folder or its files; a bad data file
         bridge.on_event(Failed(str(err), bad_field=err.field))
+    except WriteFailed as err:  # (it names its file: a full disk, a read-only folder)
+        bridge.on_event(Failed(str(err)))
     except OSError as err:
         bridge.on_event(Failed(f"{path / METRICS}: cannot write: {err.strerror or err}"))
     finally:
