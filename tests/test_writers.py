@@ -71,6 +71,7 @@ def holder_process(run: Path) -> subprocess.Popen:
 
 def test_a_run_is_private_whatever_the_umask(finished):
     assert stat.S_IMODE(finished.stat().st_mode) == 0o700
+    assert stat.S_IMODE((finished / "tb").stat().st_mode) == 0o700
     files = [p for p in finished.iterdir() if p.is_file()]
     assert {p.name for p in files} >= {CONFIG, METRICS, CHECKPOINT, "live.json", LOCK}
     for p in files:

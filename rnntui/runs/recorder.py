@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from ..core.events import EpochEnd, Event, Insight, Predictions, Progress, Started
-from ..core.files import WriteFailed, failed_write, open_private, write_atomic
+from ..core.files import PRIVATE_DIR, WriteFailed, failed_write, open_private, write_atomic
 from .folders import LOOK, METRICS, TB
 from .live import Heartbeat
 from .report import dumps
@@ -151,6 +151,8 @@ class Recorder:
         try:
             import tensorflow as tf  # loaded already: the trainer imported it
 
+            (self.run / TB).mkdir(mode=PRIVATE_DIR, exist_ok=True)
+            os.chmod(self.run / TB, PRIVATE_DIR)  # (TensorFlow would make it as the umask says)
             self._tb = tf.summary.create_file_writer(str(self.run / TB))
         except Exception:  # TensorBoard files are a convenience; never fail a run for them
             self._tb = None
