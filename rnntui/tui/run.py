@@ -19,6 +19,9 @@ from ..config import Config
 from ..core.priority import ENGINE_IN_APP
 
 SWITCH_INTERVAL_S = 0.001
+# After a hang-up nobody waits at the terminal: the run gets longer to end cleanly (its
+# stop checkpoint, then its last validation and a stopped event) than a person's ctrl+q.
+HANGUP_WAIT_S = 20.0
 
 
 def run_app(config: Config | None, watch: Path | None = None) -> int:
@@ -32,7 +35,7 @@ def run_app(config: Config | None, watch: Path | None = None) -> int:
     # long (Python's default is 5 ms), at each of the many awaits a repaint goes through.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     app = make_app(config, preload_tf=watch is None, watch=watch)
-    hung_up = _quit_on_hang_up(app, QUIT_WAIT_S)
+    hung_up = _quit_on_hang_up(app, HANGUP_WAIT_S)
     log_path = os.path.join(tempfile.gettempdir(), f"rnntui-{os.getuid()}.log")
     saved_fd, saved_err = None, sys.__stderr__
     if sys.__stderr__ is not None and sys.__stderr__.isatty():
