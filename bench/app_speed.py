@@ -1,6 +1,7 @@
 """Training inside the app against headless `rnntui train`, and key latency during training.
 
     python bench/app_speed.py [--rounds 3]
+    python bench/app_speed.py --text       # a char model on pydoc's text, its text panel on
 
 1. Steps/s (after compile, as Finished reports it) of the same config trained headless
    (as `rnntui train` does: run folder, recorder, checkpoints, plain report) and in the app
@@ -10,6 +11,10 @@
 2. Key latency while the app trains: the time from a key entering the driver to the
    focused field showing its new text in its rendered line, over 200 keys; p50 and p99.
    Target: p99 <= 100 ms. (Textual's 60 fps screen refresh adds up to ~16 ms on top.)
+
+With --text the config is bench/char_speed.py's GRU workload on 300 KB of its pydoc text
+(1 epoch): the predictions panel shows the text, its top guesses and the samples the
+looks draw, as a user of a char model sees them. Target: app >= 95% of headless.
 """
 
 from __future__ import annotations
@@ -34,6 +39,23 @@ from rnntui.tui.app import make_app
 from rnntui.tui.bridge import TrainerEvent
 
 CONFIG = preset("r2rt").with_values(num_steps=10, size=1_000_000, val_size=100_000, epochs=8)
+
+
+def text_config():
+    """char_speed's GRU workload, 1 epoch on 300 KB of its pydoc text."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from char_speed import WORKLOADS, make_text
+
+    from rnntui.config import Config
+
+    w = WORKLOADS["gru"]
+    text = make_text(Path(tempfile.mkdtemp(prefix="rnntui-text-")) / "pydoc.txt", 300_000)
+    return Config().with_values(data_file=str(text), cell=w.cell, num_layers=w.layers,
+                                state_size=w.state, num_steps=w.num_steps, batch_size=w.batch,
+                                learning_rate=w.lr, optimizer="adam", clip_norm=5.0, epochs=1)
 
 
 def headless() -> float:
@@ -87,7 +109,11 @@ async def in_app(keys: int = 0) -> tuple[float, list[float]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds (default: 3)")
+    ap.add_argument("--text", action="store_true", help="a char model on a text")
     args = ap.parse_args()
+    global CONFIG
+    if args.text:
+        CONFIG = text_config()
     a, b = [], []
     for r in range(args.rounds):
         a.append(headless())
@@ -97,6 +123,8 @@ def main() -> None:
     ha, hb = statistics.median(a), statistics.median(b)
     print(f"training: app {hb:,.0f} vs headless {ha:,.0f} steps/s (medians of {args.rounds}):"
           f" app at {hb / ha:.0%} of headless")
+    if args.text:
+        return
     _, lat = asyncio.run(in_app(keys=200))
     ms = np.array(lat) * 1000
     print(f"keys during training: p50 {np.percentile(ms, 50):.1f} ms, "

@@ -104,11 +104,13 @@ def ours(text: Path, w: Workload) -> tuple[float, int, float]:
     """rnntui's Trainer on the text file: (steps/s over the whole run, steps, val loss)."""
     from rnntui.config import Config
     from rnntui.engine import train
+    from rnntui.engine.tfload import quiet_tensorflow
 
     cfg = Config().with_values(data_file=str(text), cell=w.cell, num_layers=w.layers,
                                state_size=w.state, num_steps=w.num_steps, batch_size=w.batch,
                                learning_rate=w.lr, optimizer="adam", clip_norm=5.0,
                                epochs=w.epochs)
+    quiet_tensorflow(cfg)  # the import, as the peers' imports, before the clock
     t0 = time.perf_counter()
     final = train(cfg, lambda e: None)
     wall = time.perf_counter() - t0
@@ -158,12 +160,13 @@ def torch_loop(text: Path, w: Workload) -> tuple[float, int, float]:
     from torch import nn
 
     codes, v = encoded(text)
-    x, y, vx, vy = (torch.from_numpy(a) for a in split(codes, w))
+    dev = "cuda" if torch.cuda.is_available() else "cpu"  # cuDNN on a GPU box
+    x, y, vx, vy = (torch.from_numpy(a).to(dev) for a in split(codes, w))
     torch.manual_seed(0)
     t0 = time.perf_counter()
     rnn = {"lstm": nn.LSTM, "gru": nn.GRU}[w.cell](v, w.state, num_layers=w.layers,
-                                                    batch_first=True)
-    head = nn.Linear(w.state, v)
+                                                    batch_first=True).to(dev)
+    head = nn.Linear(w.state, v).to(dev)
     params = [*rnn.parameters(), *head.parameters()]
     opt = torch.optim.Adam(params, lr=w.lr)
     loss_fn = nn.CrossEntropyLoss()
@@ -191,6 +194,8 @@ def torch_loop(text: Path, w: Workload) -> tuple[float, int, float]:
             total += float(loss_fn(head(out).reshape(-1, v),
                                    vy[:, i:i + w.num_steps].reshape(-1)))
             n += 1
+    if dev == "cuda":
+        torch.cuda.synchronize()
     wall = time.perf_counter() - t0
     return steps / wall, steps, total / max(n, 1)
 
@@ -198,10 +203,20 @@ def torch_loop(text: Path, w: Workload) -> tuple[float, int, float]:
 PEERS = {"rnntui": ours, "keras fit": keras_fit, "pytorch": torch_loop}
 
 
+def workload(key: str) -> Workload:
+    """A named workload, or one spelt CELLxLAYERSxSTATE-NS-BATCH (bench/cost_growth.py's:
+    lr 0.002, 1 epoch), e.g. lstmx1x256-100-32."""
+    if key in WORKLOADS:
+        return WORKLOADS[key]
+    head, ns, batch = key.split("-")
+    cell, layers, state = head.split("x")
+    return Workload(key, cell, int(layers), int(state), int(ns), int(batch), 0.002, 1)
+
+
 def one(peer: str, key: str, text: Path) -> None:
     """One peer's run, in a process of its own (so that no peer's thread settings reach
     another's): prints its figures as one line."""
-    rate, steps, val = PEERS[peer](text, WORKLOADS[key])
+    rate, steps, val = PEERS[peer](text, workload(key))
     print(f"RESULT {rate} {steps} {val}", flush=True)
 
 

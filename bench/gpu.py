@@ -2,6 +2,8 @@
 
     python bench/gpu.py            # on a GPU box: under 5 minutes
     python bench/gpu.py --quick    # a smoke run with small batches (what a CPU can do)
+    python bench/gpu.py --char     # also bench/char_speed.py's two char models, one round:
+                                   # rnntui, Keras fit (cuDNN) and PyTorch (cuDNN) on the GPU
 
 Both train the same network the same way: truncated backprop through windows of
 num_steps, the state carried from batch to batch (Keras: stateful layers, batches in
@@ -97,6 +99,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true",
                     help="batch <= 32, state <= 64, a tenth of the batches: a smoke run")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--char", action="store_true",
+                    help="then char_speed's workloads, whole runs, one round each")
     ap.add_argument("--scale", type=float, default=1.0,
                     help="times the batches per pass (60 for lstm512, 1500 for r2rt)")
     args = ap.parse_args()
@@ -121,7 +125,28 @@ def main() -> None:
             b = keras_rate(case, batches, cudnn == "on", args.repeats)
             print(f"{name:<10} {cudnn:<5} {a:>10,.0f} {b:>12,.0f} {a / b:>5.2f}x  {kernel}",
                   flush=True)
+    if args.char:
+        char_models()
     print(f"total {time.perf_counter() - t_start:.0f} s")
+
+
+def char_models() -> None:
+    """bench/char_speed.py's workloads on this box's GPU, one whole run of each peer, each
+    in a process of its own: rnntui as it chooses, Keras fit's LSTM/GRU (cuDNN on a GPU by
+    default), PyTorch's nn.LSTM/GRU on cuda (cuDNN)."""
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from char_speed import PEERS, WORKLOADS, make_text, measured
+
+    text = make_text(Path(tempfile.mkdtemp(prefix="rnntui-char-")) / "pydoc.txt")
+    for key, w in WORKLOADS.items():
+        got = {peer: measured(peer, key, text)[0] for peer in PEERS}
+        print(f"{w.name}: " + ", ".join(f"{p} {r:.1f}" for p, r in got.items())
+              + f" steps/s; rnntui / pytorch {got['rnntui'] / got['pytorch']:.2f}x",
+              flush=True)
 
 
 if __name__ == "__main__":

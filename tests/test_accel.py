@@ -23,12 +23,12 @@ BIG_LSTM = Config().with_values(cell="lstm", state_size=512, num_steps=50, batch
 
 @pytest.mark.parametrize("config, on_gpu, kernel", [
     (preset("r2rt"), False, "xla"),
-    (BIG_LSTM, False, "xla"),  # no GPU, no cuDNN
+    (BIG_LSTM, False, "window"),  # no GPU, no cuDNN: XLA on the whole-window kernels
     (preset("r2rt"), True, "xla"),  # the seed's cell has no cuDNN kernel
     (preset("fast"), True, "xla"),  # SimpleRNN has none either
     (BIG_LSTM, True, "cudnn"),
     (BIG_LSTM.with_values(cell="gru"), True, "cudnn"),
-    (BIG_LSTM.with_values(cudnn="off"), True, "xla"),
+    (BIG_LSTM.with_values(cudnn="off"), True, "window"),
     (preset("r2rt").with_values(cell="lstm"), True, "xla"),  # too small to fill a GPU
     (preset("r2rt").with_values(cell="lstm", cudnn="on"), True, "cudnn"),
 ])
@@ -50,12 +50,12 @@ def test_auto_switches_at_the_work_threshold():
     at = BIG_LSTM.with_values(num_steps=16, batch_size=256, state_size=256)
     assert 16 * 256 * 256 == CUDNN_MIN_WORK
     assert choose_kernel(at, True)[0] == "cudnn"
-    assert choose_kernel(at.with_values(state_size=255), True)[0] == "xla"
+    assert choose_kernel(at.with_values(state_size=255), True)[0] == "window"
 
 
 def test_asking_for_what_cannot_be_had_says_so():
     assert choose_kernel(BIG_LSTM.with_values(cudnn="on"), False) == (
-        "xla", "cudnn: on needs a GPU; using XLA on the CPU")
+        "window", "cudnn: on needs a GPU; using XLA on the CPU")
     assert choose_kernel(preset("r2rt").with_values(cudnn="on"), True) == (
         "xla", "cudnn: there is no cuDNN kernel for the basic cell; using XLA")
     mixed = preset("r2rt").with_values(precision="mixed")

@@ -357,7 +357,7 @@ def test_cpu_threads_are_chosen_for_the_model_when_tensorflow_loads():
     first config loads TensorFlow with them, and a larger run later is told why it has one.
     """
     from rnntui.config import preset
-    from rnntui.engine.plan import batch_macs
+    from rnntui.engine.accel import batch_macs
     from rnntui.engine.tfload import SMALL_MACS, auto_threads, threads_for
 
     small, big = preset("r2rt"), preset("r2rt").with_values(cell="lstm", state_size=256)

@@ -196,6 +196,7 @@ def test_shadow_jobs_past_the_limit_land_at_once_in_order(monkeypatch):
     import rnntui.engine.trainer as train
 
     monkeypatch.setattr(landing, "MAX_OUT", 0)
+    monkeypatch.setattr(landing, "LOOK_BUDGET", math.inf)  # a look after every chunk
     monkeypatch.setattr(train, "PREDICT_EVERY_S", 0.0)
     final, events = run(preset("r2rt").with_values(**SMALL), chunk=CHUNK)
     assert isinstance(final, Finished)
@@ -227,9 +228,11 @@ def test_mid_epoch_predictions_read_only_the_first_validation_windows(monkeypatc
     """A big validation series is evaluated whole at epoch ends only: between them, the
     predictions come from its first PREDICTION_STEPS steps (here 2 windows of 5)."""
     import rnntui.engine.plan as runplan
+    import rnntui.engine.shadow as landing
     import rnntui.engine.trainer as train
 
     monkeypatch.setattr(runplan, "PREDICTION_STEPS", 2 * 50 * 5)
+    monkeypatch.setattr(landing, "LOOK_BUDGET", math.inf)  # a look after every chunk
     monkeypatch.setattr(train, "PREDICT_EVERY_S", 0.0)
     _, events = run(preset("r2rt").with_values(**{**SMALL, "epochs": 1}), chunk=CHUNK)
     preds = of(events, Predictions)

@@ -40,30 +40,56 @@ from __future__ import annotations
 from ..config import Config
 
 CUDNN_CELLS = ("lstm", "gru")
+# Multiply-adds a batch (plan.batch_macs) from which a run takes the whole-window kernels
+# (window.py) over Keras's layers unrolled: see below.
+WINDOW_MIN_MACS = 8_000_000
 # num_steps x batch_size x state_size from which `auto` takes cuDNN (see above).
 CUDNN_MIN_WORK = 1 << 20
 
 
+def batch_macs(config: Config) -> int:
+    """Multiply-adds of one batch's forward pass through the recurrent layers: what a
+    batch costs, for the chunk (plan.choose_chunk), the CPU threads (tfload.auto_threads)
+    and the kernel (xla_kernel)."""
+    m, t = config.model, config.train
+    gates = {"basic": 1, "rnn": 1, "gru": 3, "lstm": 4}[m.cell]
+    return t.batch_size * t.num_steps * m.num_layers * gates * m.state_size * (m.state_size + 3)
+
+
+def xla_kernel(config: Config, distributed: bool = False) -> str:
+    """Which program XLA compiles: "window", the whole-window kernels (one input matmul a
+    window, the weights' gradients one matmul each, a rolled loop that XLA compiles in
+    seconds), or "xla", Keras's layers unrolled. The window wins from mid-size models on
+    (a char model's LSTM 2x128 ran 1.5x, and XLA compiled it 15x faster); the seed's small
+    models keep the unrolled layers they are tuned for. Under tf.distribute there is no
+    XLA, and a rolled loop without it pays every op of every step: Keras's layers."""
+    if distributed or batch_macs(config) < WINDOW_MIN_MACS:
+        return "xla"
+    return "window"
+
+
 def choose_kernel(config: Config, on_gpu: bool,
                   distributed: bool = False) -> tuple[str, str]:
-    """("xla" or "cudnn", a notice when the config asked for what cannot be had).
+    """("xla", "window" or "cudnn", a notice when the config asked for what cannot be had):
+    "xla" and "window" are both XLA programs (xla_kernel).
 
     `distributed`: a tf.distribute run has no XLA (see distribute.py), so `auto` takes
     cuDNN for LSTM/GRU on GPUs at any size: the other choice is neither."""
     m, t = config.model, config.train
+    xla = xla_kernel(config, distributed)
     if not on_gpu:
         why = "cudnn: on needs a GPU; using XLA on the CPU" if t.cudnn == "on" else ""
-        return "xla", why
+        return xla, why
     if m.cell not in CUDNN_CELLS:
         why = (f"cudnn: there is no cuDNN kernel for the {m.cell} cell; using XLA"
                if t.cudnn == "on" else "")
-        return "xla", why
+        return xla, why
     if t.cudnn != "auto":
-        return ("cudnn" if t.cudnn == "on" else "xla"), ""
+        return ("cudnn" if t.cudnn == "on" else xla), ""
     work = t.num_steps * t.batch_size * m.state_size
     if distributed:
         return "cudnn", ""
-    return ("cudnn" if work >= CUDNN_MIN_WORK else "xla"), ""
+    return ("cudnn" if work >= CUDNN_MIN_WORK else xla), ""
 
 
 def choose_precision(config: Config, on_gpu: bool) -> tuple[bool, str]:
@@ -97,6 +123,8 @@ def describe(kernel: str, fused: bool, jit: bool, mixed: bool = False) -> str:
     'graph, no XLA' (tf.distribute), and the precision when it is mixed."""
     if kernel == "cudnn":
         text = "cuDNN fused kernel" if fused else "cuDNN allowed, not in use"
+    elif kernel == "window":
+        text = "XLA, whole-window kernels"
     else:
         text = "XLA" if jit else "graph, no XLA"
     return text + (", mixed float16" if mixed else "")

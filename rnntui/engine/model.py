@@ -80,12 +80,19 @@ class GRUCell(keras.layers.Layer):
         return {**super().get_config(), "units": self.units}
 
 
-def _layer(cell: str, units: int, unroll: bool, name: str, cudnn: bool,
+def _layer(cell: str, units: int, unroll: bool, name: str, kernel: str,
            dtype) -> keras.layers.Layer:
-    """One recurrent layer. With `cudnn` (LSTM/GRU on a GPU, see accel.py) Keras's own layer
+    """One recurrent layer. With the "window" kernel (accel.choose_kernel) it runs its whole
+    window at once, with its gradient over the window (window.py, kernels.py). With
+    "cudnn" (LSTM/GRU on a GPU, see accel.py) Keras's own layer
     takes its cuDNN path, which needs the loop rolled; "auto" there, so a GPU whose cuDNN
     cannot run it falls back instead of failing (the status then says cuDNN is not in use).
     Otherwise cuDNN is off: a cuDNN op inside the XLA program would not compile."""
+    if kernel == "window":
+        from .window import WindowRNN
+
+        return WindowRNN(cell, units, name=name, dtype=dtype)
+    cudnn = kernel == "cudnn"
     use_cudnn = "auto" if cudnn else False
     common = dict(return_sequences=True, return_state=True, unroll=unroll and not cudnn,
                   name=name, dtype=dtype)
@@ -108,7 +115,7 @@ def build_model(config: Config, seed: int | None = None, kernel: str = "xla",
     in, logits over the classes and the final states out (2 and 2 for the generator; a data
     file's vocabularies otherwise, source.io_sizes). `seed` fixes the initial weights.
 
-    `kernel` is "xla" or "cudnn" (accel.choose_kernel). `mixed`: the recurrent layers
+    `kernel` is "xla", "window" or "cudnn" (accel.choose_kernel). `mixed`: the recurrent layers
     compute in float16 with float32 weights; the logits and the carried states stay
     float32, so the loss and the state between batches keep their precision."""
     if seed is not None:
@@ -121,8 +128,8 @@ def build_model(config: Config, seed: int | None = None, kernel: str = "xla",
     state_in = [keras.Input((units,), name=f"state{i}") for i in range(m.num_layers * per)]
     h, state_out = x_in, []
     for layer in range(m.num_layers):
-        rnn = _layer(m.cell, units, t.num_steps <= UNROLL_MAX, f"{m.cell}{layer}",
-                     kernel == "cudnn", policy)
+        rnn = _layer(m.cell, units, t.num_steps <= UNROLL_MAX, f"{m.cell}{layer}", kernel,
+                     policy)
         initial = state_in[layer * per:(layer + 1) * per]
         if mixed:
             initial = [ops.cast(s, "float16") for s in initial]

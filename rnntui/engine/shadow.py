@@ -11,6 +11,7 @@ or MAX_OUT_BYTES of weights are out.
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
@@ -32,6 +33,10 @@ DIVERGED_LOSS = 50.0
 # Jobs out at once, and the weights they may hold, before a send waits for the oldest: the
 # first validations wait for the evaluation's compile (~1 s), which 0.1-s epochs must not.
 MAX_OUT, MAX_OUT_BYTES = 16, 256 << 20
+# The share of the time a look mid-epoch may take (its evaluation, measurement and sample,
+# in the helper beside training, on the same cores): looks are spaced out to keep within
+# it, so training in the app with the panels on runs at >= 95% of headless.
+LOOK_BUDGET = 0.05
 
 
 def on_shadow(executor: Executor, run: Hashable, steps, weights: list[np.ndarray] | None,
@@ -77,6 +82,13 @@ class ShadowJobs:
         self.val_loss = math.nan  # the last epoch end's, once landed
         self.epochs_done = 0  # epoch ends landed (a resumed run starts from its checkpoint's)
         self.seen: Insight | None = None  # the latest measurement landed
+        self.look_seconds = 0.0  # what the latest look took in the helper (written there)
+        self.looks = 0  # looks done (the first also traces the sampler: not timed)
+
+    def look_every(self, at_least: float) -> float:
+        """Seconds from one look to the next: `at_least`, or longer when the last look took
+        more than LOOK_BUDGET of that."""
+        return max(at_least, self.look_seconds / LOOK_BUDGET)
 
     def submit(self, weights: list[np.ndarray] | None, fn, *args: Any,
                priority: int = RUN) -> Future:
@@ -93,10 +105,16 @@ class ShadowJobs:
         steps = self.steps
 
         def job():
+            t0 = time.perf_counter()
             loss, probs, top = steps.shadow_evaluate_top(xs, ys)
             seen = measure(step, combos.window) if measure is not None else None
             samples = panel_samples(steps, combos.prime, step) if combos.sampled else None
-            return loss, combos.event(step, probs, ys, top, samples), seen
+            event = combos.event(step, probs, ys, top, samples)
+            if epoch is None:
+                self.looks += 1
+                if self.looks > 1:
+                    self.look_seconds = time.perf_counter() - t0
+            return loss, event, seen
 
         held = sum(w.nbytes for w in weights)
         self.out.append(Pending(step, self.submit(weights, job), held, epoch, train_loss))

@@ -143,15 +143,17 @@ class Steps:
             self.shadow = keras.models.clone_model(model)
             self._shadow_eval = self._evaluation(make_forward(tf, self.shadow, t.carry_state))
         self._zero: list | None = None  # zero_state's tensors
+        self.eval_windows = 0  # windows an evaluation call takes (0: all given)
 
     def _evaluation(self, forward):
-        """The compiled evaluation over windows through `forward` (a model's): per window its
-        loss, per position the probability shown (_shown_probability) and, for a model of
-        more than two classes, its TOP most likely classes (probabilities, classes)."""
+        """The compiled evaluation over the first `n` of some windows through `forward` (a
+        model's), from `state`: per window its loss, per position the probability shown
+        (_shown_probability) and, for a model of more than two classes, its TOP most likely
+        classes (probabilities, classes); then the state it ends in."""
         tf = self.tf
         classes = self.model_classes
 
-        def evaluate(xs, ys, n):
+        def evaluate(xs, ys, n, state):
             def body(i, state, losses, probs, *tops):
                 loss, logits, new = forward(xs[i], ys[i], state, False)
                 p1 = _shown_probability(tf, logits, ys[i])
@@ -163,9 +165,9 @@ class Steps:
             size = tf.shape(xs)[0]
             dtypes = (tf.float32, tf.float32) + ((tf.float32, tf.int32) if classes > 2 else ())
             arrays = [tf.TensorArray(dtype, size=size) for dtype in dtypes]
-            _, _, *out = tf.while_loop(lambda i, *_: i < n, body,
-                                       (tf.constant(0), self._zeros(), *arrays))
-            return tuple(a.stack() for a in out)
+            _, state, *out = tf.while_loop(lambda i, *_: i < n, body,
+                                           (tf.constant(0), list(state), *arrays))
+            return (*(a.stack() for a in out), state)
 
         return tf.function(evaluate, jit_compile=self.jit)
 
@@ -191,10 +193,12 @@ class Steps:
         """The compiled training program (for graph_uses_cudnn)."""
         return self._train_fn
 
-    def _pad(self, a: np.ndarray) -> np.ndarray:
-        if len(a) == self.k:
+    def _pad(self, a: np.ndarray, size: int | None = None) -> np.ndarray:
+        """`a` padded with zeros to `size` windows (the training chunk's K)."""
+        size = size or self.k
+        if len(a) == size:
             return a
-        out = np.zeros((self.k, *a.shape[1:]), dtype=a.dtype)
+        out = np.zeros((size, *a.shape[1:]), dtype=a.dtype)
         out[: len(a)] = a
         return out
 
@@ -221,10 +225,16 @@ class Steps:
         """`shadow_evaluate`, and for more than two classes the TOP classes per position as
         (probabilities, classes) laid out as the windows plus one axis (else None)."""
         fn = self._shadow_eval if self.shadow is not None else self._eval
+        size = self.eval_windows or len(xs)
+        parts, state = [], self._zeros()
         with self._on_eval_device():
-            losses, probs, *top = fn(xs, ys, self.tf.constant(len(xs)))
-        top = (top[0].numpy(), top[1].numpy()) if top else None
-        return float(np.mean(losses.numpy())), probs.numpy(), top
+            for i in range(0, len(xs), size):  # the state carried from part to part
+                n = min(size, len(xs) - i)
+                *out, state = fn(self._pad(xs[i:i + n], size), self._pad(ys[i:i + n], size),
+                                 self.tf.constant(n), state)
+                parts.append([a.numpy()[:n] for a in out])
+        losses, probs, *top = (np.concatenate(a) for a in zip(*parts, strict=True))
+        return float(np.mean(losses)), probs, (tuple(top) if top else None)
 
     def shadow_job(self, weights: list[np.ndarray] | None, fn, *args):
         """fn(*args) on the shadow model given these weights (model.get_weights()' order;
@@ -253,8 +263,12 @@ class Steps:
         self._train(*args)
 
     def compile_evaluation(self, *windows: np.ndarray) -> None:
-        """Compile the evaluation for windows of these shapes (a zero-trip call of each); a
+        """Compile the evaluation (a zero-trip call) for the fewest of these windows (a
+        look's): every evaluation then runs in parts of that many, so one program serves
+        the looks and the whole validation (XLA compiles for each shape, and a char
+        model's second compile, in the helper, cost training seconds at its start). A
         shadow job: the helper's thread, or the trainer's without a shadow."""
+        self.eval_windows = min(len(xs) for xs in windows)
+        xs = windows[0][: self.eval_windows]
         with self._on_eval_device():
-            for xs in windows:
-                (self._shadow_eval or self._eval)(xs, xs, self.tf.constant(0))
+            (self._shadow_eval or self._eval)(xs, xs, self.tf.constant(0), self._zeros())

@@ -13,6 +13,7 @@ import itertools
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,7 @@ from ..insight.schedule import Insights
 from .checkpoint import Checkpoint
 from .executor import LATER
 from .plan import Plan, jit_for, plan_for, steps_per_epoch, validation_windows
+from .sampling import panel_samples
 from .saves import Saves
 from .shadow import DIVERGED_LOSS, ShadowJobs, on_shadow
 from .training import Training, first_line, read_lr
@@ -88,6 +90,7 @@ class Trainer:
         self.engine.check_thread()
         self._feed: EpochFeed | None = None
         self._program = None
+        self._beside: tuple | None = None  # what _compile_beside compiles in the helper
         self._saves = Saves(self.checkpoint_path, self.control)
         try:
             event = self._run()
@@ -143,21 +146,24 @@ class Trainer:
 
     # ---- setup ----------------------------------------------------------------------
 
-    def _announce(self, strategy, device_name: str, on_gpu: bool, notice: str, vy):
-        """The Started event: the floors realised on the validation sample (`vy`), the plan
-        (chunk, kernel, precision) and every notice. Returns (floors, plan)."""
+    def _announce(self, plan: Plan, on_gpu: bool, device_name: str, notice: str, floors,
+                  vy):
+        """The Started event: the floors realised on the validation sample `vy`, the plan
+        (chunk, kernel, precision) and every notice. Returns the floors. A file's
+        empirical windows take seconds: `floors` is their Future, made in the helper while
+        the program compiled; if the helper has not started it (busy with other jobs),
+        they are made here."""
         from .tfload import threads_notice
 
         cfg, d, t = self.config, self.config.data, self.config.train
-        fl = source.realised_floors(cfg, vy)  # a file's: its empirical windows
-        plan = plan_for(cfg, on_gpu, strategy is not None, self.chunk)
+        fl = floors.result() if not floors.cancel() else source.realised_floors(cfg, vy)
         per_epoch = steps_per_epoch(cfg)
         notices = (notice, *plan.notices, threads_notice(cfg, on_gpu))
         targets, inputs = source.symbols(d)
         self.emit(Started(cfg, device_name, fl, source.window_floor(d, t.num_steps),
                           per_epoch, per_epoch * t.epochs, plan.chunk,
                           "; ".join(n for n in notices if n), source.floors(d), targets, inputs))
-        return fl, plan
+        return fl
 
     def _build(self, tf, strategy, k: int, kernel: str, mixed: bool):
         """(model, optimizer, steps, jit): the kept program or a new one, compiled, and
@@ -167,8 +173,22 @@ class Trainer:
             tf, self.config, strategy, k, kernel, mixed, jit)
         if self.resume is not None:
             self.resume.restore(self.checkpoint_path or Path("checkpoint"), model, optimizer)
+        if steps.traced() is None and steps.shadow is not None and self._beside:
+            self._compile_beside(steps, *self._beside)
         steps.compile()
         return model, optimizer, steps, jit
+
+    def _compile_beside(self, steps, vxw, look_xw, prime) -> None:
+        """A fresh program's compile takes seconds, mostly on one core: the helper compiles
+        the evaluation and traces the sampler beside it, on the other, instead of beside
+        the first chunks (where a char model's ran at a quarter of its speed)."""
+        run, executor = self.run_id, self.engine.executor
+        on_shadow(executor, run, steps, None, steps.compile_evaluation, vxw, look_xw,
+                  priority=LATER)
+        if prime:
+            on_shadow(executor, run, steps, None, panel_samples, steps, prime, 0,
+                      priority=LATER)
+        self._beside = None  # sent: the first chunk's _send_compiles leaves them out
 
     def _compiled(self, tf, strategy, plan: Plan, xs, ys):
         """_build, then a fused cuDNN kernel's first real call (see accel.py), rebuilt with
@@ -222,20 +242,24 @@ class Trainer:
         feed, the shadow jobs and what they read."""
         cfg, d = self.config, self.config.data
         vx, vy, vxw, vyw, looked = validation_windows(cfg)
-        fl, plan = self._announce(strategy, device_name, on_gpu, notice, vy)
-        model, optimizer, steps, compiled = self._compiled(tf, strategy, plan, vxw[:looked],
-                                                           vyw[:looked])
-        self.emit(compiled)
-        off = source.insight_off(d) if self.insight else ""
-        if off:  # said once, so the panels show why they stay empty
-            self.emit(Insight(0, [], [], [], [], off=off))
-        self._feed = EpochFeed(cfg, plan.chunk)
+        floors = (self.engine.executor.submit(source.realised_floors, cfg, vy, run=self.run_id)
+                  if d.data_file else Future())
+        plan = plan_for(cfg, on_gpu, strategy is not None, self.chunk)
         part = len(vx) // cfg.train.batch_size
         rules = () if d.data_file else d.rules  # a file has no rules: no combination table
         text = (not d.data_file, source.shows_text(d), source.samples(d))
         combos = ComboTable(vx, rules, d.base, vxw.shape, part, *text)
         look_combos = (ComboTable(vx, rules, d.base, vxw[:looked].shape, part, *text)
                        if looked < len(vxw) else combos)
+        self._beside = (vxw, vxw[:looked], look_combos.prime if look_combos.sampled else None)
+        model, optimizer, steps, compiled = self._compiled(tf, strategy, plan, vxw[:looked],
+                                                           vyw[:looked])
+        fl = self._announce(plan, on_gpu, device_name, notice, floors, vy)
+        self.emit(compiled)
+        off = source.insight_off(d) if self.insight else ""
+        if off:  # said once, so the panels show why they stay empty
+            self.emit(Insight(0, [], [], [], [], off=off))
+        self._feed = EpochFeed(cfg, plan.chunk)
         shadow = ShadowJobs(steps, self.engine.executor, self.run_id, self.emit,
                             lambda loss, seen: source.verdict(loss, cfg, fl, seen))
         insights = self._insights(tf, steps, vx, vy)
@@ -316,7 +340,7 @@ class Trainer:
     def _look(self, r: Training) -> Event | None:
         """About once a second: a look at the model mid-epoch (predictions, and a
         measurement within the budget), one out at a time. Returns Diverged, or None."""
-        if time.perf_counter() - r.last_look < PREDICT_EVERY_S:
+        if time.perf_counter() - r.last_look < r.shadow.look_every(PREDICT_EVERY_S):
             return None
         if r.shadow.look_out():
             ended = r.shadow.land(through_look=True)
@@ -334,7 +358,8 @@ class Trainer:
         if r.compiles_sent:
             return
         r.compiles_sent = True
-        r.shadow.submit(None, r.steps.compile_evaluation, r.vxw, r.look_xw, priority=LATER)
+        if self._beside is not None:  # not compiled beside the training's (_compile_beside)
+            r.shadow.submit(None, r.steps.compile_evaluation, r.vxw, r.look_xw, priority=LATER)
         r.shadow.submit(None, r.insights.prepare, priority=LATER)
 
     def _train_chunk(self, tf, r: Training, xs, ys, state):
