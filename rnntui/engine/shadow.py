@@ -24,7 +24,7 @@ from ..core.events import Diverged, EpochEnd, Event, Insight
 from ..core.verdict import Verdict
 from ..insight.combos import ComboTable
 from ..insight.measures import by_lag, lag_effects
-from .executor import RUN, Executor
+from .executor import LATER, RUN, Executor
 from .sampling import panel_samples
 
 # A loss this large (nats) is divergence even while finite: the model gives the true class a
@@ -52,6 +52,16 @@ def on_shadow(executor: Executor, run: Hashable, steps, weights: list[np.ndarray
             done.set_exception(exc)
         return done
     return executor.submit(steps.shadow_job, weights, fn, *args, run=run, priority=priority)
+
+
+def compile_beside(executor: Executor, run: Hashable, steps, vxw, look_xw, prime) -> None:
+    """A fresh program's compile takes seconds, mostly on one core: the helper compiles
+    the evaluation and traces the sampler beside it, on the other, instead of beside the
+    first chunks (where a char model's trained at a quarter of its speed)."""
+    on_shadow(executor, run, steps, None, steps.compile_evaluation, vxw, look_xw,
+              priority=LATER)
+    if prime:
+        on_shadow(executor, run, steps, None, panel_samples, steps, prime, 0, priority=LATER)
 
 
 @dataclass(eq=False)

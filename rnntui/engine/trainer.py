@@ -21,7 +21,7 @@ import numpy as np
 
 from ..config import Config, ConfigError, validate
 from ..core.control import Control
-from ..core.events import Compiled, Diverged, Event, Finished, Insight, Progress, Started
+from ..core.events import Compiled, Diverged, Event, Finished, Insight, Progress
 from ..data import source
 from ..data.feed import EpochFeed
 from ..insight.combos import ComboTable
@@ -31,10 +31,9 @@ from ..insight.schedule import Insights
 from .checkpoint import Checkpoint
 from .executor import LATER
 from .plan import Plan, jit_for, plan_for, steps_per_epoch, validation_windows
-from .sampling import panel_samples
 from .saves import Saves
-from .shadow import DIVERGED_LOSS, ShadowJobs, on_shadow
-from .training import Training, first_line, read_lr
+from .shadow import DIVERGED_LOSS, ShadowJobs, compile_beside, on_shadow
+from .training import Training, first_line, read_lr, started
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -90,7 +89,7 @@ class Trainer:
         self.engine.check_thread()
         self._feed: EpochFeed | None = None
         self._program = None
-        self._beside: tuple | None = None  # what _compile_beside compiles in the helper
+        self._beside: tuple | None = None  # what compile_beside compiles in the helper
         self._saves = Saves(self.checkpoint_path, self.control)
         try:
             event = self._run()
@@ -146,25 +145,6 @@ class Trainer:
 
     # ---- setup ----------------------------------------------------------------------
 
-    def _announce(self, plan: Plan, on_gpu: bool, device_name: str, notice: str, floors,
-                  vy):
-        """The Started event: the floors realised on the validation sample `vy`, the plan
-        (chunk, kernel, precision) and every notice. Returns the floors. A file's
-        empirical windows take seconds: `floors` is their Future, made in the helper while
-        the program compiled; if the helper has not started it (busy with other jobs),
-        they are made here."""
-        from .tfload import threads_notice
-
-        cfg, d, t = self.config, self.config.data, self.config.train
-        fl = floors.result() if not floors.cancel() else source.realised_floors(cfg, vy)
-        per_epoch = steps_per_epoch(cfg)
-        notices = (notice, *plan.notices, threads_notice(cfg, on_gpu))
-        targets, inputs = source.symbols(d)
-        self.emit(Started(cfg, device_name, fl, source.window_floor(d, t.num_steps),
-                          per_epoch, per_epoch * t.epochs, plan.chunk,
-                          "; ".join(n for n in notices if n), source.floors(d), targets, inputs))
-        return fl
-
     def _build(self, tf, strategy, k: int, kernel: str, mixed: bool):
         """(model, optimizer, steps, jit): the kept program or a new one, compiled, and
         restored from the resume checkpoint."""
@@ -174,21 +154,10 @@ class Trainer:
         if self.resume is not None:
             self.resume.restore(self.checkpoint_path or Path("checkpoint"), model, optimizer)
         if steps.traced() is None and steps.shadow is not None and self._beside:
-            self._compile_beside(steps, *self._beside)
+            compile_beside(self.engine.executor, self.run_id, steps, *self._beside)
+            self._beside = None  # sent: the first chunk's _send_compiles leaves them out
         steps.compile()
         return model, optimizer, steps, jit
-
-    def _compile_beside(self, steps, vxw, look_xw, prime) -> None:
-        """A fresh program's compile takes seconds, mostly on one core: the helper compiles
-        the evaluation and traces the sampler beside it, on the other, instead of beside
-        the first chunks (where a char model's ran at a quarter of its speed)."""
-        run, executor = self.run_id, self.engine.executor
-        on_shadow(executor, run, steps, None, steps.compile_evaluation, vxw, look_xw,
-                  priority=LATER)
-        if prime:
-            on_shadow(executor, run, steps, None, panel_samples, steps, prime, 0,
-                      priority=LATER)
-        self._beside = None  # sent: the first chunk's _send_compiles leaves them out
 
     def _compiled(self, tf, strategy, plan: Plan, xs, ys):
         """_build, then a fused cuDNN kernel's first real call (see accel.py), rebuilt with
@@ -254,7 +223,10 @@ class Trainer:
         self._beside = (vxw, vxw[:looked], look_combos.prime if look_combos.sampled else None)
         model, optimizer, steps, compiled = self._compiled(tf, strategy, plan, vxw[:looked],
                                                            vyw[:looked])
-        fl = self._announce(plan, on_gpu, device_name, notice, floors, vy)
+        # A file's empirical windows take seconds: made in the helper while the program
+        # compiled, or here if the helper has not started them (busy with other jobs).
+        fl = floors.result() if not floors.cancel() else source.realised_floors(cfg, vy)
+        self.emit(started(cfg, plan, device_name, on_gpu, notice, fl))
         self.emit(compiled)
         off = source.insight_off(d) if self.insight else ""
         if off:  # said once, so the panels show why they stay empty
@@ -358,7 +330,7 @@ class Trainer:
         if r.compiles_sent:
             return
         r.compiles_sent = True
-        if self._beside is not None:  # not compiled beside the training's (_compile_beside)
+        if self._beside is not None:  # not compiled beside the training's (compile_beside)
             r.shadow.submit(None, r.steps.compile_evaluation, r.vxw, r.look_xw, priority=LATER)
         r.shadow.submit(None, r.insights.prepare, priority=LATER)
 

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..config import ConfigError
-from ..core.events import Failed
+from ..config import Config, ConfigError
+from ..core.events import Failed, Started
+from ..data import source
+from .plan import Plan, steps_per_epoch
 
 if TYPE_CHECKING:
     from ..data.feed import EpochFeed
@@ -68,3 +70,18 @@ def failed(exc: BaseException) -> Failed:
     if isinstance(exc, ConfigError):
         return Failed(str(exc), traceback.format_exc(), exc.field)
     return Failed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+
+
+def started(config: Config, plan: Plan, device_name: str, on_gpu: bool, notice: str,
+            floors: list) -> Started:
+    """The Started event: the floors realised on the validation sample, the plan (chunk,
+    kernel, precision) and every notice."""
+    from .tfload import threads_notice
+
+    d, t = config.data, config.train
+    per_epoch = steps_per_epoch(config)
+    notices = (notice, *plan.notices, threads_notice(config, on_gpu))
+    targets, inputs = source.symbols(d)
+    return Started(config, device_name, floors, source.window_floor(d, t.num_steps),
+                   per_epoch, per_epoch * t.epochs, plan.chunk,
+                   "; ".join(n for n in notices if n), source.floors(d), targets, inputs)
