@@ -83,6 +83,8 @@ async def in_app(keys: int = 0) -> tuple[float, list[float]]:
                    preload_tf=False, runs_dir=tempfile.mkdtemp(prefix="rnntui-bench-"))
     latencies = []
     async with app.run_test(size=(120, 40), message_hook=hook) as pilot:
+        while app.form.config is None:  # a data file is read (checked, its floors) first
+            await asyncio.sleep(0.05)
         await pilot.press("f5")
         while not finished and not (keys and app.status.state == "training"
                                     and app.chart.num_points):

@@ -115,6 +115,7 @@ def ours(text: Path, w: Workload) -> tuple[float, int, float]:
     final = train(cfg, lambda e: None)
     wall = time.perf_counter() - t0
     assert final.kind == "finished", final
+    TRAINING_RATE.append(final.steps_per_sec)  # compile excluded, as Finished says
     return final.step / wall, final.step, final.val_loss
 
 
@@ -174,7 +175,7 @@ def torch_loop(text: Path, w: Workload) -> tuple[float, int, float]:
     def detach(h):
         return tuple(t.detach() for t in h) if isinstance(h, tuple) else h.detach()
 
-    steps = 0
+    steps, first = 0, None
     for _ in range(w.epochs):
         h = None
         for i in range(0, x.shape[1], w.num_steps):
@@ -187,6 +188,8 @@ def torch_loop(text: Path, w: Workload) -> tuple[float, int, float]:
             opt.step()
             h = detach(h)
             steps += 1
+            if first is None:
+                first = time.perf_counter()
     with torch.no_grad():
         h, total, n = None, 0.0, 0
         for i in range(0, vx.shape[1], w.num_steps):
@@ -196,11 +199,15 @@ def torch_loop(text: Path, w: Workload) -> tuple[float, int, float]:
             n += 1
     if dev == "cuda":
         torch.cuda.synchronize()
+    TRAINING_RATE.append((steps - 1) / (time.perf_counter() - first))  # validation in: small
     wall = time.perf_counter() - t0
     return steps / wall, steps, total / max(n, 1)
 
 
 PEERS = {"rnntui": ours, "keras fit": keras_fit, "pytorch": torch_loop}
+# Steps/s of the training alone, set by a peer that tells it (bench/cost_growth.py): rnntui's
+# after its compile, PyTorch's after its first step.
+TRAINING_RATE: list[float] = []
 
 
 def workload(key: str) -> Workload:
@@ -217,17 +224,18 @@ def one(peer: str, key: str, text: Path) -> None:
     """One peer's run, in a process of its own (so that no peer's thread settings reach
     another's): prints its figures as one line."""
     rate, steps, val = PEERS[peer](text, workload(key))
-    print(f"RESULT {rate} {steps} {val}", flush=True)
+    print(f"RESULT {rate} {steps} {val} {TRAINING_RATE[-1] if TRAINING_RATE else rate}",
+          flush=True)
 
 
-def measured(peer: str, key: str, text: Path) -> tuple[float, int, float]:
+def measured(peer: str, key: str, text: Path) -> tuple[float, int, float, float]:
     out = subprocess.run([sys.executable, __file__, "--one", peer, key, str(text)],
                          capture_output=True, text=True, check=False)
     line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
     if line is None:
         raise SystemExit(f"{peer} failed: {(out.stderr or out.stdout).strip()[-800:]}")
-    rate, steps, val = line.split()[1:]
-    return float(rate), int(steps), float(val)
+    rate, steps, val, training = line.split()[1:]
+    return float(rate), int(steps), float(val), float(training)
 
 
 def main() -> None:
@@ -248,7 +256,7 @@ def main() -> None:
         rates: dict[str, list[float]] = {p: [] for p in PEERS}
         for r in range(args.rounds):
             for peer in PEERS:  # interleaved: a slow spell hits all three
-                rate, steps, val = measured(peer, key, text)
+                rate, steps, val, _ = measured(peer, key, text)
                 rates[peer].append(rate)
                 print(f"  round {r + 1} {peer:10} {rate:7.1f} steps/s ({steps} steps, val"
                       f" {val:.3f})", flush=True)

@@ -6,11 +6,12 @@ bench/char_speed.py's pydoc text and layout, each run a process of its own.
     python bench/cost_growth.py                 # the table, and bench/cost_growth.svg
     python bench/cost_growth.py --rounds 3
 
-Each run is a whole run (compile and validation included) over a stretch of the text cut
-to about STEPS batches, so that the biggest model's run takes a minute, not an hour; a
-compile of a few seconds weighs on the small models' runs, which are short. steps/s is
-steps over the run's wall time, the median over rounds; the ratio is rnntui's over
-PyTorch's.
+Each run is a whole run over a stretch of the text cut to about STEPS batches, so that
+the biggest model's run takes a minute, not an hour. Two rates of each: the training's
+(rnntui's after its compile, as Finished reports it; PyTorch's after its first step),
+which is how the cost grows, plotted; and the whole run's (compile and validation in),
+where rnntui's compile of a few seconds weighs on these short runs. Medians over rounds;
+the ratios are rnntui's over PyTorch's.
 """
 
 from __future__ import annotations
@@ -87,21 +88,27 @@ def main() -> None:
     print(f"text: pydoc, {encoded(text_for(50, folder))[1]} symbols; batch {BATCH}, "
           f"about {STEPS} steps a run", flush=True)
     rates: dict[tuple[str, int], list[float]] = {}
-    print("| num_steps | state | rnntui steps/s | PyTorch steps/s | rnntui / PyTorch |")
-    print("|---|---|---|---|---|")
+    print("| num_steps | state | rnntui training steps/s | PyTorch training steps/s | ratio"
+          " | whole run: rnntui | PyTorch | ratio |")
+    print("|---|---|---|---|---|---|---|---|")
     for ns in NUM_STEPS:
         text = text_for(ns, folder)
         for state in STATES:
             key = f"lstmx1x{state}-{ns}-{BATCH}"
             got = {p: [] for p in PEERS}
+            whole = {p: [] for p in PEERS}
             for _ in range(args.rounds):
                 for peer in PEERS:
-                    got[peer].append(measured(peer, key, text)[0])
+                    rate, _, _, training = measured(peer, key, text)
+                    got[peer].append(training)
+                    whole[peer].append(rate)
             med = {p: statistics.median(v) for p, v in got.items()}
+            wm = {p: statistics.median(v) for p, v in whole.items()}
             for p in PEERS:
                 rates.setdefault((p, ns), []).append(med[p])
             print(f"| {ns} | {state} | {med['rnntui']:.2f} | {med['pytorch']:.2f} | "
-                  f"{med['rnntui'] / med['pytorch']:.2f}x |", flush=True)
+                  f"{med['rnntui'] / med['pytorch']:.2f}x | {wm['rnntui']:.2f} | "
+                  f"{wm['pytorch']:.2f} | {wm['rnntui'] / wm['pytorch']:.2f}x |", flush=True)
     svg(rates, Path(args.svg))
     print(f"plot: {args.svg}")
 

@@ -22,6 +22,7 @@ from rnntui.engine import train
 from rnntui.engine.accel import batch_macs, choose_kernel, describe
 from rnntui.engine.checkpoint import load as load_checkpoint
 from rnntui.engine.plan import choose_chunk, jit_for
+from rnntui.engine.tfload import pooled_host_memory
 from rnntui.runs.folders import open_run
 from rnntui.runs.session import train_into_run
 
@@ -129,6 +130,9 @@ def test_a_char_model_takes_the_window_kernels_and_the_seed_task_keras_layers():
     assert describe("window", False, True) == "XLA, whole-window kernels"
     # A chunk of a char model's batches stays within stop's 200 ms (about 0.2 ns a MAC).
     assert choose_chunk(char, 400) * batch_macs(char) * 2e-10 <= 0.2
+    # TensorFlow's pooling allocator for a first config on the window kernels only.
+    assert pooled_host_memory(char) and not pooled_host_memory(r2rt)
+    assert not pooled_host_memory(None)
 
 
 @pytest.fixture(scope="module")

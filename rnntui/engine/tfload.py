@@ -58,6 +58,18 @@ def threads_notice(config, on_gpu: bool) -> str:
             f" for this one restart with --cpu-threads {_cap or cores}")
 
 
+def pooled_host_memory(config) -> bool:
+    """Whether TensorFlow takes its pooling (BFC) allocator for host memory too, fixed when
+    it loads: for a first config on the whole-window kernels (accel.xla_kernel). With plain
+    malloc every compiled call of a char model mapped its window's buffers afresh (tens of
+    MB), and a 1-batch call ran at 2/3 of the speed (bench/char_speed.py's LSTM: 9 against
+    13.5 steps/s). The seed's small models keep malloc, which their figures were measured
+    with: the pool changed nothing there that bench/train_speed.py could tell from noise."""
+    from .accel import xla_kernel
+
+    return config is not None and xla_kernel(config) == "window"
+
+
 def quiet_tensorflow(config=None):
     """TensorFlow, imported once and quietly. The first call sets its CPU threads: as
     asked (ask_cpu_threads), or for `config` (auto_threads)."""
@@ -67,11 +79,8 @@ def quiet_tensorflow(config=None):
             return sys.modules["tensorflow"]
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-        # TensorFlow's pooling allocator for host memory too: with plain malloc, every
-        # compiled call of a char model mapped its window's buffers afresh from the
-        # kernel (tens of MB) and a 1-batch call ran at 2/3 of the speed (measured
-        # with bench/char_speed.py's LSTM: 9 against 13.5 steps/s).
-        os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
+        if pooled_host_memory(config):
+            os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
         saved = os.dup(2)
         null = os.open(os.devnull, os.O_WRONLY)
         try:
