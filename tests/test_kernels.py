@@ -212,3 +212,20 @@ def test_the_same_seed_draws_the_sample_it_drew_before_the_window_kernels(tmp_pa
     model = build_model(config, kernel="window")
     model.set_weights(load_checkpoint(FIXTURES / "old_checkpoint.npz").weights)
     assert Sampler(_tf(), config, model).draw([3, 4, 5], (0.5, 1.0), 40, 7) == old["sample"]
+
+
+def test_the_insight_reads_a_window_models_gates():
+    """The seed's task with a model big enough for the window kernels: its hidden-state
+    panel reads the layer's weights by name, as it reads Keras's cells."""
+    from rnntui.config import preset
+    from rnntui.core.events import Insight
+
+    config = preset("r2rt").with_values(cell="lstm", state_size=64, batch_size=200,
+                                        num_steps=10, size=40_000, val_size=20_000, epochs=1)
+    events = []
+    end = train(config, events.append)
+    assert type(end).__name__ == "Finished", end
+    assert next(e for e in events if isinstance(e, Compiled)).kernel == (
+        "XLA, whole-window kernels")
+    gates = [e.gates for e in events if isinstance(e, Insight) and e.gates]
+    assert gates and set(gates[-1]) == {"i", "f", "o", "c"}

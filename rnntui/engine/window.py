@@ -24,12 +24,12 @@ class WindowRNN(keras.layers.Layer):
         super().__init__(**kwargs)
         if cell not in GATES:
             raise ValueError(f"cell: {cell!r} is not one of {', '.join(GATES)}")
-        self.cell, self.units = cell, units
+        self.kind, self.units = cell, units
 
     def build(self, input_shape, *args, **kwargs):
         n_in, units = int(input_shape[-1]), self.units
-        width = GATES[self.cell] * units
-        if self.cell == "basic":  # BasicCell's layout: W over [x; s]
+        width = GATES[self.kind] * units
+        if self.kind == "basic":  # BasicCell's layout: W over [x; s]
             self.kernel = self.add_weight(shape=(n_in + units, units),
                                           initializer="glorot_uniform", name="kernel")
             self.bias = self.add_weight(shape=(units,), initializer="zeros", name="bias")
@@ -39,9 +39,9 @@ class WindowRNN(keras.layers.Layer):
         self.recurrent_kernel = self.add_weight(shape=(units, width), initializer="orthogonal",
                                                 name="recurrent_kernel")
         bias_shape, bias_init = (width,), "zeros"
-        if self.cell == "gru":
+        if self.kind == "gru":
             bias_shape = (2, width)
-        if self.cell == "lstm":
+        if self.kind == "lstm":
             def bias_init(shape, dtype=None):  # Keras's unit_forget_bias: forget gate at 1
                 return ops.concatenate([ops.zeros((units,), dtype), ops.ones((units,), dtype),
                                         ops.zeros((2 * units,), dtype)])
@@ -51,12 +51,12 @@ class WindowRNN(keras.layers.Layer):
         """(input kernel, recurrent kernel, input bias) in the compute dtype."""
         dtype = self.compute_dtype
         kernel = ops.cast(self.kernel, dtype)
-        if self.cell == "basic":
+        if self.kind == "basic":
             n_in = kernel.shape[0] - self.units
             return kernel[:n_in], kernel[n_in:], ops.cast(self.bias, dtype)
         bias = ops.cast(self.bias, dtype)
         return kernel, ops.cast(self.recurrent_kernel, dtype), (
-            bias[0] if self.cell == "gru" else bias)
+            bias[0] if self.kind == "gru" else bias)
 
     def call(self, inputs, initial_state=None):
         from . import kernels
@@ -67,9 +67,9 @@ class WindowRNN(keras.layers.Layer):
         xw = ops.reshape(ops.matmul(ops.reshape(x, (-1, x.shape[-1])), w),
                          (steps, batch, w.shape[-1])) + b
         states = list(initial_state)
-        if self.cell == "lstm":
+        if self.kind == "lstm":
             seq, *final = kernels.lstm_window(xw, u, *states)
-        elif self.cell == "gru":
+        elif self.kind == "gru":
             bias_h = ops.cast(self.bias, self.compute_dtype)[1]
             seq, *final = kernels.gru_window(xw, u, bias_h, *states)
         else:
@@ -77,9 +77,15 @@ class WindowRNN(keras.layers.Layer):
         return [ops.transpose(seq, (1, 0, 2)), *final]
 
     def compute_output_shape(self, inputs_shape, initial_state_shape=None):
-        n_states = 2 if self.cell == "lstm" else 1
+        n_states = 2 if self.kind == "lstm" else 1
         state = (inputs_shape[0], self.units)
         return [(*inputs_shape[:2], self.units), *([state] * n_states)]
 
     def get_config(self):
-        return {**super().get_config(), "cell": self.cell, "units": self.units}
+        return {**super().get_config(), "cell": self.kind, "units": self.units}
+
+    @property
+    def cell(self):
+        """What holds the weights, as keras.layers.RNN's `cell` (the insight reads
+        `layer.cell.weights` by name): this layer itself."""
+        return self
