@@ -35,7 +35,7 @@ DIVERGED_LOSS = 50.0
 MAX_OUT, MAX_OUT_BYTES = 16, 256 << 20
 # The share of the time a look mid-epoch may take (its evaluation, measurement and sample,
 # in the helper beside training, on the same cores): looks are spaced out to keep within
-# it, so training in the app with the panels on runs at >= 95% of headless.
+# it (a char model in the app with its text panel on: 94% of headless, bench/app_speed.py).
 LOOK_BUDGET = 0.05
 
 

@@ -226,8 +226,9 @@ class Steps:
         (probabilities, classes) laid out as the windows plus one axis (else None)."""
         fn = self._shadow_eval if self.shadow is not None else self._eval
         size = self.eval_windows or len(xs)
-        parts, state = [], self._zeros()
+        parts = []
         with self._on_eval_device():
+            state = self._zeros()
             for i in range(0, len(xs), size):  # the state carried from part to part
                 n = min(size, len(xs) - i)
                 *out, state = fn(self._pad(xs[i:i + n], size), self._pad(ys[i:i + n], size),
