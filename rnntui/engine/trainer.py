@@ -153,7 +153,9 @@ class Trainer:
             tf, self.config, strategy, k, kernel, mixed, jit)
         if self.resume is not None:
             self.resume.restore(self.checkpoint_path or Path("checkpoint"), model, optimizer)
-        if steps.traced() is None and steps.shadow is not None and self._beside:
+        # Not when deterministic: beside it, two same-seed runs' first losses once differed.
+        if (steps.traced() is None and steps.shadow is not None and self._beside
+                and not self.config.train.deterministic):
             compile_beside(self.engine.executor, self.run_id, steps, *self._beside)
             self._beside = None  # sent: the first chunk's _send_compiles leaves them out
         steps.compile()
