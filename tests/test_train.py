@@ -256,6 +256,34 @@ def test_same_seed_and_config_give_identical_losses(learned, learned_again):
     assert [e.val_loss for e in of(ea, EpochEnd)] == [e.val_loss for e in of(eb, EpochEnd)]
 
 
+def test_every_evaluation_runs_in_parts_of_a_looks_windows(monkeypatch):
+    """From a run's first evaluation on, though a busy helper compiles the evaluation late:
+    evaluated whole before that compile, a same-seed run's first epoch's validation loss
+    once differed in the 8th digit from another's, evaluated in parts."""
+    import rnntui.engine.plan as runplan
+    import rnntui.engine.steps as steps
+    import rnntui.engine.trainer as trainer
+
+    monkeypatch.setattr(runplan, "PREDICTION_STEPS", 3 * 50 * 5)  # a look: 3 windows
+    parts, evaluate, send = [], steps.Steps.shadow_evaluate_top, trainer.Trainer._send_compiles
+
+    def recorded(self, xs, ys):
+        parts.append((self.eval_windows, len(xs)))
+        return evaluate(self, xs, ys)
+
+    def busy_first(self, r):  # the helper busy for a second as the compiles are sent
+        if not r.compiles_sent:
+            r.shadow.submit(None, time.sleep, 1.0)
+        send(self, r)
+
+    monkeypatch.setattr(steps.Steps, "shadow_evaluate_top", recorded)
+    monkeypatch.setattr(trainer.Trainer, "_send_compiles", busy_first)
+    final, _ = run(DETERMINISTIC.with_values(epochs=1), chunk=CHUNK)
+    assert isinstance(final, Finished)
+    assert {size for size, _ in parts} == {3}
+    assert max(n for _, n in parts) == 20_000 // 50 // 5  # the whole validation, in parts
+
+
 # -- the state reset every batch ---------------------------------------------------------
 
 

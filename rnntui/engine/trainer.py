@@ -225,8 +225,8 @@ class Trainer:
         self._beside = (vxw, vxw[:looked], look_combos.prime if look_combos.sampled else None)
         model, optimizer, steps, compiled = self._compiled(tf, strategy, plan, vxw[:looked],
                                                            vyw[:looked])
-        # A file's empirical windows take seconds: made in the helper while the program
-        # compiled, or here if the helper has not started them (busy with other jobs).
+        steps.eval_windows = looked  # parts of a look's windows from the first evaluation on
+        # A file's floors (seconds): made in the helper during the compile, or here if not begun.
         fl = floors.result() if not floors.cancel() else source.realised_floors(cfg, vy)
         self.emit(started(cfg, plan, device_name, on_gpu, notice, fl))
         self.emit(compiled)

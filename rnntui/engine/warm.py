@@ -66,6 +66,7 @@ def warm(engine: Engine, config: Config) -> bool:
             return False
         engine.programs.keep(program)
         _, _, vxw, _, looked = validation_windows(config)
+        steps.eval_windows = looked  # as a training of this config will (Trainer._setup)
         engine.executor.submit(steps.shadow_job, None, steps.compile_evaluation, vxw,
                                vxw[:looked], run=WARM_RUN, priority=LATER)
     return True
