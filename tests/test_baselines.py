@@ -198,3 +198,39 @@ def test_verdict_a_lag_that_adds_nothing_is_learned_for_free():
 def test_verdict_uses_given_floors_and_sorted_rules():
     fl = floors(0.5, SEED_RULES)
     assert verdict(0.5, 0.5, SEED_RULES[::-1], fl) == verdict(0.5, 0.5, SEED_RULES)
+
+
+def test_a_lag_well_beyond_its_rule_reads_learned_and_overshooting_by_how_much():
+    """t-3 at 118% ±2 (its effect +0.59 of +0.50): learned, and by how much over; within
+    the error bar of the rule, or with a loose one, it is only learned."""
+    over = verdict(0.5, 0.5, SEED_RULES, effects=effects_of(t3=0.59, t8=-0.25),
+                   effects_se=[0.005] * 13)
+    assert over.learned == (3, 8) and over.state(0) == "learned"
+    assert over.overshoot(0) == pytest.approx(0.18) and over.overshoot(1) == 0.0
+    assert over.overshooting() == {"t-3": pytest.approx(0.18)}
+    assert "t-3 learned, overshooting by 18% 118% ±2%" in over.describe()
+    assert "t-8 learned 100%" in over.describe()
+    near = verdict(0.5, 0.5, SEED_RULES, effects=effects_of(t3=0.54, t8=-0.25),
+                   effects_se=[0.005] * 13)  # 108% ±2: not well beyond
+    loose = verdict(0.5, 0.5, SEED_RULES, effects=effects_of(t3=0.59, t8=-0.25),
+                    effects_se=[0.05] * 13)  # 118% ±20: not sure
+    assert near.overshooting() == loose.overshooting() == {}
+    assert "overshooting" not in near.describe() + loose.describe()
+    negative = verdict(0.5, 0.5, SEED_RULES, effects=effects_of(t3=0.5, t8=-0.35),
+                       effects_se=[0.005] * 13)  # t-8's -0.35 of -0.25: 140%
+    assert negative.overshooting() == {"t-8": pytest.approx(0.4)}
+
+
+def test_the_status_line_and_the_summary_say_which_lag_overshoots():
+    from rnntui.core.events import Finished
+    from rnntui.runs.report import summary
+    from rnntui.tui.widgets.status import verdict_text
+
+    v = verdict(0.5, 0.5, SEED_RULES, effects=effects_of(t3=0.59, t8=-0.25),
+                effects_se=[0.005] * 13)
+    assert "t-3 [green]118% ±2%[/] [magenta]overshooting by 18%[/]" in verdict_text(v)
+    assert "overshooting" not in verdict_text(verdict(0.5, 0.5, SEED_RULES))
+
+    final = Finished(step=10, epochs=1, train_loss=0.5, val_loss=0.5, verdict=v,
+                     floors=floors(0.5, SEED_RULES), steps_per_sec=1.0, wall_s=1.0)
+    assert summary(final, None)["overshooting"] == {"t-3": pytest.approx(0.18)}

@@ -307,6 +307,7 @@ def test_train_json(tmp_path, capsys):
     assert all(v is not None and -1 < v < 2 for v in summary["fractions"].values())
     assert 0 <= summary["loss_fraction"] <= 1
     assert isinstance(summary["learned"], list)
+    assert set(summary["overshooting"]) <= set(summary["learned"])  # {lag: how far past}
     assert 0.3 < summary["val_loss"] < 1.0 and 0.3 < summary["train_loss"] < 1.0
     assert summary["val_loss"] == pytest.approx(objects[-2]["val_loss"], abs=1e-6)
     assert summary["steps_per_sec"] > 0 and summary["wall_s"] > 0

@@ -224,6 +224,7 @@ def test_inspect_reads_the_checkpoint_back(trained):
     assert got["event"] == "inspect" and got["step"] == events[-1]["steps"]
     for k, e in events[-1]["lag_effects"].items():  # the final model: the same numbers
         assert got["lag_effects"][k] == pytest.approx(e, abs=1e-5)
+    assert set(got["overshooting"]) <= set(got["fractions"])  # {lag: how far past its rule}
     code, out, _ = run_cli("inspect", str(run))
     assert code == 0 and "<- rule" in out and "gradient reach" in out and "unit" in out
 

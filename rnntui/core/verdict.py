@@ -10,6 +10,10 @@ from dataclasses import dataclass
 # reaches this; "no" while the high end stays under NOT_LEARNED; "partly" in between.
 LEARNED = 0.9
 NOT_LEARNED = 0.1
+# A learned lag overshoots once the low end of its error bar is this far past all of its
+# reachable effect (a GRU 32 on rules 2:+0.3, 5:-0.2, 11:+0.25 measured t-5 at 118% ±2):
+# its effect is well beyond what the rule gives, not the rule's within noise.
+OVERSHOOT = 0.1
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,25 @@ class Verdict:
             return "learned"
         return "no" if f + 2 * self.se(i) < NOT_LEARNED else "partly"
 
+    def overshoot(self, i: int) -> float:
+        """How far a learned lag's fraction is past 1 (0.18: its effect 18% beyond what
+        the config can reach), when well beyond it (OVERSHOOT); else 0."""
+        f = self.fractions[i]
+        if self.state(i) != "learned" or f - 2 * self.se(i) <= 1 + OVERSHOOT:
+            return 0.0
+        return f - 1
+
+    def state_text(self, i: int) -> str:
+        """state(i), and for an overshooting lag by how much: 'learned, overshooting by
+        18%'."""
+        over = self.overshoot(i)
+        return self.state(i) + (f", overshooting by {over:.0%}" if over else "")
+
+    def overshooting(self) -> dict[str, float]:
+        """{label: overshoot} of the lags that overshoot."""
+        return {self.label(lag): self.overshoot(i) for i, lag in enumerate(self.lags)
+                if self.overshoot(i)}
+
     def fraction_text(self, i: int) -> str:
         """'98% ±4' (two standard errors), '62%' without one, '?' unmeasured."""
         f = self.fractions[i]
@@ -80,7 +103,7 @@ class Verdict:
         parts = []
         for i, lag in enumerate(self.lags):
             effect = self.effect_text(i)
-            state = "" if self.prefix != "t-" else f"{self.state(i)} "
+            state = "" if self.prefix != "t-" else f"{self.state_text(i)} "
             parts.append(f"{self.label(lag)} {state}{self.fraction_text(i)}"
                          + (f" ({effect})" if effect else ""))
         loss = self.loss_text()

@@ -110,6 +110,7 @@ def to_json(i: Inspection) -> dict[str, Any]:
                                                                     strict=True)}
         out["fractions_se"] = {v.label(lag): _num(s) for lag, s in zip(
             v.lags, v.fractions_se, strict=False)}
+        out["overshooting"] = {k: _num(o) for k, o in v.overshooting().items()}
         out["verdict"] = v.describe()
     out["timeline"] = [{"epoch": e, "lag_effects": effects} for e, effects in i.timeline]
     return out

@@ -32,6 +32,7 @@ def summary(final: Event, started: Started | None) -> dict[str, Any]:
             fractions_se=_by_label(final.verdict, final.verdict.fractions_se),
             loss_fraction=_num(final.verdict.loss_fraction),
             learned=[final.verdict.label(lag) for lag in final.verdict.learned],
+            overshooting={k: _num(o) for k, o in final.verdict.overshooting().items()},
             steps_per_sec=round(final.steps_per_sec, 1), epochs=final.epochs,
             steps=final.step, wall_s=round(final.wall_s, 3), stopped=final.stopped,
             lag_effects=final.lag_effects, memory=final.memory)

@@ -87,12 +87,15 @@ STATE_COLOURS = {"learned": "green", "partly": "yellow", "no": "red"}
 
 def verdict_text(v: Verdict) -> str:
     """'learned: t-3 98% ±4  t-8 62% ±9   loss 87%': per lag its fraction (of the effect
-    the config can reach, ±2 SE) coloured by its state, then the loss's own view; a data
-    file's verdict is by its empirical windows' loss."""
+    the config can reach, ±2 SE) coloured by its state (and how far past it, for a lag
+    that overshoots), then the loss's own view; a data file's verdict is by its empirical
+    windows' loss."""
     parts = []
     for i, lag in enumerate(v.lags):
         colour = STATE_COLOURS.get(v.state(i), "dim")
-        parts.append(f"{v.label(lag)} [{colour}]{v.fraction_text(i)}[/]")
+        over = v.overshoot(i) if v.prefix == "t-" else 0.0
+        parts.append(f"{v.label(lag)} [{colour}]{v.fraction_text(i)}[/]"
+                     + (f" [magenta]overshooting by {over:.0%}[/]" if over else ""))
     head = "learned:" if v.prefix == "t-" else "empirical windows (by loss):"
     loss = f"   [dim]loss {v.loss_fraction:.0%} of the way[/]" if v.prefix == "t-" and \
         v.loss_fraction == v.loss_fraction else ""
