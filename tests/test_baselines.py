@@ -234,3 +234,11 @@ def test_the_status_line_and_the_summary_say_which_lag_overshoots():
     final = Finished(step=10, epochs=1, train_loss=0.5, val_loss=0.5, verdict=v,
                      floors=floors(0.5, SEED_RULES), steps_per_sec=1.0, wall_s=1.0)
     assert summary(final, None)["overshooting"] == {"t-3": pytest.approx(0.18)}
+
+
+def test_a_data_files_windows_never_overshoot():
+    from dataclasses import replace
+
+    v = verdict(0.5, 0.5, SEED_RULES, effects=effects_of(t3=0.59, t8=-0.25),
+                effects_se=[0.005] * 13)
+    assert replace(v, prefix="window ").overshooting() == {}

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 LEARNED = 0.9
 NOT_LEARNED = 0.1
 # A learned lag overshoots once the low end of its error bar is this far past all of its
-# reachable effect (a GRU 32 on rules 2:+0.3, 5:-0.2, 11:+0.25 measured t-5 at 118% ±2):
+# reachable effect (issue 25's example: a GRU 32 on rules 2:+0.3, 5:-0.2, 11:+0.25 with
+# t-5 at 118% ±2):
 # its effect is well beyond what the rule gives, not the rule's within noise.
 OVERSHOOT = 0.1
 
@@ -64,8 +65,9 @@ class Verdict:
         """How far a learned lag's fraction is past 1 (0.18: its effect 18% beyond what
         the config can reach), when well beyond it (OVERSHOOT); else 0."""
         f = self.fractions[i]
-        if self.state(i) != "learned" or f - 2 * self.se(i) <= 1 + OVERSHOOT:
-            return 0.0
+        if (self.prefix != "t-" or self.state(i) != "learned"
+                or f - 2 * self.se(i) <= 1 + OVERSHOOT):
+            return 0.0  # a data file's windows have no rule to overshoot
         return f - 1
 
     def state_text(self, i: int) -> str:

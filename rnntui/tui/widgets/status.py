@@ -93,7 +93,7 @@ def verdict_text(v: Verdict) -> str:
     parts = []
     for i, lag in enumerate(v.lags):
         colour = STATE_COLOURS.get(v.state(i), "dim")
-        over = v.overshoot(i) if v.prefix == "t-" else 0.0
+        over = v.overshoot(i)
         parts.append(f"{v.label(lag)} [{colour}]{v.fraction_text(i)}[/]"
                      + (f" [magenta]overshooting by {over:.0%}[/]" if over else ""))
     head = "learned:" if v.prefix == "t-" else "empirical windows (by loss):"
