@@ -1,6 +1,6 @@
 """Command line: `rnntui` opens the app, `rnntui watch` the live view of another process's
 run; `rnntui train|sweep|stop|inspect|sample|export|data|baselines` run headless. The parser is in
-`args`, the commands in `commands`.
+`args`, the commands in `commands` (the task's own in `task`).
 
 Nothing here imports TensorFlow or Textual at module load: `rnntui data` and
 `rnntui baselines` are instant, and the app paints before TensorFlow loads.
@@ -14,7 +14,7 @@ import os
 import sys
 
 from ..config import ConfigError
-from . import commands
+from . import commands, task
 from .args import BadInput, build_parser, cpu_threads
 
 __all__ = ["BadInput", "build_parser", "main"]
@@ -30,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
             from ..engine.tfload import ask_cpu_threads
 
             ask_cpu_threads(cpu_threads(args))
-        command = {"train": commands.cmd_train, "data": commands.cmd_data,
-                   "baselines": commands.cmd_baselines, "sweep": commands.cmd_sweep,
+        command = {"train": commands.cmd_train, "data": task.cmd_data,
+                   "baselines": task.cmd_baselines, "sweep": commands.cmd_sweep,
                    "export": commands.cmd_export, "inspect": commands.cmd_inspect,
                    "watch": commands.cmd_watch, "stop": commands.cmd_stop,
                    "serve": commands.cmd_serve, "sample": commands.cmd_sample,

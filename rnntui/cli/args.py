@@ -214,10 +214,10 @@ def _task_commands(sub) -> None:
                     " .csv (required)")
 
     bl = sub.add_parser("baselines", help="print the task's analytic loss floors")
-    add_config_flags(bl, ["base", "rules"])
+    add_config_flags(bl, ["base", "rules", "truncation", "stride"])
     bl.add_argument("--num-steps", dest="num_steps", default=None, metavar="NUM_STEPS",
-                    help="also print the floor of a model that sees only its window"
-                         " (default: not printed)")
+                    help="also print the floor of a model that sees only its window, its"
+                         " training loss under --truncation/--stride (default: not printed)")
     bl.add_argument("--json", action="store_true", help="print JSON (default: off)")
 
 

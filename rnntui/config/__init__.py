@@ -34,12 +34,14 @@ from .text import (
     parse_config_string,
     to_toml,
 )
+from .truncation import effective_stride, positions_trained, truncation_text, windows_per_row
 
 __all__ = [
-    "CELLS", "DATA_MODES", "FIELDS", "MAX_LAG", "MAX_RULES", "OPTIMIZERS", "PRESETS",
-    "PRESET_ALIASES", "Config", "ConfigError", "DataConfig", "Field", "ModelConfig", "Rules",
+    "CELLS", "Config", "ConfigError", "DATA_MODES", "DataConfig", "FIELDS", "Field", "MAX_LAG",
+    "MAX_RULES", "ModelConfig", "OPTIMIZERS", "PRESETS", "PRESET_ALIASES", "Rules",
     "TrainConfig", "check_probabilities", "check_rules", "config_string", "cross_errors",
-    "format_rules", "format_value", "from_mapping", "load_toml", "parse_config_string",
-    "parse_rules", "parse_value", "preset", "preset_of", "split_error", "states_per_layer",
-    "to_toml", "validate",
+    "effective_stride", "format_rules", "format_value", "from_mapping", "load_toml",
+    "parse_config_string", "parse_rules", "parse_value", "positions_trained", "preset",
+    "preset_of", "split_error", "states_per_layer", "to_toml", "truncation_text", "validate",
+    "windows_per_row",
 ]

@@ -24,9 +24,11 @@ DATA_MODES = ("fresh", "fixed")
 STRATEGIES = ("none", "mirrored", "multiworker")
 CUDNN = ("auto", "on", "off")
 PRECISIONS = ("float32", "mixed")
+TRUNCATIONS = ("windows", "even")
 MAX_REPLICAS = 64
 MAX_RULES = 10
 MAX_LAG = 1000
+MAX_DROPOUT = 0.9
 
 
 class ConfigError(ValueError):
@@ -56,11 +58,24 @@ class ModelConfig:
     cell: str = "basic"  # basic (the seed's tanh cell, by hand), rnn, gru or lstm
     num_layers: int = 1  # stacked recurrent layers
     state_size: int = 4  # units per layer (the seed's state_size)
+    # Dropout on the non-recurrent connections (between stacked layers and on the last
+    # layer's output, as Zaremba et al. 2014), on while training only.
+    dropout: float = 0.0
+    # Layer normalization inside the cell, on the gate pre-activations (Ba et al. 2016).
+    layer_norm: bool = False
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     num_steps: int = 5  # truncated-backprop window (the seed's num_steps)
+    # windows: cut the series into windows of num_steps and backprop inside each (the
+    # seed's; a window's first position's error flows back 1 step, its last num_steps);
+    # even: every position's error flows back num_steps steps (stride 1).
+    truncation: str = "windows"
+    # TBPTT(k1=stride, k2=num_steps) (Williams and Peng): windows of num_steps that advance
+    # by stride, the loss on each window's last stride positions. 0: the style's own
+    # (num_steps for windows, 1 for even). See effective_stride.
+    stride: int = 0
     batch_size: int = 200  # rows, each a contiguous stretch of the series
     optimizer: str = "adagrad"  # the seed's; also adam, rmsprop, sgd
     learning_rate: float = 0.1
@@ -157,7 +172,13 @@ def _fields() -> dict[str, Field]:
         Field("cell", "model", "choice", "recurrent cell", choices=CELLS),
         Field("num_layers", "model", "int", "stacked layers", 1, 8),
         Field("state_size", "model", "int", "units per layer", 1, 1024),
+        Field("dropout", "model", "float", "dropout between layers and on the output", 0,
+              MAX_DROPOUT),
+        Field("layer_norm", "model", "bool", "layer normalization inside the cell"),
         Field("num_steps", "train", "int", "truncated-backprop window", 1, 200),
+        Field("truncation", "train", "choice", "windows (the seed's) or even backprop",
+              choices=TRUNCATIONS),
+        Field("stride", "train", "int", "windows advance by (0 = the style's)", 0, 200),
         Field("batch_size", "train", "int", "rows per batch", 1, 65_536),
         Field("optimizer", "train", "choice", "optimizer", choices=OPTIMIZERS),
         Field("learning_rate", "train", "float", "learning rate", 0, 1e6, open_lo=True),
@@ -305,6 +326,7 @@ def cross_errors(values: dict[str, Any]) -> dict[str, str]:
                 errors[name] = (
                     f"{name}: {values[name]} is too small for one batch: needs at least"
                     f" batch_size x num_steps = {b} x {t} = {b * t}")
+    errors.update(stride_errors(values))
     r = values.get("replicas", 0)
     if r > 1 and values.get("strategy") == "none":
         errors["replicas"] = (f"replicas: {r} needs strategy mirrored;"
@@ -315,6 +337,20 @@ def cross_errors(values: dict[str, Any]) -> dict[str, str]:
                               " takes an equal share of the batch's rows")
         errors.setdefault("batch_size", str(split_error(b, r)))
     return errors
+
+
+def stride_errors(values: dict[str, Any]) -> dict[str, str]:
+    """`stride` against num_steps and the truncation style, on whichever parsed."""
+    stride, n = values.get("stride", 0), values.get("num_steps")
+    if not stride or n is None:
+        return {}
+    if stride > n:
+        return {"stride": f"stride: {stride} is out of range: 0 (the style's own) or 1 to"
+                          f" num_steps ({n})"}
+    if values.get("truncation") == "even" and stride != 1:
+        return {"stride": f"stride: {stride} is not even truncation's (1): set it to 0 or 1,"
+                          " or truncation windows for TBPTT(stride, num_steps)"}
+    return {}
 
 
 def split_error(batch_size: int, replicas: int) -> ConfigError:

@@ -51,18 +51,22 @@ def floors(base: float, rules: Rules) -> list[Floor]:
     return out
 
 
-def window_floor(base: float, rules: Rules, num_steps: int) -> float:
-    """The loss of the best model that sees only its own window (state reset every batch).
+def window_floor(base: float, rules: Rules, num_steps: int, stride: int | None = None) -> float:
+    """The training loss of the best model that sees only its own window (state reset
+    every batch), under the truncation style: the loss is taken on a window's last
+    `stride` positions (all num_steps when None: the seed's windows).
 
     Position j of a window (0-based) sees X_{t-j}..X_t, so it knows the lags <= j.
-    For the seed with num_steps 5: 0.6 * 0.6616 + 0.4 * 0.5192 = 0.605.
+    For the seed with num_steps 5: 0.6 * 0.6616 + 0.4 * 0.5192 = 0.605; with stride 1
+    (even) only position 4 counts, which knows t-3: 0.5192.
     """
     rules = tuple(sorted(rules))
     total = 0.0
-    for j in range(num_steps):
+    stride = stride or num_steps
+    for j in range(num_steps - stride, num_steps):
         known = tuple(i for i, (lag, _) in enumerate(rules) if lag <= j)
         total += conditional_entropy(base, rules, known)
-    return total / num_steps
+    return total / stride
 
 
 def achievable(rules: Rules, num_steps: int, carry: bool) -> tuple[float, ...]:

@@ -42,10 +42,12 @@ class Windows:
     losses: tuple[float, ...]
     floors: tuple[Floor, ...]  # window 0, then each window that beats the last floor by STEP
 
-    def window_floor(self, num_steps: int) -> float:
-        """A model reset every batch: position j of a window sees the last j+1 inputs."""
-        last = len(self.losses) - 1
-        return sum(self.losses[min(j + 1, last)] for j in range(num_steps)) / num_steps
+    def window_floor(self, num_steps: int, stride: int | None = None) -> float:
+        """A model reset every batch: position j of a window sees the last j+1 inputs; the
+        loss on a window's last `stride` positions (baselines.window_floor)."""
+        last, stride = len(self.losses) - 1, stride or num_steps
+        return sum(self.losses[min(j + 1, last)]
+                   for j in range(num_steps - stride, num_steps)) / stride
 
 
 def windows(x: np.ndarray, y: np.ndarray, n_train: int, vx: int, vy: int) -> Windows:

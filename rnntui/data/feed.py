@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
-from ..config import Config
+from ..config import Config, effective_stride, windows_per_row
 from .source import train_series_of
 
 SLAB_STEPS = 1 << 20  # series steps per slab of the feed: ~25 MB of temporaries at most
@@ -27,7 +28,8 @@ class EpochFeed:
         t = config.train
         self.chunk = chunk
         self.part = config.data.size // t.batch_size  # steps per row, as in windows()
-        self.batches = self.part // t.num_steps  # per epoch
+        self.stride = effective_stride(t)  # a window starts this many steps after the last
+        self.batches = windows_per_row(self.part, t.num_steps, self.stride)  # per epoch
         per_batch = t.batch_size * t.num_steps
         self.slab = chunk * max(1, SLAB_STEPS // (chunk * per_batch))  # batches per slab
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rnntui-data")
@@ -36,10 +38,16 @@ class EpochFeed:
     def _make(self, epoch: int, s0: int) -> tuple[np.ndarray, np.ndarray]:
         t = self.config.train
         s1 = min(s0 + self.slab, self.batches)
-        starts = np.arange(t.batch_size, dtype=np.int64) * self.part + s0 * t.num_steps
-        x, y = train_series_of(self.config.data, epoch).rows(starts, (s1 - s0) * t.num_steps)
-        shape = (t.batch_size, s1 - s0, t.num_steps)
-        return tuple(np.ascontiguousarray(a.reshape(shape).transpose(1, 0, 2)) for a in (x, y))
+        n, stride = t.num_steps, self.stride
+        starts = np.arange(t.batch_size, dtype=np.int64) * self.part + s0 * stride
+        x, y = train_series_of(self.config.data, epoch).rows(starts, (s1 - s0 - 1) * stride + n)
+        if stride == n:  # windows side by side: a reshape
+            shape = (t.batch_size, s1 - s0, n)
+            return tuple(np.ascontiguousarray(a.reshape(shape).transpose(1, 0, 2))
+                         for a in (x, y))
+        # Windows that overlap (TBPTT(stride, num_steps)): one every `stride` steps.
+        return tuple(np.ascontiguousarray(
+            sliding_window_view(a, n, axis=1)[:, ::stride].transpose(1, 0, 2)) for a in (x, y))
 
     def _take(self, epoch: int, s0: int) -> tuple[np.ndarray, np.ndarray]:
         fut = self._next.pop((epoch, s0), None)

@@ -218,10 +218,12 @@ def realised_floors(config: Config, vy: np.ndarray) -> list[Floor]:
     return out
 
 
-def window_floor(d: DataConfig, num_steps: int) -> float:
+def window_floor(d: DataConfig, num_steps: int, stride: int | None = None) -> float:
+    """The training loss of a model that sees only its window, under the truncation style
+    (baselines.window_floor)."""
     if not d.data_file:
-        return baselines.window_floor(d.base, d.rules, num_steps)
-    return file_windows(d).window_floor(num_steps)
+        return baselines.window_floor(d.base, d.rules, num_steps, stride)
+    return file_windows(d).window_floor(num_steps, stride)
 
 
 def verdict(loss: float, config: Config, fl: list[Floor], seen: Insight | None = None) -> Verdict:

@@ -62,8 +62,10 @@ def xla_kernel(config: Config, distributed: bool = False) -> str:
     seconds), or "xla", Keras's layers unrolled. The window wins from mid-size models on
     (a char model's LSTM 2x128 ran 1.5x, and XLA compiled it 15x faster); the seed's small
     models keep the unrolled layers they are tuned for. Under tf.distribute there is no
-    XLA, and a rolled loop without it pays every op of every step: Keras's layers."""
-    if distributed or batch_macs(config) < WINDOW_MIN_MACS:
+    XLA, and a rolled loop without it pays every op of every step: Keras's layers.
+    A layer-normed cell has no whole-window kernel: Keras's RNN over its cell (norm.py),
+    rolled when the model is this big (model.unrolled)."""
+    if distributed or config.model.layer_norm or batch_macs(config) < WINDOW_MIN_MACS:
         return "xla"
     return "window"
 
@@ -83,6 +85,10 @@ def choose_kernel(config: Config, on_gpu: bool,
     if m.cell not in CUDNN_CELLS:
         why = (f"cudnn: there is no cuDNN kernel for the {m.cell} cell; using XLA"
                if t.cudnn == "on" else "")
+        return xla, why
+    if m.layer_norm:  # said whenever cuDNN could have run: the run is slower without it
+        why = ("" if t.cudnn == "off" else
+               "layer_norm: cuDNN has no layer-normed cell; using XLA without cuDNN")
         return xla, why
     if t.cudnn != "auto":
         return ("cudnn" if t.cudnn == "on" else xla), ""

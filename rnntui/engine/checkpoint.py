@@ -26,6 +26,14 @@ FORMAT = "rnntui-checkpoint-1"
 LEGACY_SCALER_VARS = 4
 
 
+def random_states(model) -> list:
+    """The model's random number generators' states, in layer order: its dropout layers'
+    (model.build_model), which are no weights but decide the masks still to be drawn, so a
+    resumed run draws the masks the uninterrupted run would have."""
+    found = (getattr(layer, "seed_generator", None) for layer in model.layers)
+    return [g.state for g in found if g is not None]
+
+
 def inner_optimizer(optimizer):
     """The optimizer that holds the slots: the one a LossScaleOptimizer wraps, or itself."""
     return getattr(optimizer, "inner_optimizer", optimizer)
@@ -49,6 +57,8 @@ class Checkpoint:
     loss_scale: list[np.ndarray] = field(default_factory=list)  # empty for float32
     legacy: bool = False  # written before the split: a mixed run's `optimizer` is the
     # LossScaleOptimizer's whole list (see LEGACY_SCALER_VARS)
+    random: list[np.ndarray] = field(default_factory=list)  # random_states; empty before
+    # dropout, and for a model without it
 
     @classmethod
     def capture(cls, epoch, batch, step, model, optimizer, state) -> Checkpoint:
@@ -58,7 +68,8 @@ class Checkpoint:
         return cls(epoch, batch, step, [np.asarray(w) for w in model.get_weights()],
                    [np.asarray(v.numpy()) for v in inner.variables],
                    [np.asarray(s) for s in state], float(optimizer.learning_rate.numpy()),
-                   [np.asarray(v.numpy()) for v in scale])
+                   [np.asarray(v.numpy()) for v in scale],
+                   random=[np.asarray(v.numpy()) for v in random_states(model)])
 
     def restore(self, path: Path, model, optimizer) -> None:
         """Load into a built model and optimizer; BadFile if the shapes do not fit."""
@@ -76,6 +87,10 @@ class Checkpoint:
         if scale and inner is not optimizer:
             optimizer.step_counter.assign(scale[0])
             optimizer.dynamic_scale.assign(scale[1])
+        generators = random_states(model)
+        if len(generators) == len(self.random):  # none kept: the masks start afresh
+            for var, value in zip(generators, self.random, strict=True):
+                var.assign(value)
 
     def _slots_for(self, shapes: list[tuple]) -> tuple[list | None, list]:
         """(the slots for an optimizer of these shapes or None, the loss scale), reading a
@@ -94,10 +109,10 @@ def save(path: str | Path, ckpt: Checkpoint) -> None:
     meta = {"format": FORMAT, "epoch": ckpt.epoch, "batch": ckpt.batch, "step": ckpt.step,
             "learning_rate": ckpt.learning_rate, "weights": len(ckpt.weights),
             "optimizer": len(ckpt.optimizer), "state": len(ckpt.state),
-            "loss_scale": len(ckpt.loss_scale)}
+            "loss_scale": len(ckpt.loss_scale), "random": len(ckpt.random)}
     arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
     for prefix, items in (("w", ckpt.weights), ("o", ckpt.optimizer), ("s", ckpt.state),
-                          ("l", ckpt.loss_scale)):
+                          ("l", ckpt.loss_scale), ("r", ckpt.random)):
         arrays.update({f"{prefix}{i}": a for i, a in enumerate(items)})
     # A name of its own, synced, renamed into place: WriteFailed naming the file if the
     # disk is full or the folder read-only, and no temporary left behind.
@@ -114,13 +129,15 @@ def load(path: str | Path) -> Checkpoint:
                 got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
                 raise BadFile(path, f"is not an rnntui checkpoint ({got!r})")
             legacy = "loss_scale" not in meta  # written before the split
-            counts = {**meta, "loss_scale": meta.get("loss_scale", 0)}
+            counts = {**meta, "loss_scale": meta.get("loss_scale", 0),
+                      "random": meta.get("random", 0)}
             items = {p: [z[f"{p}{i}"] for i in range(int(counts[n]))]
                      for p, n in (("w", "weights"), ("o", "optimizer"), ("s", "state"),
-                                  ("l", "loss_scale"))}
+                                  ("l", "loss_scale"), ("r", "random"))}
             return Checkpoint(int(meta["epoch"]), int(meta["batch"]), int(meta["step"]),
                               items["w"], items["o"], items["s"],
-                              float(meta.get("learning_rate", 0.0)), items["l"], legacy)
+                              float(meta.get("learning_rate", 0.0)), items["l"], legacy,
+                              items["r"])
     except BadFile:
         raise
     except FileNotFoundError:

@@ -81,13 +81,21 @@ class GRUCell(keras.layers.Layer):
 
 
 def _layer(cell: str, units: int, unroll: bool, name: str, kernel: str,
-           dtype) -> keras.layers.Layer:
+           dtype, layer_norm: bool = False) -> keras.layers.Layer:
     """One recurrent layer. With the "window" kernel (accel.choose_kernel) it runs its whole
     window at once, with its gradient over the window (window.py, kernels.py). With
     "cudnn" (LSTM/GRU on a GPU, see accel.py) Keras's own layer
     takes its cuDNN path, which needs the loop rolled; "auto" there, so a GPU whose cuDNN
     cannot run it falls back instead of failing (the status then says cuDNN is not in use).
-    Otherwise cuDNN is off: a cuDNN op inside the XLA program would not compile."""
+    Otherwise cuDNN is off: a cuDNN op inside the XLA program would not compile.
+    `layer_norm`: the layer-normed cell (norm.py) whatever the kernel (accel.xla_kernel and
+    choose_kernel never pick "window" or "cudnn" for it)."""
+    if layer_norm:
+        from .norm import LayerNormCell
+
+        return keras.layers.RNN(LayerNormCell(cell, units, dtype=dtype),
+                                return_sequences=True, return_state=True, unroll=unroll,
+                                name=name, dtype=dtype)
     if kernel == "window":
         from .window import WindowRNN
 
@@ -109,6 +117,22 @@ def _layer(cell: str, units: int, unroll: bool, name: str, kernel: str,
     raise ValueError(f"cell: {cell!r} is not one of basic, rnn, gru, lstm")
 
 
+def unrolled(config: Config) -> bool:
+    """Whether Keras's layers run the window unrolled: short windows, except for a
+    layer-normed cell on a model big enough for the whole-window kernels, whose unrolled
+    program XLA would take minutes to compile (see accel.xla_kernel)."""
+    from .accel import WINDOW_MIN_MACS, batch_macs
+
+    big = config.model.layer_norm and batch_macs(config) >= WINDOW_MIN_MACS
+    return config.train.num_steps <= UNROLL_MAX and not big
+
+
+def dropout_seed(config: Config, layer: int) -> int:
+    """The seed of layer `layer`'s dropout masks: the run's seed, so a rerun draws the same
+    masks (the checkpoint keeps where they have got to: checkpoint.random_states)."""
+    return (config.data.seed * 8 + layer + 1) % 2**31
+
+
 def build_model(config: Config, seed: int | None = None, kernel: str = "xla",
                 mixed: bool = False) -> keras.Model:
     """The network for a config: one-hot x of shape (batch, num_steps, symbols) and the states
@@ -120,24 +144,56 @@ def build_model(config: Config, seed: int | None = None, kernel: str = "xla",
     float32, so the loss and the state between batches keep their precision."""
     if seed is not None:
         keras.utils.set_random_seed(seed)
-    m, t = config.model, config.train
-    units, per = m.state_size, states_per_layer(m.cell)
+    m = config.model
     policy = keras.DTypePolicy("mixed_float16") if mixed else None
     n_in, n_out = io_sizes(config.data)
-    x_in = keras.Input((t.num_steps, n_in), name="x")
+
+    def layers():
+        # Made one by one as they are connected: a Keras layer draws its initializers'
+        # seeds when it is made, so this order keeps the weights of a seed as they were.
+        for layer in range(m.num_layers):
+            yield _layer(m.cell, m.state_size, unrolled(config), f"{m.cell}{layer}", kernel,
+                         policy, m.layer_norm)
+            if m.dropout > 0:  # the connections to the next layer and to the logits only
+                yield keras.layers.Dropout(m.dropout, seed=dropout_seed(config, layer),
+                                           name=f"dropout{layer}", dtype=policy)
+        yield keras.layers.Dense(n_out, name="logits", dtype="float32")
+
+    return _connect(config, layers(), config.train.num_steps, n_in, mixed, "rnntui")
+
+
+def part_model(model: keras.Model, config: Config, length: int,
+               mixed: bool = False) -> keras.Model:
+    """`model`'s layers (the same weights) over windows of `length` steps: a training
+    window's first `stride` steps and the rest, apart (steps.make_forward), so that the
+    state where the next window starts is an output."""
+    names = [layer.name for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    layers = [model.get_layer(name) for name in names]
+    return _connect(config, layers, length, model.inputs[0].shape[-1], mixed,
+                    f"rnntui_part{length}")
+
+
+def _connect(config: Config, layers, length: int, n_in: int, mixed: bool,
+             name: str) -> keras.Model:
+    """The network of `layers` (recurrent, dropout and the logits last, in order, each
+    taken as it is connected) over windows of `length` steps, the states as inputs and
+    outputs (build_model)."""
+    m = config.model
+    units, per = m.state_size, states_per_layer(m.cell)
+    x_in = keras.Input((length, n_in), name="x")
     state_in = [keras.Input((units,), name=f"state{i}") for i in range(m.num_layers * per)]
-    h, state_out = x_in, []
-    for layer in range(m.num_layers):
-        rnn = _layer(m.cell, units, t.num_steps <= UNROLL_MAX, f"{m.cell}{layer}", kernel,
-                     policy)
-        initial = state_in[layer * per:(layer + 1) * per]
+    h, state_out, recurrent = x_in, [], 0
+    for layer in layers:
+        if isinstance(layer, (keras.layers.Dropout, keras.layers.Dense)):
+            h = layer(h)
+            continue
+        initial = state_in[recurrent * per:(recurrent + 1) * per]
         if mixed:
             initial = [ops.cast(s, "float16") for s in initial]
-        out = rnn(h, initial_state=initial)
+        out = layer(h, initial_state=initial)
         new = [ops.cast(s, "float32") for s in out[1:]] if mixed else list(out[1:])
-        h, state_out = out[0], state_out + new
-    logits = keras.layers.Dense(n_out, name="logits", dtype="float32")(h)
-    return keras.Model([x_in, *state_in], [logits, *state_out], name="rnntui")
+        h, state_out, recurrent = out[0], state_out + new, recurrent + 1
+    return keras.Model([x_in, *state_in], [h, *state_out], name=name)
 
 
 def build_optimizer(config: Config, mixed: bool = False,
@@ -193,8 +249,11 @@ def build_plain_model(config: Config, trained: keras.Model) -> keras.Model:
     state_in = [keras.Input((units,), name=f"state{i}") for i in range(m.num_layers * per)]
     h, state_out = x_in, []
     for layer in range(m.num_layers):
-        rnn = kinds[m.cell](units, return_sequences=True, return_state=True,
-                            name=f"{m.cell}{layer}")
+        name = f"{m.cell}{layer}"
+        if m.layer_norm:  # no such Keras layer: rnntui's registered cell (norm.py)
+            rnn = _layer(m.cell, units, False, name, "xla", None, layer_norm=True)
+        else:
+            rnn = kinds[m.cell](units, return_sequences=True, return_state=True, name=name)
         out = rnn(h, initial_state=state_in[layer * per:(layer + 1) * per])
         h, state_out = out[0], state_out + list(out[1:])
     logits = keras.layers.Dense(n_out, name="logits")(h)
@@ -208,7 +267,7 @@ def load_plain(plain: keras.Model, trained: keras.Model, config: Config) -> None
     m = config.model
     for layer in range(m.num_layers):
         src = trained.get_layer(f"{m.cell}{layer}").get_weights()
-        if m.cell == "basic":
+        if m.cell == "basic" and not m.layer_norm:
             kernel, bias = src
             n_in = kernel.shape[0] - m.state_size
             src = [kernel[:n_in], kernel[n_in:], bias]

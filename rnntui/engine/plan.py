@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import Config
+from ..config import Config, effective_stride, windows_per_row
 from ..data.generator import windows
 from ..data.source import val_series
 from .accel import WINDOW_MIN_MACS, batch_macs, choose_kernel, choose_precision
@@ -62,7 +62,7 @@ def validation_windows(config: Config) -> tuple:
 
 def steps_per_epoch(config: Config) -> int:
     t = config.train
-    return config.data.size // t.batch_size // t.num_steps
+    return windows_per_row(config.data.size // t.batch_size, t.num_steps, effective_stride(t))
 
 
 def use_xla(config: Config) -> bool:

@@ -59,7 +59,9 @@ class Program:
 
 
 def _variables(model, optimizer) -> list:
-    return [*model.weights, *optimizer.variables]
+    from .checkpoint import random_states  # the dropout masks start afresh too
+
+    return [*model.weights, *random_states(model), *optimizer.variables]
 
 
 class ProgramCache:

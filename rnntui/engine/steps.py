@@ -15,22 +15,62 @@ import math
 
 import numpy as np
 
-from ..config import Config, states_per_layer
+from ..config import Config, effective_stride, states_per_layer
 
 
-def make_forward(tf, model, carry: bool):
-    """(x, y, state, training) -> (mean cross-entropy, logits, the state to carry on)."""
+def make_forward(tf, model, carry: bool, parts: tuple | None = None):
+    """(x, y, state, training) -> (mean cross-entropy, logits, the state to carry on).
+
+    `parts` (stride_parts): training windows that overlap, TBPTT(stride, num_steps). The
+    window runs as its first `stride` steps and the rest (the same layers), the loss is
+    taken on its last `stride` positions, and the state carried is the one after its first
+    `stride` steps, where the next window starts. Evaluation runs whole windows."""
 
     width = model.inputs[0].shape[-1]  # symbols: 2 for the generator
+    on_onehot = forward_onehot(tf, model, carry, parts)
 
     def forward(x, y, state, training):
-        logits, *new = model([tf.one_hot(tf.cast(x, tf.int32), width), *state],
-                             training=training)
+        return on_onehot(tf.one_hot(tf.cast(x, tf.int32), width), y, state, training)
+
+    return forward
+
+
+def forward_onehot(tf, model, carry: bool, parts: tuple | None = None):
+    """make_forward's function on the one-hot inputs (which a test can differentiate by)."""
+
+    def forward(onehot, y, state, training):
+        if training and parts is not None:
+            return _strided(tf, parts, onehot, y, state, carry)
+        logits, *new = model([onehot, *state], training=training)
         xent = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.cast(y, tf.int32), logits)
         new = new if carry else [tf.zeros_like(s) for s in state]
         return tf.reduce_mean(xent), logits, new
 
     return forward
+
+
+def stride_parts(model, config: Config, mixed: bool = False) -> tuple | None:
+    """(the model over a window's first `stride` steps, over the rest, stride), or None
+    when windows do not overlap (stride = num_steps: the model as it is)."""
+    from .model import part_model
+
+    n, stride = config.train.num_steps, effective_stride(config.train)
+    if stride == n:
+        return None
+    return part_model(model, config, stride, mixed), part_model(model, config, n - stride,
+                                                                mixed), stride
+
+
+def _strided(tf, parts, onehot, y, state, carry: bool):
+    head, tail, stride = parts
+    logits, *mid = head([onehot[:, :stride], *state], training=True)
+    rest, *_ = tail([onehot[:, stride:], *mid], training=True)
+    logits = tf.concat([logits, rest], axis=1)
+    n = onehot.shape[1]
+    xent = tf.nn.sparse_softmax_cross_entropy_with_logits(
+        tf.cast(y[:, n - stride:], tf.int32), logits[:, n - stride:])
+    new = mid if carry else [tf.zeros_like(s) for s in state]
+    return tf.reduce_mean(xent), logits, new
 
 
 TOP = 3  # a symbol model's most likely next symbols, shown per position
@@ -107,7 +147,8 @@ class Steps:
         self.eval_device: str | None = None  # DistSteps: the first replica's device
         variables = model.trainable_variables
         optimizer.build(variables)
-        self.forward = forward = make_forward(tf, model, t.carry_state)
+        self.forward = forward = make_forward(tf, model, t.carry_state,
+                                              stride_parts(model, config, mixed))
         update = make_update(tf, optimizer, variables, float(t.clip_norm), mixed)
         self._train_fn = None  # the traced training program, once compiled
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..config import Config, ConfigError
+from ..config import Config, ConfigError, effective_stride
 from ..core.events import Failed, Started
 from ..data import source
 from .plan import Plan, steps_per_epoch
@@ -82,6 +82,7 @@ def started(config: Config, plan: Plan, device_name: str, on_gpu: bool, notice: 
     per_epoch = steps_per_epoch(config)
     notices = (notice, *plan.notices, threads_notice(config, on_gpu))
     targets, inputs = source.symbols(d)
-    return Started(config, device_name, floors, source.window_floor(d, t.num_steps),
+    return Started(config, device_name, floors, source.window_floor(d, t.num_steps,
+                                                                  effective_stride(t)),
                    per_epoch, per_epoch * t.epochs, plan.chunk,
                    "; ".join(n for n in notices if n), source.floors(d), targets, inputs)

@@ -25,12 +25,14 @@ def true_deltas(rules: Rules, k: int) -> list[float]:
     return out
 
 
-def window_share(num_steps: int, k: int) -> list[float]:
-    """Share of training positions whose backprop window reaches lag 0..k. The windows do
-    not overlap, and position j (0-based) of a window of n sees lags 0..j, so a share
-    (n - lag)/n reaches a lag. Carrying the state does not change it: backprop stops at
-    the window's start either way."""
-    return [max(0, num_steps - lag) / num_steps for lag in range(k + 1)]
+def window_share(num_steps: int, k: int, stride: int | None = None) -> list[float]:
+    """Share of training positions whose error is backpropagated to lag 0..k. Position j
+    (0-based) of a window of n reaches lags 0..j, and the loss is taken on a window's last
+    `stride` positions (TBPTT(stride, n); None: all n, the seed's windows, so a share
+    (n - lag)/n reaches a lag; 1, even: every error reaches every lag under n). Carrying
+    the state does not change it: backprop stops at the window's start either way."""
+    stride = stride or num_steps
+    return [max(0, num_steps - max(lag, num_steps - stride)) / stride for lag in range(k + 1)]
 
 
 def reach_horizon(reach: list[float], ref: int, share: float = 0.01) -> int | None:
@@ -50,8 +52,13 @@ def gates(cell: str, weights: dict, inputs: np.ndarray, h: np.ndarray, h_prev: n
     steps in `resets` (the window starts, with carry_state off)."""
     sig = lambda v: 1.0 / (1.0 + np.exp(-v))  # noqa: E731
     u = h.shape[-1]
+    normed = "gamma_x" in weights  # a layer-normed cell (engine.norm's math)
+    if normed:
+        pre_x, pre_h = _normed_parts(cell, weights, inputs, h_prev)
     if cell == "lstm":  # Keras's order: input, forget, cell, output
-        pre = inputs @ weights["kernel"] + h_prev @ weights["recurrent_kernel"] + weights["bias"]
+        pre = (pre_x + pre_h + weights["bias"] if normed else
+               inputs @ weights["kernel"] + h_prev @ weights["recurrent_kernel"]
+               + weights["bias"])
         i, f, o = sig(pre[..., :u]), sig(pre[..., u:2 * u]), sig(pre[..., 3 * u:])
         g = np.tanh(pre[..., 2 * u:3 * u])
         c = np.zeros_like(i)
@@ -62,9 +69,29 @@ def gates(cell: str, weights: dict, inputs: np.ndarray, h: np.ndarray, h_prev: n
         return {"c": np.tanh(c), "i": i, "f": f, "o": o}
     if cell == "gru":  # Keras's order (reset_after): update z, reset r, candidate
         b = weights["bias"]
-        pre = inputs @ weights["kernel"] + b[0] + h_prev @ weights["recurrent_kernel"] + b[1]
+        pre = ((pre_x if normed else inputs @ weights["kernel"]) + b[0]
+               + (pre_h if normed else h_prev @ weights["recurrent_kernel"]) + b[1])
         return {"z": sig(pre[..., :u]), "r": sig(pre[..., u:2 * u])}
     return {}
+
+
+def _normed_parts(cell: str, weights: dict, inputs: np.ndarray,
+                  h_prev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A layer-normed cell's two normalized pre-activations, LN(x W) and LN(h U), each
+    gate's part normalized over its units (engine.norm.layer_norm)."""
+    gates = {"lstm": 4, "gru": 3}.get(cell, 1)
+
+    def ln(v: np.ndarray, gamma: np.ndarray) -> np.ndarray:
+        parts = v.reshape(*v.shape[:-1], gates, v.shape[-1] // gates).astype(np.float64)
+        mean = parts.mean(axis=-1, keepdims=True)
+        var = ((parts - mean) ** 2).mean(axis=-1, keepdims=True)
+        return ((parts - mean) / np.sqrt(var + NORM_EPSILON)).reshape(v.shape) * gamma
+
+    return (ln(inputs @ weights["kernel"], weights["gamma_x"]),
+            ln(h_prev @ weights["recurrent_kernel"], weights["gamma_h"]))
+
+
+NORM_EPSILON = 1e-5  # engine.norm.EPSILON (a test holds them equal)
 
 
 MEMORY_FEATURES = 32  # a state wider than this is read through its leading components

@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-from ..config import Config
+from ..config import Config, effective_stride
 from ..core.events import Insight
 from . import measures
 from .measures import lags_shown, true_deltas, window_share
@@ -57,7 +57,9 @@ class Probe:
         self.k = k = lags_shown(() if d.data_file else d.rules)
         # A file's process is unknown: no true effect to draw against (nan, not 0).
         self.deltas = [math.nan] * (k + 1) if d.data_file else true_deltas(d.rules, k)
-        self.share = window_share(self.n, k)
+        self.share = window_share(self.n, k)  # the positions measured: whole windows
+        # The positions trained, whose errors the style backpropagates (the panel's row)
+        self.trained_share = window_share(self.n, k, effective_stride(t))
         self.vx, self.vy = vx, vy
         self.shape = [(m.state_size,)] * len(model.inputs[1:])
         top = model.get_layer(f"{m.cell}{m.num_layers - 1}")
@@ -294,7 +296,7 @@ class Probe:
 
         reach_step, reach = (step, self.reach()) if reach is None else reach
         return Insight(step, [round(e, 6) for e in look["effects"]], self.deltas, reach,
-                       self.share, rows(h), top.tolist(),
+                       self.trained_share, rows(h), top.tolist(),
                        {name: rows(g) for name, g in gates.items()}, reach_step,
                        effects_se=[round(e, 6) for e in look["se"]],
                        memory=[round(m, 4) for m in look["memory"]],

@@ -129,9 +129,11 @@ def text(i: Inspection) -> str:
     """The verdict, a table by lag, the reach's horizon, the timeline, and a few units of
     the hidden state as shades; or, where the lag effects do not apply, why and what does."""
     run, m, t = i.run, i.run.config.model, i.run.config.train
+    extras = "".join([f", dropout {m.dropout:g}" if m.dropout else "",
+                      ", layer-normed" if m.layer_norm else ""])
     lines = [f"run {run.path}: checkpoint at step {run.checkpoint.step:,} (epoch"
-             f" {run.checkpoint.epoch}); {m.cell} {m.state_size}, num_steps {t.num_steps},"
-             f" carry_state {'on' if t.carry_state else 'off'}", ""]
+             f" {run.checkpoint.epoch}); {m.cell} {m.state_size}{extras}, num_steps"
+             f" {t.num_steps}, carry_state {'on' if t.carry_state else 'off'}", ""]
     floors = "  ".join(f"{f.name} {f.loss:.4f}" for f in i.floors)
     lines.append(f"floors on its validation sample: {floors}")
     if math.isfinite(i.val_loss):

@@ -8,6 +8,7 @@ import math
 import time
 from typing import IO, Any
 
+from ..config import positions_trained, truncation_text
 from ..core.events import Compiled, Diverged, EpochEnd, Event, Failed, Finished, Progress, Started
 
 PLAIN_EVERY_S = 2.0  # off a terminal, a progress line at most this often
@@ -107,6 +108,9 @@ class PlainReport:
             if event.analytic:
                 line += " (expected " + " ".join(f"{f.loss:.4f}" for f in event.analytic) + ")"
             self.line(f"{line}; window-only {event.window_floor:.4f}")
+            style = truncation_text(event.config.train)
+            if style:
+                self.line(f"truncation {style}")
             if event.notice:
                 self.line(f"notice: {event.notice}")
         elif isinstance(event, Compiled):
@@ -117,8 +121,12 @@ class PlainReport:
             self.last = time.monotonic()
             total = self.started.total_steps if self.started else 0
             loss = sum(event.losses) / max(len(event.losses), 1)
-            self.line(f"step {event.step}/{total} epoch {event.epoch + 1} loss {loss:.4f} "
-                      f"steps/s {event.steps_per_sec:.0f} eta {event.eta_s:.1f}s")
+            line = (f"step {event.step}/{total} epoch {event.epoch + 1} loss {loss:.4f} "
+                    f"steps/s {event.steps_per_sec:.0f} eta {event.eta_s:.1f}s")
+            if self.started and truncation_text(self.started.config.train):
+                t = self.started.config.train
+                line += f" positions {positions_trained(t, event.step)}"
+            self.line(line)
         elif isinstance(event, EpochEnd):
             self.line(f"epoch {event.epoch + 1} train {event.train_loss:.4f} "
                       f"val {event.val_loss:.4f} learned {event.verdict.describe()}")

@@ -7,6 +7,7 @@ app's timer (PROGRESS_PAINT_S), the chart on its own.
 
 from __future__ import annotations
 
+from ..config import positions_trained, truncation_text
 from ..core.events import (
     Compiled,
     EpochEnd,
@@ -76,9 +77,10 @@ class RunView:
         sparklines."""
         p, started = self.latest, state.started
         if p is not None and started is not None and state.active and not state.halting:
+            t = started.config.train
             self.status.detail = StatusPanel.progress_text(
-                p.epoch, started.config.train.epochs, p.step, started.total_steps,
-                p.steps_per_sec, p.eta_s)
+                p.epoch, t.epochs, p.step, started.total_steps, p.steps_per_sec, p.eta_s,
+                truncation_text(t), positions_trained(t, p.step))
         self.status.refresh_sparks()
 
     def show(self, e: Event, state: RunState) -> str:

@@ -212,6 +212,11 @@ class StatusPanel(Vertical):
 
     @staticmethod
     def progress_text(epoch: int, epochs: int, step: int, total: int, rate: float,
-                      eta: float) -> str:
-        return (f"epoch {epoch + 1}/{epochs}  step {step:,}/{total:,}  "
+                      eta: float, style: str = "", positions: int = 0) -> str:
+        """The progress line; with a truncation `style` (config.truncation_text) also the
+        positions trained and what the style costs."""
+        text = (f"epoch {epoch + 1}/{epochs}  step {step:,}/{total:,}  "
                 f"{rate:,.0f} steps/s  ETA {_eta(eta)}")
+        if style:
+            text += f"  positions {positions:,}  ({style})"
+        return text
