@@ -76,3 +76,20 @@ def test_a_reused_program_keeps_its_insight_probe_and_its_effects_match_a_fresh_
     assert programs.kept().probe is not probe
     assert again.lag_effects == rebuilt.lag_effects  # the same measurement either way
     assert first.lag_effects != again.lag_effects  # other data, other effects
+
+
+def test_a_new_truncation_style_is_a_new_program_and_dropout_restarts_as_fresh():
+    """The style changes the training program (its forward), so a kept windows program is
+    never run for even; a reused dropout program draws its masks from the start again."""
+    config = preset("r2rt").with_values(dropout=0.3, **TINY)
+    programs.forget()
+    fresh = train(config)
+    first = programs.kept()
+    train(config.with_values(truncation="even"))
+    assert programs.kept() is not first
+    programs.forget()
+    train(config)
+    kept = programs.kept()
+    reused = train(config)
+    assert programs.kept() is kept
+    assert (reused.val_loss, reused.train_loss) == (fresh.val_loss, fresh.train_loss)

@@ -306,3 +306,16 @@ def test_the_ruler_says_how_far_each_style_backpropagates():
     tbptt = ruler_text(200, 10, rules, False, 4).plain
     assert "TBPTT(4, 10): each error back 7-10 steps" in tbptt
     assert "t-8 in window, 50% of errors" in tbptt
+
+
+def test_a_sweep_over_styles_prints_and_draws_them(tmp_path, capsys):
+    svg = tmp_path / "styles.svg"
+    assert main(["sweep", "--preset", "fast", "--rule", "4:0.5", "--base", "0.25",
+                 "--grid", "truncation=windows,even", "--grid", "num_steps=3,6",
+                 "--size", "3000", "--val-size", "1000", "--epochs", "1",
+                 "--runs-dir", str(tmp_path / "runs"), "--svg", str(svg)]) == 0
+    out = capsys.readouterr().out
+    table = out[out.index("truncation "):]
+    assert "windows" in table and "even" in table
+    drawn = svg.read_text()
+    assert drawn.startswith("<svg") and "truncation" in drawn and "even" in drawn

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..config import Config
+from ..config import Config, effective_stride
 from ..data.source import io_sizes
 
 
@@ -29,8 +29,9 @@ def program_key(config: Config, device: str, kernel: str, mixed: bool, jit: bool
                 chunk: int) -> tuple:
     """Everything that changes the compiled program or the initial weights."""
     t = config.train
-    return (config.model, t.num_steps, t.batch_size, t.optimizer, t.clip_norm, t.carry_state,
-            config.data.seed, io_sizes(config.data), device, kernel, mixed, jit, chunk)
+    return (config.model, t.num_steps, effective_stride(t), t.batch_size, t.optimizer,
+            t.clip_norm, t.carry_state, config.data.seed, io_sizes(config.data), device,
+            kernel, mixed, jit, chunk)
 
 
 @dataclass(eq=False)
