@@ -119,6 +119,21 @@ def test_the_cudnn_program_trains_like_xla_on_the_gpu(no_tf32, cell):
         np.testing.assert_allclose(s2, s1, atol=1e-4)
 
 
+def test_even_truncation_trains_on_cudnn_and_layer_norm_says_it_runs_without(no_tf32):
+    """The style's two part models run on the cuDNN kernel as the whole window does (the
+    same loss as XLA's even); a layer-normed LSTM trains without cuDNN and says so."""
+    even = LSTM.with_values(truncation="even", num_steps=5)
+    f1, on = run(even.with_values(cudnn="on"))
+    f2, off = run(even.with_values(cudnn="off"))
+    assert isinstance(f1, Finished) and isinstance(f2, Finished), (f1, f2)
+    assert first(on, Compiled).kernel == "cuDNN fused kernel"
+    np.testing.assert_allclose(losses(on), losses(off), atol=1e-4)
+    final, events = run(LSTM.with_values(layer_norm=True, dropout=0.2))
+    assert isinstance(final, Finished), final
+    assert "layer_norm: cuDNN has no layer-normed cell" in first(events, Started).notice
+    assert "cuDNN" not in first(events, Compiled).kernel
+
+
 def child(code: str, tmp_path, *args: str) -> subprocess.CompletedProcess:
     """A fresh process (its own TensorFlow runtime), as the command line or the app runs."""
     return subprocess.run([sys.executable, *args] if args else [sys.executable, "-c", code],

@@ -216,3 +216,10 @@ def test_bad_dropout_and_layer_norm_are_one_line(capsys, argv, says):
     assert main(["train", *argv]) == 2
     out, err = capsys.readouterr()
     assert err.count("\n") == 1 and says in err, err
+
+
+def test_inspect_names_the_cells_dropout_and_layer_norm(normed_run, capsys):
+    run_path, _ = normed_run
+    assert main(["inspect", str(run_path)]) == 0
+    head = capsys.readouterr().out.splitlines()[0]
+    assert "lstm 16, dropout 0.1, layer-normed, num_steps 10" in head, head
