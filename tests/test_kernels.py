@@ -128,6 +128,7 @@ def test_a_char_model_takes_the_window_kernels_and_the_seed_task_keras_layers():
     assert jit_for(char, "window", distributed=False)
     assert not jit_for(char, "window", distributed=True)
     assert describe("window", False, True) == "XLA, whole-window kernels"
+    assert describe("window", False, False) == "graph, whole-window kernels"
     # A chunk of a char model's batches stays within stop's 200 ms (about 0.2 ns a MAC).
     assert choose_chunk(char, 400) * batch_macs(char) * 2e-10 <= 0.2
     # TensorFlow's pooling allocator for a first config on the window kernels only.

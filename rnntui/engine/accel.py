@@ -64,7 +64,7 @@ def xla_kernel(config: Config, distributed: bool = False) -> str:
     models keep the unrolled layers they are tuned for. Under tf.distribute there is no
     XLA, and a rolled loop without it pays every op of every step: Keras's layers.
     A layer-normed cell has no whole-window kernel: Keras's RNN over its cell (norm.py),
-    rolled when the model is this big (model.unrolled)."""
+    rolled (model.unrolled)."""
     if distributed or config.model.layer_norm or batch_macs(config) < WINDOW_MIN_MACS:
         return "xla"
     return "window"
@@ -129,8 +129,8 @@ def describe(kernel: str, fused: bool, jit: bool, mixed: bool = False) -> str:
     'graph, no XLA' (tf.distribute), and the precision when it is mixed."""
     if kernel == "cudnn":
         text = "cuDNN fused kernel" if fused else "cuDNN allowed, not in use"
-    elif kernel == "window":
-        text = "XLA, whole-window kernels"
+    elif kernel == "window":  # a plain graph only when a caller asks (Trainer(jit=False))
+        text = ("XLA" if jit else "graph") + ", whole-window kernels"
     else:
         text = "XLA" if jit else "graph, no XLA"
     return text + (", mixed float16" if mixed else "")
