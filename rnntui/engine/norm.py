@@ -24,7 +24,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-GATES = {"basic": 1, "rnn": 1, "gru": 3, "lstm": 4}
+from .window import GATES, add_bias
+
 EPSILON = 1e-5
 
 
@@ -60,16 +61,10 @@ class LayerNormCell(keras.layers.Layer):
                                                 name="recurrent_kernel")
         self.gamma_x = self.add_weight(shape=(width,), initializer="ones", name="gamma_x")
         self.gamma_h = self.add_weight(shape=(width,), initializer="ones", name="gamma_h")
-        bias_shape, bias_init = (width,), "zeros"
-        if self.kind == "gru":
-            bias_shape = (2, width)
         if self.kind == "lstm":
-            def bias_init(shape, dtype=None):  # as Keras's unit_forget_bias: forget gate at 1
-                return ops.concatenate([ops.zeros((units,), dtype), ops.ones((units,), dtype),
-                                        ops.zeros((2 * units,), dtype)])
             self.gamma_c = self.add_weight(shape=(units,), initializer="ones", name="gamma_c")
             self.beta_c = self.add_weight(shape=(units,), initializer="zeros", name="beta_c")
-        self.bias = self.add_weight(shape=bias_shape, initializer=bias_init, name="bias")
+        self.bias = add_bias(self, self.kind, units)  # Keras's layout and forget bias
 
     def call(self, inputs, states):
         states = list(states) if isinstance(states, (list, tuple)) else [states]

@@ -18,6 +18,20 @@ from keras import ops
 GATES = {"basic": 1, "rnn": 1, "gru": 3, "lstm": 4}
 
 
+def add_bias(layer: keras.layers.Layer, kind: str, units: int):
+    """`layer`'s bias weight as Keras's layer of this kind has it: (gates x units,), the
+    GRU's (2, 3 x units) (reset_after), the LSTM's forget gate at 1 (unit_forget_bias)."""
+    width = GATES[kind] * units
+    shape, init = (width,), "zeros"
+    if kind == "gru":
+        shape = (2, width)
+    if kind == "lstm":
+        def init(shape, dtype=None):
+            return ops.concatenate([ops.zeros((units,), dtype), ops.ones((units,), dtype),
+                                    ops.zeros((2 * units,), dtype)])
+    return layer.add_weight(shape=shape, initializer=init, name="bias")
+
+
 @keras.saving.register_keras_serializable(package="rnntui")
 class WindowRNN(keras.layers.Layer):
     def __init__(self, cell: str, units: int, **kwargs):
@@ -38,14 +52,7 @@ class WindowRNN(keras.layers.Layer):
                                       name="kernel")
         self.recurrent_kernel = self.add_weight(shape=(units, width), initializer="orthogonal",
                                                 name="recurrent_kernel")
-        bias_shape, bias_init = (width,), "zeros"
-        if self.kind == "gru":
-            bias_shape = (2, width)
-        if self.kind == "lstm":
-            def bias_init(shape, dtype=None):  # Keras's unit_forget_bias: forget gate at 1
-                return ops.concatenate([ops.zeros((units,), dtype), ops.ones((units,), dtype),
-                                        ops.zeros((2 * units,), dtype)])
-        self.bias = self.add_weight(shape=bias_shape, initializer=bias_init, name="bias")
+        self.bias = add_bias(self, self.kind, units)
 
     def _weights(self):
         """(input kernel, recurrent kernel, input bias) in the compute dtype."""
