@@ -317,5 +317,6 @@ def test_a_sweep_over_styles_prints_and_draws_them(tmp_path, capsys):
     out = capsys.readouterr().out
     table = out[out.index("truncation "):]
     assert "windows" in table and "even" in table
+    assert "every cell the same positions trained" in table
     drawn = svg.read_text()
     assert drawn.startswith("<svg") and "truncation" in drawn and "even" in drawn

@@ -184,7 +184,8 @@ def _phase_map(grid, base: Config, results, args: argparse.Namespace, seeds: int
         print(note, file=sys.stderr if args.json else sys.stdout)
         return
     phase_maps = maps(grid, lag_names(base.data.rules), dict(enumerate(results)), seeds=seeds,
-                      caption=budget_caption(args.same_updates, seeds))
+                      caption=budget_caption(args.same_updates, seeds,
+                                             [name for name, _ in grid]))
     if not args.json:
         # Rich colours only a terminal, and honours NO_COLOR; the cells read without colour.
         console = Console(soft_wrap=True, highlight=False)

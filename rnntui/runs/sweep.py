@@ -101,9 +101,12 @@ def grid_configs(base: Config, grid: list[tuple[str, list]], check=source.resolv
     return out
 
 
-def budget_caption(same_updates: bool, seeds: int) -> str:
-    """What a phase map's cell is: its training budget, and how many seeds."""
+def budget_caption(same_updates: bool, seeds: int, fields: list[str] | None = None) -> str:
+    """What a phase map's cell is: its training budget, and how many seeds. A grid over
+    the truncation style compares at the positions trained, whatever the updates."""
+    styles = bool({"truncation", "stride"} & set(fields or ()))
     budget = ("every cell the same optimizer updates (--same-updates)" if same_updates else
+              "every cell the same positions trained (epochs in series steps)" if styles else
               "epochs in series steps: a longer num_steps makes fewer updates")
     return budget + (f"; median of {seeds} seeds (min-max)" if seeds > 1 else "")
 
