@@ -223,3 +223,15 @@ def test_inspect_names_the_cells_dropout_and_layer_norm(normed_run, capsys):
     assert main(["inspect", str(run_path)]) == 0
     head = capsys.readouterr().out.splitlines()[0]
     assert "lstm 16, dropout 0.1, layer-normed, num_steps 10" in head, head
+
+
+def test_dropout_and_layer_norm_train_mirrored_over_two_cpu_devices():
+    config = Config().with_values(cell="gru", num_layers=2, state_size=6, size=1200,
+                                  val_size=600, batch_size=10, num_steps=4, epochs=1,
+                                  device="cpu", dropout=0.3, layer_norm=True,
+                                  strategy="mirrored", replicas=2)
+    events = []
+    end = train(config, events.append)
+    assert type(end).__name__ == "Finished", end
+    losses = [x for e in events if isinstance(e, Progress) for x in e.losses]
+    assert len(losses) == 30 and all(np.isfinite(losses))
