@@ -34,7 +34,13 @@ from .text import (
     parse_config_string,
     to_toml,
 )
-from .truncation import effective_stride, positions_trained, truncation_text, windows_per_row
+from .truncation import (
+    effective_stride,
+    positions_trained,
+    style_name,
+    truncation_text,
+    windows_per_row,
+)
 
 __all__ = [
     "CELLS", "Config", "ConfigError", "DATA_MODES", "DataConfig", "FIELDS", "Field", "MAX_LAG",
@@ -42,6 +48,7 @@ __all__ = [
     "TrainConfig", "check_probabilities", "check_rules", "config_string", "cross_errors",
     "effective_stride", "format_rules", "format_value", "from_mapping", "load_toml",
     "parse_config_string", "parse_rules", "parse_value", "positions_trained", "preset",
-    "preset_of", "split_error", "states_per_layer", "to_toml", "truncation_text", "validate",
+    "preset_of", "split_error", "states_per_layer", "style_name", "to_toml", "truncation_text",
+    "validate",
     "windows_per_row",
 ]

@@ -15,14 +15,24 @@ def effective_stride(t: TrainConfig) -> int:
     return t.num_steps if t.truncation == "windows" else 1
 
 
+def style_name(num_steps: int, stride: int) -> tuple[str, str]:
+    """(the style's name, how far back its trained errors reach): ("windows", "1-10"),
+    ("even", "10"), ("TBPTT(3, 10)", "8-10")."""
+    n = num_steps
+    if stride == n:
+        return "windows", f"1-{n}"
+    if stride == 1:
+        return "even", f"{n}"
+    return f"TBPTT({stride}, {n})", f"{n - stride + 1}-{n}"
+
+
 def truncation_text(t: TrainConfig) -> str:
     """The truncation style and its cost, as the status and the run's output say it; ""
     for the seed's windows (stride num_steps)."""
     n, stride = t.num_steps, effective_stride(t)
     if stride == n:
         return ""
-    name = "even" if stride == 1 else f"TBPTT({stride}, {n})"
-    back = f"{n}" if stride == 1 else f"{n - stride + 1}-{n}"
+    name, back = style_name(n, stride)
     return f"{name}: every error back {back} steps, {n / stride:.3g}x the work a position"
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import engine as engines
-from ..config import truncation_text
+from ..config import effective_stride, style_name
 from ..core.events import EpochEnd, Insight
 from ..core.files import BadFile
 from ..core.verdict import Floor, Verdict
@@ -130,7 +130,8 @@ def text(i: Inspection) -> str:
     """The verdict, a table by lag, the reach's horizon, the timeline, and a few units of
     the hidden state as shades; or, where the lag effects do not apply, why and what does."""
     run, m, t = i.run, i.run.config.model, i.run.config.train
-    style = truncation_text(t).split(":")[0]  # "even", "TBPTT(2, 10)"; "" for windows
+    stride = effective_stride(t)
+    style = style_name(t.num_steps, stride)[0] if stride != t.num_steps else ""
     extras = "".join([f", dropout {m.dropout:g}" if m.dropout else "",
                       ", layer-normed" if m.layer_norm else "",
                       f", truncation {style}" if style else ""])

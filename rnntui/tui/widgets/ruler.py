@@ -13,7 +13,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from ...config import Config, Rules, effective_stride
+from ...config import Config, Rules, effective_stride, style_name
 from ...insight.measures import window_share
 
 RULE_STYLE = "bold yellow"  # a rule lag, wherever lags are drawn (ruler, insight panels)
@@ -43,10 +43,7 @@ def ruler_text(width: int, num_steps: int, rules: Rules, carry: bool,
                  RULE_STYLE if ch in "┃╂" else "dim")
         line.append(ch, style=style)
     line.append(f" {num_steps}", style="green")
-    back = (f"1-{num_steps}" if stride == num_steps else
-            f"{num_steps}" if stride == 1 else f"{num_steps - stride + 1}-{num_steps}")
-    name = ("windows" if stride == num_steps else "even" if stride == 1 else
-            f"TBPTT({stride}, {num_steps})")
+    name, back = style_name(num_steps, stride)
     line.append(f"  {name}: each error back {back} steps", style="dim")
     notes = Text("lags    ")
     for lag in lags:
