@@ -230,3 +230,32 @@ def test_the_insight_reads_a_window_models_gates():
         "XLA, whole-window kernels")
     gates = [e.gates for e in events if isinstance(e, Insight) and e.gates]
     assert gates and set(gates[-1]) == {"i", "f", "o", "c"}
+
+
+@pytest.mark.parametrize("cell", ["basic", "gru", "lstm"])
+def test_training_from_the_symbols_computes_what_the_model_call_computes(cell):
+    """make_forward runs a window model from the symbols (window.from_symbols: the first
+    layer's projection a row gather); the model itself takes one-hot inputs (the probe and
+    the truncation styles' parts call it). Loss, state and every gradient agree."""
+    from rnntui.engine.steps import forward_onehot, make_forward
+    from rnntui.engine.window import from_symbols
+
+    tf = _tf()
+    config = Config().with_values(cell=cell, num_layers=2, state_size=6, num_steps=7,
+                                  batch_size=5)
+    _, window = _pair(config)
+    assert from_symbols(window) is not None
+    rng = np.random.default_rng(4)
+    x = rng.integers(0, 2, (5, 7)).astype(np.uint8)
+    y = rng.integers(0, 2, (5, 7)).astype(np.uint8)
+    state = [tf.constant(rng.normal(0, 0.5, (5, 6)), tf.float32)
+             for _ in range(len(window.inputs) - 1)]
+    out = []
+    for forward in (make_forward(tf, window, True),
+                    lambda x, *a: forward_onehot(tf, window, True)(tf.one_hot(x, 2), *a)):
+        with tf.GradientTape() as tape:
+            loss, _, new = forward(tf.constant(x.astype(np.int32)), y, state, True)
+        grads = tape.gradient(loss, window.trainable_variables)
+        out.append([loss.numpy(), *(s.numpy() for s in new), *(g.numpy() for g in grads)])
+    for a, b in zip(*out, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-5)

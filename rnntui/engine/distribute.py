@@ -138,7 +138,7 @@ class DistSteps(Steps):
             first = strategy.experimental_local_results
             return first(loss)[0], first(norm)[0], state
 
-        self._dist_train = tf.function(train_step)
+        self._dist_train = tf.function(train_step, autograph=False)  # as Steps'
 
     def _split(self, arrays: np.ndarray, axis: int):
         """A per-replica value: replica r gets rows r*rows .. (r+1)*rows along `axis`."""

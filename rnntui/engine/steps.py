@@ -26,13 +26,27 @@ def make_forward(tf, model, carry: bool, parts: tuple | None = None):
     taken on its last `stride` positions, and the state carried is the one after its first
     `stride` steps, where the next window starts. Evaluation runs whole windows."""
 
+    from .window import from_symbols
+
     width = model.inputs[0].shape[-1]  # symbols: 2 for the generator
     on_onehot = forward_onehot(tf, model, carry, parts)
+    # The window kernels' layers from the symbols: the first projection a gather.
+    direct = from_symbols(model) if parts is None else None
 
     def forward(x, y, state, training):
+        if direct is not None:
+            logits, new = direct(x, state)
+            return _loss(tf, logits, y, new, state, carry)
         return on_onehot(tf.one_hot(tf.cast(x, tf.int32), width), y, state, training)
 
     return forward
+
+
+def _loss(tf, logits, y, new, state, carry: bool):
+    """(mean cross-entropy, logits, the state to carry on: zeros with carry off)."""
+    xent = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.cast(y, tf.int32), logits)
+    new = new if carry else [tf.zeros_like(s) for s in state]
+    return tf.reduce_mean(xent), logits, new
 
 
 def forward_onehot(tf, model, carry: bool, parts: tuple | None = None):
@@ -42,9 +56,7 @@ def forward_onehot(tf, model, carry: bool, parts: tuple | None = None):
         if training and parts is not None:
             return _strided(tf, parts, onehot, y, state, carry)
         logits, *new = model([onehot, *state], training=training)
-        xent = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.cast(y, tf.int32), logits)
-        new = new if carry else [tf.zeros_like(s) for s in state]
-        return tf.reduce_mean(xent), logits, new
+        return _loss(tf, logits, y, new, state, carry)
 
     return forward
 
@@ -167,7 +179,9 @@ class Steps:
             return losses.stack(), norms.stack(), state
 
         self.jit, self.carry = jit, t.carry_state
-        self._train = tf.function(train_chunk, jit_compile=jit)
+        # No autograph: the loops are tf.while_loop already, and converting the code they
+        # call (the model, stack.py) took seconds of the trace.
+        self._train = tf.function(train_chunk, jit_compile=jit, autograph=False)
         self.model = model
         self.model_classes = int(model.outputs[0].shape[-1])
         self._eval = self._evaluation(forward)
@@ -210,7 +224,7 @@ class Steps:
                                            (tf.constant(0), list(state), *arrays))
             return (*(a.stack() for a in out), state)
 
-        return tf.function(evaluate, jit_compile=self.jit)
+        return tf.function(evaluate, jit_compile=self.jit, autograph=False)
 
     def _zeros(self) -> list:
         return [self.tf.zeros(self.shape) for _ in range(self.n_states)]

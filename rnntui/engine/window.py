@@ -18,6 +18,11 @@ from keras import ops
 GATES = {"basic": 1, "rnn": 1, "gru": 3, "lstm": 4}
 
 
+def kernel_kind(cell: str) -> str:
+    """kernels.run_window's kind for a cell: the seed's cell and SimpleRNN are one tanh."""
+    return cell if cell in ("gru", "lstm") else "tanh"
+
+
 def add_bias(layer: keras.layers.Layer, kind: str, units: int):
     """`layer`'s bias weight as Keras's layer of this kind has it: (gates x units,), the
     GRU's (2, 3 x units) (reset_after), the LSTM's forget gate at 1 (unit_forget_bias)."""
@@ -65,23 +70,24 @@ class WindowRNN(keras.layers.Layer):
         return kernel, ops.cast(self.recurrent_kernel, dtype), (
             bias[0] if self.kind == "gru" else bias)
 
-    def call(self, inputs, initial_state=None):
-        from . import kernels
-
+    def recurrent_parts(self):
+        """(input kernel, input bias, recurrent kernel, GRU's recurrent bias or None) in the
+        compute dtype, as kernels.run_window takes them."""
         w, u, b = self._weights()
+        bh = ops.cast(self.bias, self.compute_dtype)[1] if self.kind == "gru" else None
+        return w, b, u, bh
+
+    def call(self, inputs, initial_state=None):
+        w, b, u, bh = self.recurrent_parts()
         x = ops.transpose(inputs, (1, 0, 2))  # time major: the loop reads step t whole
-        steps, batch = ops.shape(x)[0], ops.shape(x)[1]
-        xw = ops.reshape(ops.matmul(ops.reshape(x, (-1, x.shape[-1])), w),
-                         (steps, batch, w.shape[-1])) + b
-        states = list(initial_state)
-        if self.kind == "lstm":
-            seq, *final = kernels.lstm_window(xw, u, *states)
-        elif self.kind == "gru":
-            bias_h = ops.cast(self.bias, self.compute_dtype)[1]
-            seq, *final = kernels.gru_window(xw, u, bias_h, *states)
-        else:
-            seq, *final = kernels.tanh_window(xw, u, *states)
+        seq, final = self.run(project(x, w, b), u, bh, list(initial_state))
         return [ops.transpose(seq, (1, 0, 2)), *final]
+
+    def run(self, xw, u, bh, states):
+        """The window from its input projection xw (T, batch, gates x units)."""
+        from .kernels import run_window
+
+        return run_window(kernel_kind(self.kind), xw, u, bh, states)
 
     def compute_output_shape(self, inputs_shape, initial_state_shape=None):
         n_states = 2 if self.kind == "lstm" else 1
@@ -96,3 +102,41 @@ class WindowRNN(keras.layers.Layer):
         """What holds the weights, as keras.layers.RNN's `cell` (the insight reads
         `layer.cell.weights` by name): this layer itself."""
         return self
+
+
+def project(x, w, b):
+    """A window's input projection x w + b, as one matmul: x time major (T, batch, in)."""
+    steps, batch = ops.shape(x)[0], ops.shape(x)[1]
+    return ops.reshape(ops.matmul(ops.reshape(x, (-1, x.shape[-1])), w),
+                       (steps, batch, w.shape[-1])) + b
+
+
+def from_symbols(model: keras.Model):
+    """`model`'s forward from the symbols: (x, state) -> (logits, new state), x (batch, T)
+    as integers, its first layer's input projection a row gather instead of a one-hot
+    matmul (steps.make_forward; the model itself takes one-hot inputs, whose gradient the
+    probe reads). None unless the model is WindowRNN layers, then the logits (no dropout
+    between them), in float32: those run as Keras calls them."""
+    layers = [x for x in model.layers if not isinstance(x, keras.layers.InputLayer)]
+    *recurrent, head = layers
+    if (not recurrent or not isinstance(head, keras.layers.Dense)
+            or not all(isinstance(x, WindowRNN) for x in recurrent)
+            or any(x.compute_dtype != "float32" for x in recurrent)):
+        return None
+    per = 2 if recurrent[0].kind == "lstm" else 1
+
+    def run(x, state):
+        import tensorflow as tf
+
+        from .kernels import gather_rows
+
+        final, seq = [], None
+        for k, layer in enumerate(recurrent):
+            w, b, u, bh = layer.recurrent_parts()
+            xw = (gather_rows(w, tf.transpose(tf.cast(x, tf.int32))) + b if k == 0
+                  else project(seq, w, b))
+            seq, out = layer.run(xw, u, bh, list(state[k * per:(k + 1) * per]))
+            final += out
+        return head(tf.transpose(seq, (1, 0, 2))), final
+
+    return run
