@@ -13,8 +13,8 @@
    Target: p99 <= 100 ms. (Textual's 60 fps screen refresh adds up to ~16 ms on top.)
 
 With --text the config is bench/char_speed.py's GRU workload on 300 KB of its pydoc text
-(1 epoch): the predictions panel shows the text, its top guesses and the samples the
-looks draw, as a user of a char model sees them. Target: app >= 95% of headless.
+(1 epoch; --epochs N for N): the predictions panel shows the text, its top guesses and
+the samples the looks draw, as a user of a char model sees them. Target: app >= 95% of headless.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ from rnntui.tui.bridge import TrainerEvent
 CONFIG = preset("r2rt").with_values(num_steps=10, size=1_000_000, val_size=100_000, epochs=8)
 
 
-def text_config():
-    """char_speed's GRU workload, 1 epoch on 300 KB of its pydoc text."""
+def text_config(epochs: int = 1):
+    """char_speed's GRU workload, `epochs` on 300 KB of its pydoc text."""
     import sys
     from pathlib import Path
 
@@ -55,7 +55,8 @@ def text_config():
     text = make_text(Path(tempfile.mkdtemp(prefix="rnntui-text-")) / "pydoc.txt", 300_000)
     return Config().with_values(data_file=str(text), cell=w.cell, num_layers=w.layers,
                                 state_size=w.state, num_steps=w.num_steps, batch_size=w.batch,
-                                learning_rate=w.lr, optimizer="adam", clip_norm=5.0, epochs=1)
+                                learning_rate=w.lr, optimizer="adam", clip_norm=5.0,
+                                epochs=epochs)
 
 
 def headless() -> float:
@@ -112,10 +113,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds (default: 3)")
     ap.add_argument("--text", action="store_true", help="a char model on a text")
+    ap.add_argument("--epochs", type=int, default=1,
+                    help="--text: epochs of it (default 1: about 3 s of training since the "
+                         "window kernels' gates were kept apart; 4 measure 12 s)")
     args = ap.parse_args()
     global CONFIG
     if args.text:
-        CONFIG = text_config()
+        CONFIG = text_config(args.epochs)
     a, b = [], []
     for r in range(args.rounds):
         a.append(headless())
