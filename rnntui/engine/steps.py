@@ -180,7 +180,7 @@ class Steps:
 
         self.jit, self.carry = jit, t.carry_state
         # No autograph: the loops are tf.while_loop already, and converting the code they
-        # call (the model, stack.py) took seconds of the trace.
+        # call (the model, kernels.py) took seconds of the trace.
         self._train = tf.function(train_chunk, jit_compile=jit, autograph=False)
         self.model = model
         self.model_classes = int(model.outputs[0].shape[-1])
