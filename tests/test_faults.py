@@ -125,6 +125,36 @@ def test_the_stop_checkpoint_is_tried_after_an_earlier_write_failed(tmp_path, mo
     assert saved.step >= 160 and f"at step {saved.step:,}" in end.message
 
 
+def _file_name(fd: int) -> str:
+    try:
+        return Path(os.readlink(f"/proc/self/fd/{fd}")).name
+    except OSError:
+        return ""
+
+
+def test_a_failure_whose_own_line_the_disk_refuses_still_ends_in_one_line(tmp_path,
+                                                                         monkeypatch):
+    """A checkpoint the full disk refuses, then the metrics line saying so refused too (a
+    real full disk, when the checkpoint comes first: tests/test_faults.py's tmpfs test
+    once ended in a traceback so): the failure still ends the run in one line, live.json
+    says "failed", and no traceback escapes."""
+    faults = Faults(monkeypatch, CHECKPOINT, 1)
+    inner = os.write
+
+    def write(fd, data):  # the failure's own line: refused (the lines before it went)
+        if _file_name(fd) == METRICS and b'"failed"' in bytes(data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return inner(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+    end, run = train(tmp_path)
+    monkeypatch.undo()
+    assert faults.left <= 0 and end.kind == "failed", end
+    assert "\n" not in end.message and "the disk is full" in end.message
+    assert "failed" not in (run / METRICS).read_text()  # its line did not go
+    consistent(run)
+
+
 @contextlib.contextmanager
 def small_tmpfs(path: Path, size: str = "2m"):
     path.mkdir()

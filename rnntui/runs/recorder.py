@@ -68,6 +68,9 @@ class Recorder:
             self._record(event)
         except OSError as err:
             self.broken = failed_write(getattr(err, "filename", None) or self.run, err)
+            if event.kind == "failed":  # a failure (a checkpoint the full disk refused)
+                self.close()  # whose own line will not go: it stands, said, not recorded
+                return
             raise self.broken from None
 
     def paused(self) -> None:
