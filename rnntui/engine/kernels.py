@@ -21,7 +21,7 @@ compiled by XLA each is a few fused kernels a step, and XLA compiles them in a f
 seconds, where a 50-step unrolled Keras LSTM took over a minute on 2 cores. (Tried and
 not kept: a 2-layer stack as one wavefront, layer l's step t - l in iteration t, so that
 the layers' matmuls run side by side. Its forward ran 2x faster, but a training step ran
-at 0.75x the layers one after the other: above the first layer each step then needs its
+at about 0.7x the layers one after the other: above the first layer each step then needs its
 input's matmul too, where one matmul over the window does it before the loop.)
 """
 
