@@ -34,8 +34,8 @@ import tensorflow as tf
 # A step's gates are kept apart, each its own (batch, units) tensor made by its own
 # matmul: XLA's CPU emitter leaves scalar (unvectorised) a fused kernel that reads more
 # than one slice of the same tensor, and the gates as slices of one (batch, 4 x units)
-# matmul made a 1-layer LSTM 128's window, forward and back, 1.4x slower (23 ms against
-# 16 at batch 50; bench/README.md).
+# matmul made a 1-layer LSTM 128's window, forward and back, about 1.4x slower (23 ms
+# against 15-18 at batch 50; bench/README.md).
 #
 # step(x, m, bh, state) -> (new state, extras): per gate g, x[g] its input projection (the
 # input bias in) and m[g] its recurrent matmul h @ u_g; bh[g] GRU's recurrent bias (else
@@ -97,10 +97,10 @@ def tanh_back(extras, new, prev, dh, rest):
     return [da], [da], None, ()
 
 
-# kind: (step, back, states a layer, extras, gates, the gates whose x and m gradients differ)
-CELLS = {"lstm": (lstm_step, lstm_back, 2, 5, 4, ()),
-         "gru": (gru_step, gru_back, 1, 4, 3, (2,)),
-         "tanh": (tanh_step, tanh_back, 1, 0, 1, ())}
+# kind: (step, back, states a layer, extras, gates, whether x's and m's gradients differ)
+CELLS = {"lstm": (lstm_step, lstm_back, 2, 5, 4, False),
+         "gru": (gru_step, gru_back, 1, 4, 3, True),
+         "tanh": (tanh_step, tanh_back, 1, 0, 1, False)}
 
 
 # ---- one layer over a window -----------------------------------------------------------
@@ -118,7 +118,7 @@ def run_window(kind: str, xw, u, bh, states):
 
 
 def _window(kind: str, has_bh: bool):
-    step, back, per, n_extras, n_gates, separate = CELLS[kind]
+    step, back, per, n_extras, n_gates, two = CELLS[kind]
 
     @tf.custom_gradient
     def run(xw, u, *rest):
@@ -140,7 +140,7 @@ def _window(kind: str, has_bh: bool):
         seqs = [a.stack() for a in arrays]
 
         def grad(d_seq, *d_final):
-            return _back(back, separate, xw, u, states, seqs, per, d_seq, d_final, has_bh)
+            return _back(back, two, xw, u, states, seqs, per, d_seq, d_final, has_bh)
 
         return (seqs[0], *final), grad
 
@@ -167,7 +167,7 @@ def _weight_grad(inputs, d):
                      tf.reshape(d, (-1, d.shape[-1])), transpose_a=True)
 
 
-def _back(back, separate, xw, u, states, seqs, per, d_seq, d_final, has_bh):
+def _back(back, two: bool, xw, u, states, seqs, per, d_seq, d_final, has_bh):
     """The window's gradient: the loop down carries the state's gradient only; a step's
     gates' gradients are joined for its one matmul back, by the transposed kernel."""
     news, extras = seqs[:per], seqs[per:]
@@ -176,7 +176,6 @@ def _back(back, separate, xw, u, states, seqs, per, d_seq, d_final, has_bh):
     d_state = tuple(tf.zeros_like(s) if d is None else d
                     for d, s in zip(d_final, states, strict=True))
     u_t = tf.transpose(u)  # once, not in every step of the loop
-    two = bool(separate)  # GRU: the input's gradient and the recurrent matmul's differ
     n = tf.shape(xw)[0]
 
     def body(t, d_state, arrays):

@@ -15,6 +15,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from ..config import states_per_layer
+
 GATES = {"basic": 1, "rnn": 1, "gru": 3, "lstm": 4}
 
 
@@ -123,7 +125,7 @@ def from_symbols(model: keras.Model):
             or not all(isinstance(x, WindowRNN) for x in recurrent)
             or any(x.compute_dtype != "float32" for x in recurrent)):
         return None
-    per = 2 if recurrent[0].kind == "lstm" else 1
+    per = states_per_layer(recurrent[0].kind)
 
     def run(x, state):
         import tensorflow as tf
