@@ -75,14 +75,18 @@ def test_the_trained_weights_match(pair):
 
 
 def stopped(cfg: Config, path, chunk=None):
-    """Train until the first chunk is done, then stop: the checkpoint holds the state."""
+    """Train until the first chunk is done (two calls: the first is cut short), then stop:
+    the checkpoint holds the state."""
     from rnntui.core.control import Control
 
     control = Control()
+    seen = []
 
     def on(event):
         if isinstance(event, Progress):
-            control.stop()
+            seen.append(event)
+            if len(seen) == 2:
+                control.stop()
 
     train(cfg, on, control, chunk=chunk, checkpoint_path=path)
     return load_checkpoint(path)

@@ -5,7 +5,8 @@ never a sleep, so it holds on any machine.
   stopped while still queued (a restart, then a quit) is dropped: it never runs (the app's
   restart then quit, no second run folder: tests/test_threads.py);
 - a warm never overlaps a training: a newer warm replaces a queued one and stops a running
-  one, and the program kept is the newest form's;
+  one, and the program kept is the newest form's; a training of the config a running warm
+  makes lets it finish and takes its program;
 - the probe of a reused program is rebound only once the old run's jobs have ended;
 - a divergence cancels the run's queued jobs (its end does not wait for them);
 - TensorFlow's process-wide switch (op determinism) is set by the engine thread alone;
@@ -122,6 +123,27 @@ def test_a_training_drops_the_warms_queued_and_stops_the_one_running(monkeypatch
     release.set()
     assert running.result(WAIT) is False
     assert train.result(WAIT) is kept  # the warm kept nothing over what the training takes
+
+
+def test_a_training_of_the_config_a_warm_makes_lets_it_finish_and_takes_its_program(
+        monkeypatch):
+    """F5 the instant the app shows idle: the warm of the form's config is running, and the
+    training of that very config waits for it instead of building it again."""
+    engine = engines.get()
+    engine.ask(engine.programs.forget)
+    config = preset("r2rt").with_values(state_size=11, **TINY)
+    entered, release = held_build(monkeypatch, 11)
+    running = engine.submit("warm", warm, engine, config, makes=config)
+    assert entered.wait(WAIT)
+    built = engine.programs.built
+    events: list = []
+    train = engine.submit("train", Trainer(config, engine, events.append, jit=False).run,
+                          makes=config)
+    release.set()
+    assert running.result(WAIT) is True  # not told to stop: made and kept
+    assert isinstance(train.result(WAIT), Finished)
+    assert engine.programs.built == built + 1  # the warm's build, and no other
+    assert next(e for e in events if isinstance(e, Compiled)).reused
 
 
 def test_a_training_stopped_while_queued_is_dropped():

@@ -56,7 +56,7 @@ def _pair(config: Config):
 def _two_windows(tf, model, config: Config, carry: bool):
     """Loss of a window, then the loss of the next from the state it leaves (reset to
     zeros with carry off) and its gradients, from a state that is not zeros."""
-    from rnntui.engine.steps import make_forward
+    from rnntui.engine.forward import make_forward
 
     t, m = config.train, config.model
     rng = np.random.default_rng(1)
@@ -237,7 +237,7 @@ def test_training_from_the_symbols_computes_what_the_model_call_computes(cell):
     """make_forward runs a window model from the symbols (window.from_symbols: the first
     layer's projection a row gather); the model itself takes one-hot inputs (the probe and
     the truncation styles' parts call it). Loss, state and every gradient agree."""
-    from rnntui.engine.steps import forward_onehot, make_forward
+    from rnntui.engine.forward import forward_onehot, make_forward
     from rnntui.engine.window import from_symbols
 
     tf = _tf()

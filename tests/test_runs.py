@@ -51,8 +51,24 @@ def test_a_training_makes_a_run_folder(finished_run):
     assert kinds.count("epoch_end") == 2 and kinds[-1] == "finished"
     steps = [m["step"] for m in metrics if m["event"] == "progress"]
     assert steps == sorted(steps) and steps[-1] == 160
-    assert any(p.name.startswith("events.out.tfevents") for p in (path / "tb").iterdir())
+    assert tensorboard_scalars(path / "tb")["loss/val"] == [80, 160]  # one per epoch end
     assert lines[-1]["run"] == str(path)
+
+
+def tensorboard_scalars(folder: Path) -> dict[str, list[int]]:
+    """The steps of each scalar TensorBoard reads in the folder's event files."""
+    import tensorflow as tf
+    from tensorflow.core.util import event_pb2
+
+    steps: dict[str, list[int]] = {}
+    for f in folder.glob("events.out.tfevents*"):
+        for record in tf.data.TFRecordDataset(str(f)):
+            event = event_pb2.Event.FromString(record.numpy())
+            for v in event.summary.value:
+                assert v.metadata.plugin_data.plugin_name == "scalars", v.tag
+                assert tf.make_ndarray(v.tensor).shape == (), v.tag
+                steps.setdefault(v.tag, []).append(event.step)
+    return steps
 
 
 def test_export_csv_has_every_step(finished_run, capsys):

@@ -125,12 +125,15 @@ def test_started_describes_the_run(learned):
 def test_progress_steps_increase_and_add_up(learned):
     final, events = learned
     progress = of(events, Progress)
-    assert len(progress) == 3 * 4  # 240 batches an epoch in chunks of 60
+    # 240 batches an epoch in chunks of 60; the run's first chunk cut after 15 (its first
+    # loss sooner), at the same step as ever after.
+    assert len(progress) == 3 * 4 + 1
     steps = [p.step for p in progress]
+    assert steps[:3] == [CHUNK // 4, CHUNK, 2 * CHUNK]
     assert all(b > a for a, b in zip(steps, steps[1:], strict=False))
     done = 0
     for p in progress:
-        assert len(p.losses) == CHUNK
+        assert len(p.losses) == (p.step - done)
         done += len(p.losses)
         assert p.step == done
         assert all(math.isfinite(x) and x > 0 for x in p.losses)
@@ -140,7 +143,7 @@ def test_progress_steps_increase_and_add_up(learned):
         assert p.eta_s >= 0
         assert p.learning_rate == pytest.approx(0.1, rel=1e-6)
     assert steps[-1] == final.step == 720
-    assert [p.epoch for p in progress] == [0] * 4 + [1] * 4 + [2] * 4
+    assert [p.epoch for p in progress] == [0] * 5 + [1] * 4 + [2] * 4
     assert progress[-1].eta_s == 0
 
 
@@ -202,7 +205,8 @@ def test_shadow_jobs_past_the_limit_land_at_once_in_order(monkeypatch):
     assert isinstance(final, Finished)
     assert [e.epoch for e in of(events, EpochEnd)] == [0, 1, 2]
     steps = [e.step for e in events if e.kind in ("epoch_end", "predictions")]
-    assert steps == sorted(steps) and len(of(events, Predictions)) == 3 * 4 + 3
+    # A look after each of 13 calls (the first chunk cut in two), and 3 epoch ends.
+    assert steps == sorted(steps) and len(of(events, Predictions)) == 3 * 4 + 1 + 3
 
 
 def test_predictions_show_what_was_learned(learned):
@@ -237,7 +241,9 @@ def test_mid_epoch_predictions_read_only_the_first_validation_windows(monkeypatc
     _, events = run(preset("r2rt").with_values(**{**SMALL, "epochs": 1}), chunk=CHUNK)
     preds = of(events, Predictions)
     mid, end = preds[:-1], preds[-1]
-    assert len(mid) == 4  # one after each of the epoch's 4 chunks, then the epoch end's
+    # One after each of the epoch's 5 calls (its 4 chunks, the first cut in two: see
+    # test_progress_steps_increase_and_add_up), then the epoch end's.
+    assert len(mid) == 5
     # 2 windows x num_steps 5 of row 0, the same stretch in x, y and p
     assert all(len(p.x) == len(p.y) == len(p.p) == 10 for p in mid)
     assert len(end.x) == 120
@@ -352,7 +358,7 @@ def test_pause_resume_and_stop_from_another_thread():
     assert isinstance(final, Finished), final
     assert events[-1] is final
     assert final.stopped is True
-    assert final.step == 2 * chunk
+    assert final.step == chunk  # two calls: the run's first chunk is cut in two
     assert final.step < events[0].total_steps
     assert final.epochs == 0
     assert not of(events, EpochEnd)

@@ -91,8 +91,8 @@ def test_the_styles_agree_where_they_must():
 def _strided_and_whole(tf, config, x, y, state):
     """The strided training forward of a window, and the whole window through the model
     with the loss on its last `stride` positions and the state after `stride` steps."""
+    from rnntui.engine.forward import forward_onehot, stride_parts
     from rnntui.engine.model import build_model, part_model
-    from rnntui.engine.steps import forward_onehot, stride_parts
 
     model = build_model(config, seed=1)
     onehot = tf.one_hot(x, 2)
@@ -153,8 +153,8 @@ def test_a_hand_computed_gradient_shows_which_errors_reach_which_inputs(style, t
     position's error is trained and x_0 gets the errors of positions 0, 1 and 2; under
     even only position 2's, backpropagated all 3 steps (and the state carried on is the
     one after step 0, where the next window starts)."""
+    from rnntui.engine.forward import forward_onehot, stride_parts
     from rnntui.engine.model import build_model
-    from rnntui.engine.steps import forward_onehot, stride_parts
 
     tf = _tf()
     config = Config().with_values(cell="basic", state_size=2, num_steps=3, batch_size=1,

@@ -149,8 +149,8 @@ class Finished(Event):
     val_loss: float
     verdict: Verdict
     floors: list[Floor]
-    steps_per_sec: float
-    wall_s: float
+    steps_per_sec: float  # training's, from the first chunk on, waits for a compile left out
+    wall_s: float  # from the first chunk to the end
     stopped: bool = False  # stopped by the user before the last epoch
     lag_effects: dict[str, float] = field(default_factory=dict)  # the final model's, as EpochEnd
     memory: dict[str, float] = field(default_factory=dict)  # the final model's, as EpochEnd

@@ -49,6 +49,12 @@ class EpochFeed:
         return tuple(np.ascontiguousarray(
             sliding_window_view(a, n, axis=1)[:, ::stride].transpose(1, 0, 2)) for a in (x, y))
 
+    def ahead(self, epoch: int, start: int = 0) -> None:
+        """Begin making the slab `chunks(epoch, start)` starts with (a training's first,
+        while its program is built: 0.1-0.2 s of the seed's first loss otherwise)."""
+        if epoch < self.config.train.epochs and (epoch, start) not in self._next:
+            self._next[(epoch, start)] = self._pool.submit(self._make, epoch, start)
+
     def _take(self, epoch: int, s0: int) -> tuple[np.ndarray, np.ndarray]:
         fut = self._next.pop((epoch, s0), None)
         out = fut.result() if fut is not None else self._make(epoch, s0)
@@ -57,13 +63,20 @@ class EpochFeed:
             self._next[nxt] = self._pool.submit(self._make, *nxt)
         return out
 
-    def chunks(self, epoch: int, start: int = 0) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    def chunks(self, epoch: int, start: int = 0,
+               first: int = 0) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """(first batch, x, y) for chunks of up to `chunk` batches of an epoch, from batch
-        `start` on; x and y have shape (batches, batch_size, num_steps)."""
+        `start` on; x and y have shape (batches, batch_size, num_steps). `first`: the first
+        chunk is cut in two after that many batches (a run's first loss comes sooner)."""
         for s0 in range(start, self.batches, self.slab):
             xs, ys = self._take(epoch, s0)
             for c0 in range(0, len(xs), self.chunk):
-                yield s0 + c0, xs[c0:c0 + self.chunk], ys[c0:c0 + self.chunk]
+                c1 = min(c0 + self.chunk, len(xs))
+                if 0 < first < c1 - c0:
+                    yield s0 + c0, xs[c0:c0 + first], ys[c0:c0 + first]
+                    c0 += first
+                first = 0
+                yield s0 + c0, xs[c0:c1], ys[c0:c1]
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

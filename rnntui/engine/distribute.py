@@ -162,7 +162,7 @@ class DistSteps(Steps):
     def import_state(self, arrays) -> list:
         return [self._split(np.asarray(a, np.float32), 0) for a in arrays]
 
-    def train(self, xs: np.ndarray, ys: np.ndarray, state: list):
+    def train(self, xs: np.ndarray, ys: np.ndarray, state: list, at: int | None = None):
         """A graph call per batch (see the module's docstring); the chunk is padded to K and
         handed to the replicas once, each call picking its batch by index."""
         xd, yd = self._split(self._pad(xs), 1), self._split(self._pad(ys), 1)
@@ -175,7 +175,7 @@ class DistSteps(Steps):
         norms = np.array([v.numpy() for v in norms], np.float32)
         return losses, applied_norm(norms, self.mixed) if len(norms) else 0.0, state
 
-    def compile(self) -> None:
+    def compile(self, helper=None) -> None:
         """Trace the training step now (it runs nothing), so the first chunk does not pay
         for it."""
         xs = self._split(np.zeros((self.k, self.batch, self.num_steps), np.uint8), 1)

@@ -6,7 +6,10 @@ Commands run on the engine thread one after another, in the order they came: loa
 (inspect, strategies). The caller says what each is (`submit`'s kind); this module knows
 none of their code. So:
 - a warm and a training never overlap: a newer warm or a training replaces a warm still
-  queued, and tells one running to stop at its next safe point (`cancelled`);
+  queued, and tells one running to stop at its next safe point (`cancelled`), unless
+  the training trains the very config the running warm makes (both submitted with
+  `makes=config`): that warm goes on, and the training takes its program (F5 the
+  instant the app shows idle waited for a second build before, bench/first_loss.py);
 - a restart is the old training's stop, then the new training, in that order: the new
   one takes the program the old one kept; a training whose Control is stopped while it
   is still queued (a restart, then a quit) is dropped before it makes anything;
@@ -48,6 +51,7 @@ class _Command(Job):
     kind: str = "call"
     control: Control | None = None  # a training's: stopped while queued, it is dropped
     stop_asked: threading.Event = field(default_factory=threading.Event)  # see `cancelled`
+    makes: Config | None = None  # the config a warm makes, or a training trains first
 
 
 class Engine(JobThread):
@@ -62,18 +66,21 @@ class Engine(JobThread):
 
     # ---- commands -------------------------------------------------------------------
 
-    def submit(self, kind: str, fn: Callable, *args: Any, **kwargs: Any) -> Future:
+    def submit(self, kind: str, fn: Callable, *args: Any, makes: Config | None = None,
+               **kwargs: Any) -> Future:
         """fn(*args, **kwargs) in the engine thread after every command before it, as a
         Future. A "warm" or a training ("train", "race") cancels the warms still queued and
-        tells a warm running to stop (`cancelled`)."""
-        return self._enqueue(_Command(fn, args, kwargs, kind=kind))
+        tells a warm running to stop (`cancelled`), unless both say they make the same
+        config (`makes`, not passed to fn): that warm goes on, for the training to take."""
+        return self._enqueue(_Command(fn, args, kwargs, kind=kind, makes=makes))
 
     def submit_training(self, kind: str, control: Control, fn: Callable, *args: Any,
-                        **kwargs: Any) -> Future:
+                        makes: Config | None = None, **kwargs: Any) -> Future:
         """As submit, for a training that `control` steers: if it is stopped before the
         command starts (a restart's training, then a quit or F8), the command is dropped:
         fn never runs, its future is cancelled."""
-        return self._enqueue(_Command(fn, args, kwargs, kind=kind, control=control))
+        return self._enqueue(_Command(fn, args, kwargs, kind=kind, control=control,
+                                      makes=makes))
 
     def call(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
         """fn(*args, **kwargs) in the engine thread, waited for however long it takes (a
@@ -127,7 +134,8 @@ class Engine(JobThread):
                 self._queue.remove(old)
                 old.future.cancel()
             running = self._running
-            if isinstance(running, _Command) and running.kind == "warm":
+            if (isinstance(running, _Command) and running.kind == "warm"
+                    and not _takes(command, running)):
                 running.stop_asked.set()
         self._queue.append(command)
 
@@ -173,6 +181,11 @@ class Engine(JobThread):
     def wait_idle(self, timeout: float = IDLE_S) -> bool:
         """Until no command is queued or running; False if `timeout` passed first."""
         return self._wait(lambda: not self._queue and self._running is None, timeout)
+
+
+def _takes(command: _Command, warm: _Command) -> bool:
+    """`command` is a training of the config `warm` is making: it will take that program."""
+    return command.kind in TRAININGS and command.makes is not None and command.makes == warm.makes
 
 
 _engine: Engine | None = None

@@ -182,7 +182,7 @@ def build_model(config: Config, seed: int | None = None, kernel: str = "xla",
 def part_model(model: keras.Model, config: Config, length: int,
                mixed: bool = False) -> keras.Model:
     """`model`'s layers (the same weights) over windows of `length` steps: a training
-    window's first `stride` steps and the rest, apart (steps.make_forward), so that the
+    window's first `stride` steps and the rest, apart (forward.make_forward), so that the
     state where the next window starts is an output."""
     names = [layer.name for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
     layers = [model.get_layer(name) for name in names]

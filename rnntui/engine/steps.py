@@ -12,77 +12,22 @@ from __future__ import annotations
 
 import contextlib
 import math
+import time
+from concurrent.futures import Future
 
 import numpy as np
 
-from ..config import Config, effective_stride, states_per_layer
+from ..config import Config, states_per_layer
+from .forward import make_forward, stride_parts
 
-
-def make_forward(tf, model, carry: bool, parts: tuple | None = None):
-    """(x, y, state, training) -> (mean cross-entropy, logits, the state to carry on).
-
-    `parts` (stride_parts): training windows that overlap, TBPTT(stride, num_steps). The
-    window runs as its first `stride` steps and the rest (the same layers), the loss is
-    taken on its last `stride` positions, and the state carried is the one after its first
-    `stride` steps, where the next window starts. Evaluation runs whole windows."""
-
-    from .window import from_symbols
-
-    width = model.inputs[0].shape[-1]  # symbols: 2 for the generator
-    on_onehot = forward_onehot(tf, model, carry, parts)
-    # The window kernels' layers from the symbols: the first projection a gather.
-    direct = from_symbols(model) if parts is None else None
-
-    def forward(x, y, state, training):
-        if direct is not None:
-            logits, new = direct(x, state)
-            return _loss(tf, logits, y, new, state, carry)
-        return on_onehot(tf.one_hot(tf.cast(x, tf.int32), width), y, state, training)
-
-    return forward
-
-
-def _loss(tf, logits, y, new, state, carry: bool):
-    """(mean cross-entropy, logits, the state to carry on: zeros with carry off)."""
-    xent = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.cast(y, tf.int32), logits)
-    new = new if carry else [tf.zeros_like(s) for s in state]
-    return tf.reduce_mean(xent), logits, new
-
-
-def forward_onehot(tf, model, carry: bool, parts: tuple | None = None):
-    """make_forward's function on the one-hot inputs (which a test can differentiate by)."""
-
-    def forward(onehot, y, state, training):
-        if training and parts is not None:
-            return _strided(tf, parts, onehot, y, state, carry)
-        logits, *new = model([onehot, *state], training=training)
-        return _loss(tf, logits, y, new, state, carry)
-
-    return forward
-
-
-def stride_parts(model, config: Config, mixed: bool = False) -> tuple | None:
-    """(the model over a window's first `stride` steps, over the rest, stride), or None
-    when windows do not overlap (stride = num_steps: the model as it is)."""
-    from .model import part_model
-
-    n, stride = config.train.num_steps, effective_stride(config.train)
-    if stride == n:
-        return None
-    return part_model(model, config, stride, mixed), part_model(model, config, n - stride,
-                                                                mixed), stride
-
-
-def _strided(tf, parts, onehot, y, state, carry: bool):
-    head, tail, stride = parts
-    logits, *mid = head([onehot[:, :stride], *state], training=True)
-    rest, *_ = tail([onehot[:, stride:], *mid], training=True)
-    logits = tf.concat([logits, rest], axis=1)
-    n = onehot.shape[1]
-    xent = tf.nn.sparse_softmax_cross_entropy_with_logits(
-        tf.cast(y[:, n - stride:], tf.int32), logits[:, n - stride:])
-    new = mid if carry else [tf.zeros_like(s) for s in state]
-    return tf.reduce_mean(xent), logits, new
+# An XLA program's compile takes 1.5-4.5 s on 2 cores, the plain graph's trace a third to a
+# fifth of it: a run's first GRAPH_CHUNKS chunks train on the plain graph while the helper
+# compiles XLA's beside them, so the first loss waits for the trace alone (F5 the instant
+# the app shows idle: 2.9 s, bench/first_loss.py --after 0). A fixed count, never "until
+# the compile is done": the same config trains the same run, bit for bit, however fast
+# the compile was, warm or not (the graph's last digits differ from XLA's).
+GRAPH_CHUNKS = 2
+COMPILES = "compile"  # the helper's tag for the XLA compiles: no run's stop waits for one
 
 
 TOP = 3  # a symbol model's most likely next symbols, shown per position
@@ -126,6 +71,12 @@ def make_update(tf, optimizer, variables, clip: float, mixed: bool, reduce=None)
         return norm
 
     return update
+
+
+def _done() -> Future:
+    done: Future = Future()
+    done.set_result(None)
+    return done
 
 
 def applied_norm(norms: np.ndarray, mixed: bool) -> float:
@@ -182,6 +133,12 @@ class Steps:
         # No autograph: the loops are tf.while_loop already, and converting the code they
         # call (the model, kernels.py) took seconds of the trace.
         self._train = tf.function(train_chunk, jit_compile=jit, autograph=False)
+        # The same chunk as a plain graph, for a run's first chunks (GRAPH_CHUNKS).
+        self._graph = (tf.function(train_chunk, jit_compile=False, autograph=False)
+                       if jit else None)
+        self._xla: Future | None = None  # XLA's compile, in the helper (compile)
+        self.graph_steps = GRAPH_CHUNKS * chunk
+        self.compile_waited = 0.0  # seconds train() waited for XLA's compile (all runs')
         self.model = model
         self.model_classes = int(model.outputs[0].shape[-1])
         self._eval = self._evaluation(forward)
@@ -257,13 +214,27 @@ class Steps:
         out[: len(a)] = a
         return out
 
-    def train(self, xs: np.ndarray, ys: np.ndarray, state: list):
-        """Train on up to K batches; returns (per-step losses, mean grad norm, new state)."""
+    def train(self, xs: np.ndarray, ys: np.ndarray, state: list, at: int | None = None):
+        """Train on up to K batches; returns (per-step losses, mean grad norm, new state).
+        `at`: the run's step the chunk starts at. An XLA program trains a run's first
+        GRAPH_CHUNKS x K steps on the plain graph, cut at exactly that step whatever the
+        chunks (a resumed run's differ); None: all on XLA's."""
         n = len(xs)
-        losses, norms, state = self._train(self._pad(xs), self._pad(ys), self.tf.constant(n),
-                                           state)
-        norm = applied_norm(norms.numpy()[:n], self.mixed) if n else 0.0
-        return losses.numpy()[:n], norm, state
+        cut = 0 if self._graph is None or at is None else min(n, max(0, self.graph_steps - at))
+        losses, norms = [], []
+        for fn, part in ((self._graph, slice(0, cut)), (self._train, slice(cut, n))):
+            m = len(xs[part])
+            if not m:
+                continue
+            if fn is self._train and self._graph is not None:
+                self._xla_compiled()
+            loss, norm, state = fn(self._pad(xs[part]), self._pad(ys[part]),
+                                   self.tf.constant(m), state)
+            losses.append(loss.numpy()[:m])
+            norms.append(norm.numpy()[:m])
+        if not losses:
+            return np.zeros(0, np.float32), 0.0, state
+        return np.concatenate(losses), applied_norm(np.concatenate(norms), self.mixed), state
 
     def evaluate(self, xs: np.ndarray, ys: np.ndarray) -> tuple[float, np.ndarray]:
         """(mean loss, predicted P(Y=1) per position) of the model as it is now, run as
@@ -306,17 +277,53 @@ class Steps:
         """The evaluation's device scope: none for one device (the trainer's scope holds)."""
         return self.tf.device(self.eval_device) if self.eval_device else contextlib.nullcontext()
 
-    def compile(self) -> None:
-        """Compile the training program now (once: a kept program has it). The evaluation is
-        compiled later, by `compile_evaluation` in the helper thread: compiled beside the
+    def compile(self, helper=None) -> None:
+        """Make the training program now (once: a kept program has it). An XLA program's
+        plain graph is traced here, and XLA's compile goes to `helper` (an Executor; None:
+        compiled here too), for the chunks after the first (GRAPH_CHUNKS). The evaluation
+        is compiled later, by `compile_evaluation` in the helper thread: compiled beside the
         training's, it delayed the first chunk (bench/first_loss.py). Zero-trip calls
         update nothing."""
         if self._train_fn is not None:
             return
         empty = np.zeros((0, self.batch, self.num_steps), dtype=np.uint8)
         args = (self._pad(empty), self._pad(empty), self.tf.constant(0), self.zero_state())
-        self._train_fn = self._train.get_concrete_function(*args)
-        self._train(*args)
+        first = self._graph or self._train
+        self._train_fn = first.get_concrete_function(*args)
+        first(*args)
+        if self._graph is None:
+            return
+        if helper is None:
+            self._compile_xla(*args)
+            self._xla = _done()
+        else:
+            from .executor import RUN
+
+            self._xla = helper.submit(self._compile_xla, *args, run=COMPILES, priority=RUN)
+
+    def _compile_xla(self, *args) -> None:
+        """XLA's compile (a zero-trip call), in the helper or here."""
+        with self.tf.device(self.device):
+            self._train(*args)
+
+    def _xla_compiled(self) -> None:
+        """Wait for XLA's compile in the helper; compile it here if it never ran (its job
+        dropped: the helper closed)."""
+        if self._xla is not None and self._xla.done() and not self._xla.cancelled():
+            self._xla.result()
+            return
+        t0 = time.perf_counter()
+        self._wait_xla()
+        self.compile_waited += time.perf_counter() - t0
+
+    def _wait_xla(self) -> None:
+        if self._xla is not None and not self._xla.cancelled():
+            self._xla.result()
+            return
+        empty = np.zeros((0, self.batch, self.num_steps), dtype=np.uint8)
+        self._compile_xla(self._pad(empty), self._pad(empty), self.tf.constant(0),
+                          self.zero_state())
+        self._xla = _done()
 
     def compile_evaluation(self, *windows: np.ndarray) -> None:
         """Compile the evaluation (a zero-trip call) for the fewest of these windows (a

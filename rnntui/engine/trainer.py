@@ -158,7 +158,7 @@ class Trainer:
                 and not self.config.train.deterministic):
             compile_beside(self.engine.executor, self.run_id, steps, *self._beside)
             self._beside = None  # sent: the first chunk's _send_compiles leaves them out
-        steps.compile()
+        steps.compile(self.engine.executor)
         return model, optimizer, steps, jit
 
     def _compiled(self, tf, strategy, plan: Plan, xs, ys):
@@ -223,6 +223,9 @@ class Trainer:
         look_combos = (ComboTable(vx, rules, d.base, vxw[:looked].shape, part, *text)
                        if looked < len(vxw) else combos)
         self._beside = (vxw, vxw[:looked], look_combos.prime if look_combos.sampled else None)
+        ckpt = self.resume
+        self._feed = EpochFeed(cfg, plan.chunk)
+        self._feed.ahead(ckpt.epoch if ckpt else 0, ckpt.batch if ckpt else 0)
         model, optimizer, steps, compiled = self._compiled(tf, strategy, plan, vxw[:looked],
                                                            vyw[:looked])
         steps.eval_windows = looked  # parts of a look's windows from the first evaluation on
@@ -233,12 +236,10 @@ class Trainer:
         off = source.insight_off(d) if self.insight else ""
         if off:  # said once, so the panels show why they stay empty
             self.emit(Insight(0, [], [], [], [], off=off))
-        self._feed = EpochFeed(cfg, plan.chunk)
         shadow = ShadowJobs(steps, self.engine.executor, self.run_id, self.emit,
                             lambda loss, seen: source.verdict(loss, cfg, fl, seen))
         insights = self._insights(tf, steps, vx, vy)
         insights.begin()
-        ckpt = self.resume
         shadow.epochs_done = ckpt.epoch if ckpt else 0
         if ckpt is not None and self.owed is not None:  # the checkpoint's own epoch end
             shadow.epochs_done = self.owed[0]
@@ -247,7 +248,8 @@ class Trainer:
                         shadow, combos, look_combos, vxw, vyw, vxw[:looked], vyw[:looked],
                         steps_per_epoch(cfg), lr=read_lr(optimizer),
                         step=ckpt.step if ckpt else 0, first_epoch=ckpt.epoch if ckpt else 0,
-                        first_batch=ckpt.batch if ckpt else 0)
+                        first_batch=ckpt.batch if ckpt else 0,
+                        waited_from=steps.compile_waited)
 
     # ---- an epoch ---------------------------------------------------------------------
 
@@ -259,7 +261,8 @@ class Trainer:
         if b0 and self.resume is not None and self.resume.state:
             state = r.steps.import_state(self.resume.state)
         epoch_losses, done = [], b0
-        for c0, xs, ys in r.feed.chunks(epoch, b0):
+        first = max(1, r.feed.chunk // 4) if epoch == r.first_epoch else 0  # 1st loss sooner
+        for c0, xs, ys in r.feed.chunks(epoch, b0, first):
             ended = self._pause_point(r)
             if ended is not None:
                 return ended
@@ -341,7 +344,7 @@ class Trainer:
         from .accel import cudnn_failed
 
         try:
-            return r.steps.train(xs, ys, state)
+            return r.steps.train(xs, ys, state, at=r.step)
         except tf.errors.OpError as err:
             if r.fused and cudnn_failed(err):
                 raise ConfigError("cudnn", f"the cuDNN kernel failed at run time"
@@ -395,6 +398,6 @@ class Trainer:
         return self.emit(Finished(
             r.step, r.shadow.epochs_done, r.train_loss, val,
             source.verdict(val, self.config, r.floors, seen), r.floors,
-            trained / max(wall, 1e-9), wall, stopped=self.control.stopped,
+            r.training_rate(trained, wall), wall, stopped=self.control.stopped,
             lag_effects=lag_effects(seen.effects if seen else None),
             memory=by_lag(seen.memory if seen else None)))

@@ -51,8 +51,14 @@ class Training:
     train_loss: float = math.nan
     last_look: float = 0.0  # when the last look mid-epoch went out (perf_counter)
     start: float = field(default_factory=time.perf_counter)
+    waited_from: float = 0.0  # steps.compile_waited when the run began
     compiles_sent: bool = False  # the evaluation's compile and the probe's tracing are out
     stopped_mid_epoch: bool = False  # its weights changed since the last epoch end
+
+    def training_rate(self, trained: int, wall: float) -> float:
+        """Steps/s over `wall` s from the first chunk, the waits for XLA's compile (the
+        chunks after steps.GRAPH_CHUNKS) left out."""
+        return trained / max(wall - (self.steps.compile_waited - self.waited_from), 1e-9)
 
 
 def read_lr(optimizer) -> float:

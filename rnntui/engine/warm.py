@@ -61,7 +61,7 @@ def warm(engine: Engine, config: Config) -> bool:
                                                              mixed, jit)
         if engine.cancelled:
             return False
-        steps.compile()
+        steps.compile(engine.executor)  # XLA's compile (if any) goes to the helper
         if engine.cancelled:
             return False
         engine.programs.keep(program)

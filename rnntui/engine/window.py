@@ -116,7 +116,7 @@ def project(x, w, b):
 def from_symbols(model: keras.Model):
     """`model`'s forward from the symbols: (x, state) -> (logits, new state), x (batch, T)
     as integers, its first layer's input projection a row gather instead of a one-hot
-    matmul (steps.make_forward; the model itself takes one-hot inputs, whose gradient the
+    matmul (forward.make_forward; the model itself takes one-hot inputs, whose gradient the
     probe reads). None unless the model is WindowRNN layers, then the logits (no dropout
     between them), in float32: those run as Keras calls them."""
     layers = [x for x in model.layers if not isinstance(x, keras.layers.InputLayer)]

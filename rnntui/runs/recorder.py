@@ -169,12 +169,12 @@ class Recorder:
         try:
             with self._tb.as_default(step=step):
                 if train is not None and math.isfinite(train):
-                    tf.summary.scalar("loss/train", train)
+                    _scalar(tf, "loss/train", train)
                 if val is not None and math.isfinite(val):
-                    tf.summary.scalar("loss/val", val)
+                    _scalar(tf, "loss/val", val)
                 if floors:  # one point per epoch draws each floor as a flat line
                     for f in self._floors:
-                        tf.summary.scalar(f"floor/{f.name}", f.loss)
+                        _scalar(tf, f"floor/{f.name}", f.loss)
                     self._tb.flush()  # (a full disk shows at a flush, not at a scalar)
         except tf.errors.OpError as err:
             self._tb = None
@@ -209,3 +209,14 @@ def _tb_failed(path: Path, err) -> WriteFailed:
     text = str(getattr(err, "message", err)).splitlines()[0] if str(err) else "error"
     code = errno.ENOSPC if "space" in text.lower() else errno.EIO
     return WriteFailed(path, OSError(code, text))
+
+
+def _scalar(tf, tag: str, value: float) -> None:
+    """What tf.summary.scalar writes (a float32 scalar, tagged for TensorBoard's scalars
+    plugin), without importing the tensorboard package: its import took 0.5 s of the
+    first loss (bench/first_loss.py)."""
+    from tensorflow.core.framework import summary_pb2
+
+    metadata = summary_pb2.SummaryMetadata(data_class=summary_pb2.DATA_CLASS_SCALAR)
+    metadata.plugin_data.plugin_name = "scalars"
+    tf.summary.write(tag, tf.constant(value, tf.float32), metadata=metadata)

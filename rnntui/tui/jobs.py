@@ -121,14 +121,15 @@ class Jobs:
     def warm(self, config: Config) -> None:
         """Make the form's program ahead (engine.warm); an invalid config is the form's to
         say. A newer warm, or a training, replaces it."""
-        self.engine.submit("warm", warm_program, self.engine, config)
+        self.engine.submit("warm", warm_program, self.engine, config, makes=config)
 
     def train(self, job: TrainJob, bridge: Bridge, control: Control) -> None:
         """Train the job into its run folder, after whatever the engine is doing (a restart:
         the old training's stop): RunOpened, then the events through `bridge`. Stopped
         before it starts (a quit or F8 meanwhile), it is dropped: TrainingDropped."""
         future = self.engine.submit_training("train", control, _train_in_run, self.engine,
-                                             job, bridge, control, self.post)
+                                             job, bridge, control, self.post,
+                                             makes=None if job.resume else job.config)
         future.add_done_callback(lambda f: _ended(f, bridge, control, self.post))
 
     def race(self, items: list[tuple[dict, Config]], runs_dir: Path, control: Control,
