@@ -96,7 +96,7 @@ def test_a_new_truncation_style_is_a_new_program_and_dropout_restarts_as_fresh()
 
 
 def test_an_xla_program_trains_its_first_chunks_on_the_graph_cut_at_one_step():
-    """steps.GRAPH_CHUNKS: the plain graph trains a run's first chunks while the helper
+    """steps.first_steps: the plain graph trains a run's first steps while the helper
     compiles XLA's. Where the chunks fall (a resumed run's differ from the whole run's),
     and whether XLA's compile was done ahead or not, never moves the step where XLA takes
     over: the losses and the weights come out the same, bit for bit."""
@@ -105,7 +105,7 @@ def test_an_xla_program_trains_its_first_chunks_on_the_graph_cut_at_one_step():
     from rnntui.data.generator import generate, windows
     from rnntui.engine.executor import Executor
     from rnntui.engine.model import build_model, build_optimizer
-    from rnntui.engine.steps import GRAPH_CHUNKS, Steps
+    from rnntui.engine.steps import Steps, first_steps
     from rnntui.engine.tfload import quiet_tensorflow
 
     config = preset("r2rt").with_values(**TINY)
@@ -113,8 +113,8 @@ def test_an_xla_program_trains_its_first_chunks_on_the_graph_cut_at_one_step():
     n = config.train.num_steps
     x, y = generate(20 * n * 24, 0)
     xw, yw = windows(x, 20, n), windows(y, 20, n)
-    k = 4
-    assert GRAPH_CHUNKS * k < 24
+    k = 12
+    assert first_steps(k) == 3
 
     def run(cuts, helper):
         model = build_model(config, seed=1)
@@ -131,10 +131,10 @@ def test_an_xla_program_trains_its_first_chunks_on_the_graph_cut_at_one_step():
 
     helper = Executor()
     try:
-        beside = run([0, 4, 8, 12, 16, 20, 24], helper)  # XLA compiled in the helper
+        beside = run([0, 3, 12, 24], helper)  # XLA compiled in the helper
     finally:
         helper.close()
-    here = run([0, 1, 3, 7, 11, 15, 19, 23, 24], None)  # compiled ahead; other chunks
+    here = run([0, 2, 7, 19, 24], None)  # compiled ahead; other chunks
     np.testing.assert_array_equal(beside[0], here[0])
     for a, b in zip(beside[1], here[1], strict=True):
         np.testing.assert_array_equal(a, b)

@@ -21,12 +21,20 @@ from ..config import Config, states_per_layer
 from .forward import make_forward, stride_parts
 
 # An XLA program's compile takes 1.5-4.5 s on 2 cores, the plain graph's trace a third to a
-# fifth of it: a run's first GRAPH_CHUNKS chunks train on the plain graph while the helper
-# compiles XLA's beside them, so the first loss waits for the trace alone (F5 the instant
-# the app shows idle: 2.9 s, bench/first_loss.py --after 0). A fixed count, never "until
+# fifth of it: a run's first call, cut to 1/FIRST_CUT of a chunk (at least a batch), trains
+# on the plain graph while the helper compiles XLA's beside it, so the first loss waits
+# for the trace alone (F5 the instant the app shows idle: 2.9 s, bench/first_loss.py
+# --after 0); the next call waits for XLA's compile. A fixed count of steps, never "until
 # the compile is done": the same config trains the same run, bit for bit, however fast
-# the compile was, warm or not (the graph's last digits differ from XLA's).
-GRAPH_CHUNKS = 2
+# the compile was, warm or not (the graph's last digits differ from XLA's). Two whole
+# chunks on the graph cost the seed's short runs 6% (bench/between_chunks.py: 91%).
+FIRST_CUT = 4
+
+
+def first_steps(chunk: int) -> int:
+    """The steps of a run's first call (and an XLA program's plain-graph steps)."""
+    return max(1, chunk // FIRST_CUT)
+
 COMPILES = "compile"  # the helper's tag for the XLA compiles: no run's stop waits for one
 
 
@@ -133,11 +141,11 @@ class Steps:
         # No autograph: the loops are tf.while_loop already, and converting the code they
         # call (the model, kernels.py) took seconds of the trace.
         self._train = tf.function(train_chunk, jit_compile=jit, autograph=False)
-        # The same chunk as a plain graph, for a run's first chunks (GRAPH_CHUNKS).
+        # The same chunk as a plain graph, for a run's first steps (first_steps).
         self._graph = (tf.function(train_chunk, jit_compile=False, autograph=False)
                        if jit else None)
         self._xla: Future | None = None  # XLA's compile, in the helper (compile)
-        self.graph_steps = GRAPH_CHUNKS * chunk
+        self.graph_steps = first_steps(chunk)
         self.compile_waited = 0.0  # seconds train() waited for XLA's compile (all runs')
         self.model = model
         self.model_classes = int(model.outputs[0].shape[-1])
@@ -217,7 +225,7 @@ class Steps:
     def train(self, xs: np.ndarray, ys: np.ndarray, state: list, at: int | None = None):
         """Train on up to K batches; returns (per-step losses, mean grad norm, new state).
         `at`: the run's step the chunk starts at. An XLA program trains a run's first
-        GRAPH_CHUNKS x K steps on the plain graph, cut at exactly that step whatever the
+        first_steps(K) steps on the plain graph, cut at exactly that step whatever the
         chunks (a resumed run's differ); None: all on XLA's."""
         n = len(xs)
         cut = 0 if self._graph is None or at is None else min(n, max(0, self.graph_steps - at))
@@ -280,7 +288,7 @@ class Steps:
     def compile(self, helper=None) -> None:
         """Make the training program now (once: a kept program has it). An XLA program's
         plain graph is traced here, and XLA's compile goes to `helper` (an Executor; None:
-        compiled here too), for the chunks after the first (GRAPH_CHUNKS). The evaluation
+        compiled here too), for the calls after a run's first (first_steps). The evaluation
         is compiled later, by `compile_evaluation` in the helper thread: compiled beside the
         training's, it delayed the first chunk (bench/first_loss.py). Zero-trip calls
         update nothing."""

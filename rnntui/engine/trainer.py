@@ -33,6 +33,7 @@ from .executor import LATER
 from .plan import Plan, jit_for, plan_for, steps_per_epoch, validation_windows
 from .saves import Saves
 from .shadow import DIVERGED_LOSS, ShadowJobs, compile_beside, on_shadow
+from .steps import first_steps
 from .training import Training, first_line, read_lr, started
 
 if TYPE_CHECKING:
@@ -261,7 +262,7 @@ class Trainer:
         if b0 and self.resume is not None and self.resume.state:
             state = r.steps.import_state(self.resume.state)
         epoch_losses, done = [], b0
-        first = max(1, r.feed.chunk // 4) if epoch == r.first_epoch else 0  # 1st loss sooner
+        first = first_steps(r.feed.chunk) if epoch == r.first_epoch else 0  # 1st loss sooner
         for c0, xs, ys in r.feed.chunks(epoch, b0, first):
             ended = self._pause_point(r)
             if ended is not None:

@@ -57,7 +57,7 @@ class Training:
 
     def training_rate(self, trained: int, wall: float) -> float:
         """Steps/s over `wall` s from the first chunk, the waits for XLA's compile (the
-        chunks after steps.GRAPH_CHUNKS) left out."""
+        calls after a run's first, steps.first_steps) left out."""
         return trained / max(wall - (self.steps.compile_waited - self.waited_from), 1e-9)
 
 
