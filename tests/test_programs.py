@@ -134,7 +134,7 @@ def test_an_xla_program_trains_its_first_chunks_on_the_graph_cut_at_one_step():
         beside = run([0, 3, 12, 24], helper)  # XLA compiled in the helper
     finally:
         helper.close()
-    here = run([0, 2, 7, 19, 24], None)  # compiled ahead; other chunks
+    here = run([0, 2, 7, 19, 24], None)  # compiled by the second call; other chunks
     np.testing.assert_array_equal(beside[0], here[0])
     for a, b in zip(beside[1], here[1], strict=True):
         np.testing.assert_array_equal(a, b)

@@ -287,9 +287,12 @@ class Steps:
 
     def compile(self, helper=None) -> None:
         """Make the training program now (once: a kept program has it). An XLA program's
-        plain graph is traced here, and XLA's compile goes to `helper` (an Executor; None:
-        compiled here too), for the calls after a run's first (first_steps). The evaluation
-        is compiled later, by `compile_evaluation` in the helper thread: compiled beside the
+        plain graph is traced here, for a run's first call (first_steps); XLA's compile goes
+        to `helper` (an Executor: a warm's, whose engine is idle), or without one is made
+        by the call after, in the trainer's thread, while the helper compiles the
+        evaluation (queued behind XLA's, the evaluation's compile made the seed's fast
+        preset reach its floors 0.8 s later, bench/time_to_floor.py). The evaluation is
+        compiled by `compile_evaluation` in the helper thread: compiled beside the
         training's, it delayed the first chunk (bench/first_loss.py). Zero-trip calls
         update nothing."""
         if self._train_fn is not None:
@@ -299,12 +302,7 @@ class Steps:
         first = self._graph or self._train
         self._train_fn = first.get_concrete_function(*args)
         first(*args)
-        if self._graph is None:
-            return
-        if helper is None:
-            self._compile_xla(*args)
-            self._xla = _done()
-        else:
+        if self._graph is not None and helper is not None:
             from .executor import RUN
 
             self._xla = helper.submit(self._compile_xla, *args, run=COMPILES, priority=RUN)
@@ -315,8 +313,8 @@ class Steps:
             self._train(*args)
 
     def _xla_compiled(self) -> None:
-        """Wait for XLA's compile in the helper; compile it here if it never ran (its job
-        dropped: the helper closed)."""
+        """Wait for XLA's compile in the helper; compile it here if none was sent (or its
+        job was dropped: the helper closed). The time goes to compile_waited."""
         if self._xla is not None and self._xla.done() and not self._xla.cancelled():
             self._xla.result()
             return
