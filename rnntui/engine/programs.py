@@ -106,7 +106,8 @@ class ProgramCache:
         model = build_model(config, seed=config.data.seed, kernel=kernel, mixed=mixed)
         optimizer = build_optimizer(config, mixed, summed=strategy is not None)
         if strategy is None:
-            steps = Steps(tf, model, optimizer, config, k, jit=jit, mixed=mixed)
+            steps = Steps(tf, model, optimizer, config, k, jit=jit, mixed=mixed,
+                          graph_first=kernel != "window")
             return model, optimizer, steps, Program.made(key, model, optimizer, steps)
         from .distribute import DistSteps
 

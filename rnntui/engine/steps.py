@@ -107,7 +107,7 @@ class Steps:
     overlaps = True  # evaluates beside training, on a shadow model (see on_shadow)
 
     def __init__(self, tf, model, optimizer, config: Config, chunk: int, jit: bool = True,
-                 mixed: bool = False):
+                 mixed: bool = False, graph_first: bool = True):
         self.tf, self.config = tf, config
         self.k = chunk
         t, m = config.train, config.model
@@ -141,9 +141,11 @@ class Steps:
         # No autograph: the loops are tf.while_loop already, and converting the code they
         # call (the model, kernels.py) took seconds of the trace.
         self._train = tf.function(train_chunk, jit_compile=jit, autograph=False)
-        # The same chunk as a plain graph, for a run's first steps (first_steps).
+        # The same chunk as a plain graph, for a run's first steps (first_steps); not for
+        # the window kernels (`graph_first` off), whose graph traced in 1.6 s and whose
+        # second trace, XLA's, cost a char model's whole run 6-14% (bench/char_speed.py).
         self._graph = (tf.function(train_chunk, jit_compile=False, autograph=False)
-                       if jit else None)
+                       if jit and graph_first else None)
         self._xla: Future | None = None  # XLA's compile, in the helper (compile)
         self.graph_steps = first_steps(chunk)
         self.compile_waited = 0.0  # seconds train() waited for XLA's compile (all runs')
