@@ -22,12 +22,13 @@ from .forward import make_forward, stride_parts
 
 # An XLA program's compile takes 1.5-4.5 s on 2 cores, the plain graph's trace a third to a
 # fifth of it: a run's first call, cut to 1/FIRST_CUT of a chunk (at least a batch), trains
-# on the plain graph while the helper compiles XLA's beside it, so the first loss waits
-# for the trace alone (F5 the instant the app shows idle: 2.9 s, bench/first_loss.py
-# --after 0); the next call waits for XLA's compile. A fixed count of steps, never "until
-# the compile is done": the same config trains the same run, bit for bit, however fast
-# the compile was, warm or not (the graph's last digits differ from XLA's). Two whole
-# chunks on the graph cost the seed's short runs 6% (bench/between_chunks.py: 91%).
+# on the plain graph, so the first loss waits for the trace alone (F5 the instant the app
+# shows idle: 2.9 s, bench/first_loss.py --after 0); the next call makes XLA's program, or
+# waits for the helper to finish making it (a warm sends it there: Steps.compile). A
+# fixed count of steps, never "until the compile is done": the same config trains the
+# same run, bit for bit, however fast the compile was, warm or not (the graph's last
+# digits differ from XLA's). Two whole chunks on the graph cost the seed's short runs 6%
+# (bench/between_chunks.py: 91%).
 FIRST_CUT = 4
 
 
@@ -142,13 +143,14 @@ class Steps:
         # call (the model, kernels.py) took seconds of the trace.
         self._train = tf.function(train_chunk, jit_compile=jit, autograph=False)
         # The same chunk as a plain graph, for a run's first steps (first_steps); not for
-        # the window kernels (`graph_first` off), whose graph traced in 1.6 s and whose
-        # second trace, XLA's, cost a char model's whole run 6-14% (bench/char_speed.py).
+        # the window kernels (`graph_first` off), whose graph traced in 1.6 s: with XLA's
+        # trace after it, the char LSTM's whole run took 12.4 against 13.7 steps/s
+        # (bench/char_speed.py).
         self._graph = (tf.function(train_chunk, jit_compile=False, autograph=False)
                        if jit and graph_first else None)
         self._xla: Future | None = None  # XLA's compile, in the helper (compile)
         self.graph_steps = first_steps(chunk)
-        self.compile_waited = 0.0  # seconds train() waited for XLA's compile (all runs')
+        self.compile_waited = 0.0  # seconds train() spent on XLA's compile (all runs')
         self.model = model
         self.model_classes = int(model.outputs[0].shape[-1])
         self._eval = self._evaluation(forward)
