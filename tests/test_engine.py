@@ -146,6 +146,44 @@ def test_a_training_of_the_config_a_warm_makes_lets_it_finish_and_takes_its_prog
     assert next(e for e in events if isinstance(e, Compiled)).reused
 
 
+def test_a_warm_a_training_waits_for_leaves_its_compiles_to_that_training(monkeypatch):
+    """F5 while the warm makes the program of an XLA config: the warm sends neither XLA's
+    compile nor the evaluation's to the helper (they would share the GIL with the
+    training's setup and first call); the training, which takes the program, makes them
+    after its first call."""
+    engine = engines.get()
+    engine.ask(engine.programs.forget)
+    config = preset("r2rt").with_values(state_size=12, **LONG)
+    entered, release = held_build(monkeypatch, 12)
+    sent: list = []
+    real_submit = engine.executor.submit
+
+    def spy(fn, *args, run="", **kwargs):
+        sent.append(run)
+        return real_submit(fn, *args, run=run, **kwargs)
+
+    monkeypatch.setattr(engine.executor, "submit", spy)
+    running = engine.submit("warm", warm, engine, config, makes=config)
+    assert entered.wait(WAIT)
+    control, events = Control(), []
+
+    def on(event):
+        events.append(event)
+        if isinstance(event, Progress):
+            control.stop()
+
+    train = engine.submit_training("train", control, Trainer(config, engine, on,
+                                                             control=control).run,
+                                   makes=config)
+    assert engine.awaited  # the warm runs (held), the training queued takes its program
+    release.set()
+    assert running.result(WAIT) is True
+    assert isinstance(train.result(WAIT), Finished)
+    assert next(e for e in events if isinstance(e, Compiled)).reused
+    assert "compile" not in sent and "warm" not in sent, sent
+    assert engine.programs.kept.steps.jit  # an XLA program, whose warm it was
+
+
 def test_a_training_stopped_while_queued_is_dropped():
     engine = engines.get()
     hold, ran = threading.Event(), []

@@ -173,6 +173,17 @@ class Engine(JobThread):
         return isinstance(running, _Command) and running.stop_asked.is_set()
 
     @property
+    def awaited(self) -> bool:
+        """A training queued will take what the warm running makes (`_takes`): F5 came
+        while the warm was making its program, and the warm's compiles beside it would
+        share the GIL with that training's setup and first call (bench/first_loss.py
+        --after 0)."""
+        running = self._running
+        with self._cond:
+            return isinstance(running, _Command) and running.kind == "warm" and any(
+                _takes(c, running) for c in self._queue)
+
+    @property
     def busy(self) -> str:
         """The kind of the command running ("" when idle)."""
         running = self._running

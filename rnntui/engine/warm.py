@@ -61,10 +61,16 @@ def warm(engine: Engine, config: Config) -> bool:
                                                              mixed, jit)
         if engine.cancelled:
             return False
-        steps.compile(engine.executor)  # XLA's compile (if any) goes to the helper
+        # XLA's compile (if any) goes to the helper, and the evaluation's after it; not
+        # when F5 came meanwhile: the training that takes this program makes both after
+        # its first call, so its setup and that call have the GIL to themselves (F5 the
+        # instant the app shows idle: bench/first_loss.py --after 0).
+        steps.compile(None if engine.awaited else engine.executor)
         if engine.cancelled:
             return False
         engine.programs.keep(program)
+        if engine.awaited:
+            return True
         _, _, vxw, _, looked = validation_windows(config)
         steps.eval_windows = looked  # as a training of this config will (Trainer._setup)
         engine.executor.submit(steps.shadow_job, None, steps.compile_evaluation, vxw,
