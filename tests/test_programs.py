@@ -138,3 +138,41 @@ def test_an_xla_program_trains_its_first_chunks_on_the_graph_cut_at_one_step():
     np.testing.assert_array_equal(beside[0], here[0])
     for a, b in zip(beside[1], here[1], strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_fresh_xla_programs_compile_goes_where_the_helper_is_free(monkeypatch):
+    """shadow.compile_program: beside a fresh training program the helper compiles the
+    evaluation, so XLA's compile is made by the run's second call in the trainer's thread
+    (sent to the helper, it queued behind the evaluation's); a deterministic run compiles
+    nothing beside its program, and the helper makes XLA's."""
+    from rnntui.core.control import Control
+    from rnntui.core.events import Progress
+
+    engine = engines.get()
+    sent: list = []
+    real_submit = engine.executor.submit
+
+    def spy(fn, *args, run="", **kwargs):
+        sent.append(run)
+        return real_submit(fn, *args, run=run, **kwargs)
+
+    monkeypatch.setattr(engine.executor, "submit", spy)
+    long = dict(size=2_000_000, val_size=2_000, batch_size=20, epochs=1000)
+    for deterministic in (False, True):
+        engine.ask(engine.programs.forget)
+        sent.clear()
+        control, seen = Control(), []
+
+        def on(event, control=control, seen=seen):
+            if isinstance(event, Progress):
+                seen.append(event)
+                if len(seen) == 2:  # the first call's, on the graph; the second's, on XLA
+                    control.stop()
+
+        config = preset("r2rt").with_values(state_size=14, deterministic=deterministic,
+                                            **long)
+        final = engines.train(config, on, control=control)
+        assert isinstance(final, Finished) and len(seen) >= 2
+        steps = engine.programs.kept.steps
+        assert steps.jit and steps._graph is not None  # the two tiers
+        assert ("compile" in sent) is deterministic, sent

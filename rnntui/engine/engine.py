@@ -178,8 +178,8 @@ class Engine(JobThread):
         while the warm was making its program, and the warm's compiles beside it would
         share the GIL with that training's setup and first call (bench/first_loss.py
         --after 0)."""
-        running = self._running
         with self._cond:
+            running = self._running
             return isinstance(running, _Command) and running.kind == "warm" and any(
                 _takes(c, running) for c in self._queue)
 

@@ -32,7 +32,7 @@ from .checkpoint import Checkpoint
 from .executor import LATER
 from .plan import Plan, jit_for, plan_for, steps_per_epoch, validation_windows
 from .saves import Saves
-from .shadow import DIVERGED_LOSS, ShadowJobs, compile_beside, on_shadow
+from .shadow import DIVERGED_LOSS, ShadowJobs, compile_program, on_shadow
 from .steps import first_steps
 from .training import Training, first_line, read_lr, started
 
@@ -154,12 +154,9 @@ class Trainer:
             tf, self.config, strategy, k, kernel, mixed, jit)
         if self.resume is not None:
             self.resume.restore(self.checkpoint_path or Path("checkpoint"), model, optimizer)
-        # Not when deterministic: beside it, two same-seed runs' first losses once differed.
-        if (steps.traced() is None and steps.shadow is not None and self._beside
-                and not self.config.train.deterministic):
-            compile_beside(self.engine.executor, self.run_id, steps, *self._beside)
+        if compile_program(self.engine.executor, self.run_id, steps, self._beside,
+                           self.config.train.deterministic):
             self._beside = None  # sent: the first chunk's _send_compiles leaves them out
-        steps.compile(self.engine.executor)
         return model, optimizer, steps, jit
 
     def _compiled(self, tf, strategy, plan: Plan, xs, ys):

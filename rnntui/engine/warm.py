@@ -63,8 +63,9 @@ def warm(engine: Engine, config: Config) -> bool:
             return False
         # XLA's compile (if any) goes to the helper, and the evaluation's after it; not
         # when F5 came meanwhile: the training that takes this program makes both after
-        # its first call, so its setup and that call have the GIL to themselves (F5 the
-        # instant the app shows idle: bench/first_loss.py --after 0).
+        # its first call (XLA's in its second call, the evaluation's in the helper), so its
+        # setup and that call have the GIL to themselves (F5 the instant the app shows
+        # idle: bench/first_loss.py --after 0).
         steps.compile(None if engine.awaited else engine.executor)
         if engine.cancelled:
             return False
