@@ -15,6 +15,23 @@ def _in_tmp_dir(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
 
+@pytest.fixture
+def helper_jobs(monkeypatch) -> list:
+    """The tags (`run`) of the jobs submitted to this process's engine's helper from now
+    on: a run's id, or "compile" (steps.COMPILES) and "warm" (warm.WARM_RUN)."""
+    from rnntui import engine as engines
+
+    executor, sent = engines.get().executor, []
+    real_submit = executor.submit
+
+    def spy(fn, *args, run="", **kwargs):
+        sent.append(run)
+        return real_submit(fn, *args, run=run, **kwargs)
+
+    monkeypatch.setattr(executor, "submit", spy)
+    return sent
+
+
 def gpus_visible() -> int:
     """How many GPUs TensorFlow sees; 0 without importing it where no NVIDIA driver is."""
     if os.environ.get("CUDA_VISIBLE_DEVICES") in ("", "-1"):

@@ -54,6 +54,16 @@ def held_build(monkeypatch, state_size):
     return entered, release
 
 
+def warm_held(monkeypatch, engine, config):
+    """A warm of `config` (submitted as the app's, `makes=config`), held in its build:
+    (its future, release), once it is there."""
+    engine.ask(engine.programs.forget)
+    entered, release = held_build(monkeypatch, config.model.state_size)
+    running = engine.submit("warm", warm, engine, config, makes=config)
+    assert entered.wait(WAIT)
+    return running, release
+
+
 def held_training(engine, config, **kwargs):
     """A training whose first Progress waits for `release`: (future, entered, release)."""
     entered, release = threading.Event(), threading.Event()
@@ -130,11 +140,8 @@ def test_a_training_of_the_config_a_warm_makes_lets_it_finish_and_takes_its_prog
     """F5 the instant the app shows idle: the warm of the form's config is running, and the
     training of that very config waits for it instead of building it again."""
     engine = engines.get()
-    engine.ask(engine.programs.forget)
     config = preset("r2rt").with_values(state_size=11, **TINY)
-    entered, release = held_build(monkeypatch, 11)
-    running = engine.submit("warm", warm, engine, config, makes=config)
-    assert entered.wait(WAIT)
+    running, release = warm_held(monkeypatch, engine, config)
     built = engine.programs.built
     events: list = []
     train = engine.submit("train", Trainer(config, engine, events.append, jit=False).run,
@@ -146,25 +153,15 @@ def test_a_training_of_the_config_a_warm_makes_lets_it_finish_and_takes_its_prog
     assert next(e for e in events if isinstance(e, Compiled)).reused
 
 
-def test_a_warm_a_training_waits_for_leaves_its_compiles_to_that_training(monkeypatch):
+def test_a_warm_a_training_waits_for_leaves_its_compiles_to_that_training(monkeypatch,
+                                                                         helper_jobs):
     """F5 while the warm makes the program of an XLA config: the warm sends neither XLA's
     compile nor the evaluation's to the helper (they would share the GIL with the
     training's setup and first call); the training, which takes the program, makes them
     after its first call."""
     engine = engines.get()
-    engine.ask(engine.programs.forget)
     config = preset("r2rt").with_values(state_size=12, **LONG)
-    entered, release = held_build(monkeypatch, 12)
-    sent: list = []
-    real_submit = engine.executor.submit
-
-    def spy(fn, *args, run="", **kwargs):
-        sent.append(run)
-        return real_submit(fn, *args, run=run, **kwargs)
-
-    monkeypatch.setattr(engine.executor, "submit", spy)
-    running = engine.submit("warm", warm, engine, config, makes=config)
-    assert entered.wait(WAIT)
+    running, release = warm_held(monkeypatch, engine, config)
     control, events = Control(), []
 
     def on(event):
@@ -180,7 +177,7 @@ def test_a_warm_a_training_waits_for_leaves_its_compiles_to_that_training(monkey
     assert running.result(WAIT) is True
     assert isinstance(train.result(WAIT), Finished)
     assert next(e for e in events if isinstance(e, Compiled)).reused
-    assert "compile" not in sent and "warm" not in sent, sent
+    assert "compile" not in helper_jobs and "warm" not in helper_jobs, helper_jobs
     assert engine.programs.kept.steps.jit  # an XLA program, whose warm it was
 
 

@@ -140,7 +140,7 @@ def test_an_xla_program_trains_its_first_chunks_on_the_graph_cut_at_one_step():
         np.testing.assert_array_equal(a, b)
 
 
-def test_a_fresh_xla_programs_compile_goes_where_the_helper_is_free(monkeypatch):
+def test_a_fresh_xla_programs_compile_goes_where_the_helper_is_free(helper_jobs):
     """shadow.compile_program: beside a fresh training program the helper compiles the
     evaluation, so XLA's compile is made by the run's second call in the trainer's thread
     (sent to the helper, it queued behind the evaluation's); a deterministic run compiles
@@ -149,18 +149,10 @@ def test_a_fresh_xla_programs_compile_goes_where_the_helper_is_free(monkeypatch)
     from rnntui.core.events import Progress
 
     engine = engines.get()
-    sent: list = []
-    real_submit = engine.executor.submit
-
-    def spy(fn, *args, run="", **kwargs):
-        sent.append(run)
-        return real_submit(fn, *args, run=run, **kwargs)
-
-    monkeypatch.setattr(engine.executor, "submit", spy)
     long = dict(size=2_000_000, val_size=2_000, batch_size=20, epochs=1000)
     for deterministic in (False, True):
         engine.ask(engine.programs.forget)
-        sent.clear()
+        helper_jobs.clear()
         control, seen = Control(), []
 
         def on(event, control=control, seen=seen):
@@ -175,4 +167,4 @@ def test_a_fresh_xla_programs_compile_goes_where_the_helper_is_free(monkeypatch)
         assert isinstance(final, Finished) and len(seen) >= 2
         steps = engine.programs.kept.steps
         assert steps.jit and steps._graph is not None  # the two tiers
-        assert ("compile" in sent) is deterministic, sent
+        assert ("compile" in helper_jobs) is deterministic, helper_jobs
