@@ -24,7 +24,7 @@ def helper_jobs(monkeypatch) -> list:
     executor, sent = engines.get().executor, []
     real_submit = executor.submit
 
-    def spy(fn, *args, run="", **kwargs):
+    def spy(fn, *args, run=None, **kwargs):  # Executor.submit's own default
         sent.append(run)
         return real_submit(fn, *args, run=run, **kwargs)
 
