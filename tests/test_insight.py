@@ -137,6 +137,26 @@ def test_linear_rnn_gradient_decays_as_its_weight(tf, decay):
     assert reach_horizon(reach.tolist(), 3) == (10 if decay == 0.5 else None)
 
 
+def test_the_first_reach_runs_eagerly_and_one_measured_again_on_its_graph(tf):
+    """The gradient reach's graph costs seconds to make: a run's first reach runs eagerly,
+    and the graph is made for the first reach measured again (a run long enough to pay
+    for it), giving the same values within float32 rounding."""
+    from rnntui.engine.model import build_model
+    from rnntui.insight.schedule import Insights
+
+    cfg = tiny(state_size=4)
+    p = probe(tf, cfg, build_model(cfg, seed=0))
+    insights = Insights(p)
+    insights.prepare()
+    assert not p.reach_compiled and "measure" in insights.cost
+    first = insights.take(10, (0, 5)).reach
+    assert not p.reach_compiled and insights.reach[0] == 10
+    insights.reach_at = insights.start = insights.reach_at - 1000  # a long run, due again
+    again = insights.take(20, (0, 5))
+    assert p.reach_compiled and insights.reach[0] == 20 and again.reach_step == 20
+    np.testing.assert_allclose(again.reach, first, rtol=1e-5)
+
+
 def test_window_share_is_exact_for_the_articles_windows():
     """Position j of a window of n sees lags 0..j: count them."""
     for n in (1, 2, 5, 10):

@@ -79,8 +79,13 @@ class Probe:
         rows = tf.TensorSpec((None, None), tf.uint8)
         self._forward = tf.function(self._run, input_signature=[
             rows, tf.TensorSpec((), tf.int32)])
+        # The gradient reach runs eagerly until its graph is made (`compile_reach`, when a
+        # run measures it again: schedule.Insights.take). That graph, a gradient through
+        # the loop over windows, took 0.5-3 s of CPU to trace and optimise, 2-14 eager
+        # reaches: most of a short run's fixed cost (bench/README.md).
         self._grad = tf.function(self._input_grads, input_signature=[
             rows, tf.TensorSpec((None,), tf.uint8)])
+        self.reach_compiled = False
         # Seconds per measurement once its programs are ready (Insights fills it): a probe
         # kept for a restart has them, and needs no warm-up beside the next training.
         self.cost: dict[str, float] = {}
@@ -184,10 +189,18 @@ class Probe:
         return tf.abs(g[..., 1] - g[..., 0])  # flipping X moves the one-hot by (-1, +1)
 
     def compile(self) -> None:
-        """Make the programs ready now, so that the first measurement does not pay for it:
-        tracing, and the graph optimisation TensorFlow runs at a program's first call."""
+        """Make the forward's program ready now, so that the first measurement does not
+        pay for it: tracing, and the graph optimisation TensorFlow runs at a program's first
+        call. Not the gradient reach's: `compile_reach`."""
         self.hidden(0, 1)
-        self.reach()
+
+    def compile_reach(self) -> None:
+        """Make the gradient reach's program (traced and optimised by a first call): from
+        then on `reach` runs it instead of the eager loop, the same values within float32
+        rounding."""
+        if not self.reach_compiled:
+            self._grad(self.tf.constant(self.reach_x), self.tf.constant(self.reach_y))
+            self.reach_compiled = True
 
     # -- the measurements ------------------------------------------------------------------
 
@@ -226,8 +239,10 @@ class Probe:
         return self._effects_of(p.numpy())
 
     def reach(self) -> list[float]:
-        """Mean |dLoss_t / dX[t-k]| along the flip, for k = 0..K."""
-        g = self._grad(self.tf.constant(self.reach_x), self.tf.constant(self.reach_y)).numpy()
+        """Mean |dLoss_t / dX[t-k]| along the flip, for k = 0..K: eagerly until
+        `compile_reach` has made its program."""
+        fn = self._grad if self.reach_compiled else self._input_grads
+        g = fn(self.tf.constant(self.reach_x), self.tf.constant(self.reach_y)).numpy()
         last = self.reach_len - 1
         return [float(g[:, last - k].mean()) for k in range(self.k + 1)]
 

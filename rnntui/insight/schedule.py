@@ -31,8 +31,9 @@ class Insights:
     measuring has taken at most BUDGET of the training time so far, with a mid-epoch
     predictions event or at an epoch end; and always at the last epoch end (the run's
     answer). Gradient reach costs the most (a backward pass) and changes slowly: measured
-    first, then at most every REACH_EVERY_S within the budget; in between the latest is
-    repeated (Insight.reach_step). With no probe (insight off) nothing is measured: None."""
+    first (eagerly: Probe.reach), then at most every REACH_EVERY_S within the budget, on
+    its graph, made for the first of these; in between the latest is repeated
+    (Insight.reach_step). With no probe (insight off) nothing is measured: None."""
 
     def __init__(self, probe: Probe | None):
         """`probe`: the model's measurements, or None (insight off). Every method but the
@@ -47,13 +48,15 @@ class Insights:
         # Seconds of the latest of each measurement (written in the helper thread only):
         # the probe's own, so a kept probe starts with what it cost last time.
         self.cost = probe.cost if probe is not None else {}
-        if {"reach", "measure"} <= self.cost.keys():
+        if "measure" in self.cost:
             self._ready.set()  # a kept probe, traced and timed by the run before
 
     def prepare(self) -> None:
-        """Make the probe's programs ready (seconds of CPU: tracing, and the graph
-        optimisation of a first call; more for a big state over a long window) and learn
-        what each measurement costs. A job for the engine's helper thread, which alone
+        """Make the probe's forward program ready (tracing, and the graph optimisation of
+        a first call: a fraction of a second of CPU, more for a big state over a long
+        window) and learn what a measurement costs. Not the gradient reach's program: the
+        first reach runs eagerly, and its graph is made when it is measured again (`take`),
+        in a run long enough to pay for it. A job for the engine's helper thread, which alone
         drives the probe: the trainer sends it after its first chunk, below its other jobs,
         and a measurement that comes first does it itself. Measurements skip until it is
         done; only the last epoch end's waits for it. A probe kept from the last run is
@@ -62,9 +65,8 @@ class Insights:
         if self.probe is None or self._ready.is_set():
             return
         try:
-            if not {"reach", "measure"} <= self.cost.keys():
+            if "measure" not in self.cost:
                 self.probe.compile()
-                self._timed("reach", self.probe.reach)
                 self._timed("measure", self.probe.measure, 0, (0, 1), (0, []))
         except BaseException as exc:  # raised again by every measurement that needs it
             self.cost.clear()
@@ -108,6 +110,8 @@ class Insights:
         if self.reach is None or (t0 - self.reach_at >= REACH_EVERY_S and affordable(
                 self.spent, self.cost.get("measure", 0.0) + self.cost.get("reach", 0.0),
                 t0 - self.start)):
+            if self.reach is not None:  # measured again: its graph pays (Probe.reach)
+                self.probe.compile_reach()
             self.reach, self.reach_at = (step, self._timed("reach", self.probe.reach)), t0
         self.latest = self._timed("measure", self.probe.measure, step, window, self.reach)
         self.spent += time.perf_counter() - t0
