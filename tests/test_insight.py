@@ -138,9 +138,9 @@ def test_linear_rnn_gradient_decays_as_its_weight(tf, decay):
 
 
 def test_the_first_reach_runs_eagerly_and_one_measured_again_on_its_graph(tf):
-    """The gradient reach's graph costs seconds to make: a run's first reach runs eagerly,
-    and the graph is made for the first reach measured again (a run long enough to pay
-    for it), giving the same values within float32 rounding."""
+    """The gradient reach's graph costs seconds to make: a probe's first reach runs
+    eagerly, and the graph is made for the next (a long run's, or the next run's of a
+    kept program), giving the same values within float32 rounding."""
     from rnntui.engine.model import build_model
     from rnntui.insight.schedule import Insights
 
@@ -155,6 +155,13 @@ def test_the_first_reach_runs_eagerly_and_one_measured_again_on_its_graph(tf):
     again = insights.take(20, (0, 5))
     assert p.reach_compiled and insights.reach[0] == 20 and again.reach_step == 20
     np.testing.assert_allclose(again.reach, first, rtol=1e-5)
+    # A kept program's next run (the same probe, a new schedule): its first reach is the
+    # probe's second, on the graph.
+    model = build_model(cfg, seed=0)
+    kept = probe(tf, cfg, model)
+    Insights(kept).take(10, (0, 5))
+    assert not kept.reach_compiled
+    assert Insights(kept).take(5, (0, 5)).reach_step == 5 and kept.reach_compiled
 
 
 def test_window_share_is_exact_for_the_articles_windows():

@@ -79,13 +79,13 @@ class Probe:
         rows = tf.TensorSpec((None, None), tf.uint8)
         self._forward = tf.function(self._run, input_signature=[
             rows, tf.TensorSpec((), tf.int32)])
-        # The gradient reach runs eagerly until its graph is made (`compile_reach`, when a
-        # run measures it again: schedule.Insights.take). That graph, a gradient through
-        # the loop over windows, took 0.5-3 s of CPU to trace and optimise, 2-14 eager
-        # reaches: most of a short run's fixed cost (bench/README.md).
+        # The gradient reach's first measurement runs eagerly, and its graph is made for the
+        # second (`reach`), by this run or the next that keeps the probe. That graph, a
+        # gradient through the loop over windows, took 0.5-3 s of CPU to trace and
+        # optimise, 2-14 eager reaches: most of a short run's fixed cost (bench/README.md).
         self._grad = tf.function(self._input_grads, input_signature=[
             rows, tf.TensorSpec((None,), tf.uint8)])
-        self.reach_compiled = False
+        self.reach_compiled = self._reached = False
         # Seconds per measurement once its programs are ready (Insights fills it): a probe
         # kept for a restart has them, and needs no warm-up beside the next training.
         self.cost: dict[str, float] = {}
@@ -239,8 +239,12 @@ class Probe:
         return self._effects_of(p.numpy())
 
     def reach(self) -> list[float]:
-        """Mean |dLoss_t / dX[t-k]| along the flip, for k = 0..K: eagerly until
-        `compile_reach` has made its program."""
+        """Mean |dLoss_t / dX[t-k]| along the flip, for k = 0..K. The first runs eagerly;
+        the second makes the program (`compile_reach`): measured again, by a long run or
+        by the next run of a kept program, the reach pays for it."""
+        if self._reached:
+            self.compile_reach()
+        self._reached = True
         fn = self._grad if self.reach_compiled else self._input_grads
         g = fn(self.tf.constant(self.reach_x), self.tf.constant(self.reach_y)).numpy()
         last = self.reach_len - 1

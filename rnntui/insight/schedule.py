@@ -31,8 +31,8 @@ class Insights:
     measuring has taken at most BUDGET of the training time so far, with a mid-epoch
     predictions event or at an epoch end; and always at the last epoch end (the run's
     answer). Gradient reach costs the most (a backward pass) and changes slowly: measured
-    first (eagerly: Probe.reach), then at most every REACH_EVERY_S within the budget, on
-    its graph, made for the first of these; in between the latest is repeated
+    first, then at most every REACH_EVERY_S within the budget (the probe's first reach runs
+    eagerly, the next on its graph: Probe.reach); in between the latest is repeated
     (Insight.reach_step). With no probe (insight off) nothing is measured: None."""
 
     def __init__(self, probe: Probe | None):
@@ -54,9 +54,9 @@ class Insights:
     def prepare(self) -> None:
         """Make the probe's forward program ready (tracing, and the graph optimisation of
         a first call: a fraction of a second of CPU, more for a big state over a long
-        window) and learn what a measurement costs. Not the gradient reach's program: the
-        first reach runs eagerly, and its graph is made when it is measured again (`take`),
-        in a run long enough to pay for it. A job for the engine's helper thread, which alone
+        window) and learn what a measurement costs. Not the gradient reach's program: its
+        first measurement runs eagerly, and its graph is made for the next (Probe.reach).
+        A job for the engine's helper thread, which alone
         drives the probe: the trainer sends it after its first chunk, below its other jobs,
         and a measurement that comes first does it itself. Measurements skip until it is
         done; only the last epoch end's waits for it. A probe kept from the last run is
@@ -110,8 +110,6 @@ class Insights:
         if self.reach is None or (t0 - self.reach_at >= REACH_EVERY_S and affordable(
                 self.spent, self.cost.get("measure", 0.0) + self.cost.get("reach", 0.0),
                 t0 - self.start)):
-            if self.reach is not None:  # measured again: its graph pays (Probe.reach)
-                self.probe.compile_reach()
             self.reach, self.reach_at = (step, self._timed("reach", self.probe.reach)), t0
         self.latest = self._timed("measure", self.probe.measure, step, window, self.reach)
         self.spent += time.perf_counter() - t0
