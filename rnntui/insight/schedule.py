@@ -56,12 +56,11 @@ class Insights:
         a first call: a fraction of a second of CPU, more for a big state over a long
         window) and learn what a measurement costs. Not the gradient reach's program: its
         first measurement runs eagerly, and its graph is made for the next (Probe.reach).
-        A job for the engine's helper thread, which alone
-        drives the probe: the trainer sends it after its first chunk, below its other jobs,
-        and a measurement that comes first does it itself. Measurements skip until it is
-        done; only the last epoch end's waits for it. A probe kept from the last run is
-        ready, its costs known: nothing to do (its warm-up calls would cost a short run
-        more than its budget)."""
+        A job for the engine's helper thread, which alone drives the probe: the trainer
+        sends it after its first chunk, below its other jobs, and a measurement that comes
+        first does it itself. Measurements skip until it is done; only the last epoch
+        end's waits for it. A probe kept from the last run is ready, its costs known:
+        nothing to do (its warm-up calls would cost a short run more than its budget)."""
         if self.probe is None or self._ready.is_set():
             return
         try:
