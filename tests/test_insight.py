@@ -137,6 +137,11 @@ def test_linear_rnn_gradient_decays_as_its_weight(tf, decay):
     assert reach_horizon(reach.tolist(), 3) == (10 if decay == 0.5 else None)
 
 
+def traced(p: Probe) -> int:
+    """How often the gradient reach's graph was traced."""
+    return p._grad.experimental_get_tracing_count()
+
+
 def test_the_first_reach_runs_eagerly_and_one_measured_again_on_its_graph(tf):
     """The gradient reach's graph costs seconds to make: a probe's first reach runs
     eagerly, and the graph is made for the next (a long run's, or the next run's of a
@@ -148,20 +153,20 @@ def test_the_first_reach_runs_eagerly_and_one_measured_again_on_its_graph(tf):
     p = probe(tf, cfg, build_model(cfg, seed=0))
     insights = Insights(p)
     insights.prepare()
-    assert not p.reach_compiled and "measure" in insights.cost
+    assert traced(p) == 0 and "measure" in insights.cost
     first = insights.take(10, (0, 5)).reach
-    assert not p.reach_compiled and insights.reach[0] == 10
+    assert traced(p) == 0 and insights.reach[0] == 10
     insights.reach_at = insights.start = insights.reach_at - 1000  # a long run, due again
     again = insights.take(20, (0, 5))
-    assert p.reach_compiled and insights.reach[0] == 20 and again.reach_step == 20
+    assert traced(p) == 1 and insights.reach[0] == 20 and again.reach_step == 20
     np.testing.assert_allclose(again.reach, first, rtol=1e-5)
     # A kept program's next run (the same probe, a new schedule): its first reach is the
     # probe's second, on the graph.
     model = build_model(cfg, seed=0)
     kept = probe(tf, cfg, model)
     Insights(kept).take(10, (0, 5))
-    assert not kept.reach_compiled
-    assert Insights(kept).take(5, (0, 5)).reach_step == 5 and kept.reach_compiled
+    assert traced(kept) == 0
+    assert Insights(kept).take(5, (0, 5)).reach_step == 5 and traced(kept) == 1
 
 
 def test_window_share_is_exact_for_the_articles_windows():

@@ -79,13 +79,13 @@ class Probe:
         rows = tf.TensorSpec((None, None), tf.uint8)
         self._forward = tf.function(self._run, input_signature=[
             rows, tf.TensorSpec((), tf.int32)])
-        # The gradient reach's first measurement runs eagerly, and its graph is made for the
-        # second (`reach`), by this run or the next that keeps the probe. That graph, a
+        # The gradient reach's first measurement runs eagerly, and its graph is traced by
+        # the second (`reach`), in this run or the next that keeps the probe. That graph, a
         # gradient through the loop over windows, took 0.5-3 s of CPU to trace and
         # optimise, 2-14 eager reaches: most of a short run's fixed cost (bench/README.md).
         self._grad = tf.function(self._input_grads, input_signature=[
             rows, tf.TensorSpec((None,), tf.uint8)])
-        self.reach_compiled = self._reached = False
+        self._reached = False
         # Seconds per measurement once its programs are ready (Insights fills it): a probe
         # kept for a restart has them, and needs no warm-up beside the next training.
         self.cost: dict[str, float] = {}
@@ -191,16 +191,8 @@ class Probe:
     def compile(self) -> None:
         """Make the forward's program ready now, so that the first measurement does not
         pay for it: tracing, and the graph optimisation TensorFlow runs at a program's first
-        call. Not the gradient reach's: `compile_reach`."""
+        call. Not the gradient reach's: `reach` makes it when it is measured again."""
         self.hidden(0, 1)
-
-    def compile_reach(self) -> None:
-        """Make the gradient reach's program (traced and optimised by a first call): from
-        then on `reach` runs it instead of the eager loop, the same values within float32
-        rounding."""
-        if not self.reach_compiled:
-            self._grad(self.tf.constant(self.reach_x), self.tf.constant(self.reach_y))
-            self.reach_compiled = True
 
     # -- the measurements ------------------------------------------------------------------
 
@@ -240,12 +232,11 @@ class Probe:
 
     def reach(self) -> list[float]:
         """Mean |dLoss_t / dX[t-k]| along the flip, for k = 0..K. The first runs eagerly;
-        the second makes the program (`compile_reach`): measured again, by a long run or
-        by the next run of a kept program, the reach pays for it."""
-        if self._reached:
-            self.compile_reach()
+        the next ones on the program, which the second traces: measured again, by a long run
+        or by the next run of a kept program, the reach pays for it. The same values within
+        float32 rounding."""
+        fn = self._grad if self._reached else self._input_grads
         self._reached = True
-        fn = self._grad if self.reach_compiled else self._input_grads
         g = fn(self.tf.constant(self.reach_x), self.tf.constant(self.reach_y)).numpy()
         last = self.reach_len - 1
         return [float(g[:, last - k].mean()) for k in range(self.k + 1)]
